@@ -1,0 +1,98 @@
+"""Backbone factory, weight loading helpers and metric meters (``lib.utils.learning``)."""
+import warnings
+from functools import partial
+
+import torch
+from torch import nn
+
+from lib.model.DSTformer import DSTformer
+from lib.utils.checkpoint import MODULE_PREFIX
+
+
+class AverageMeter:
+    """Running average of a value weighted by sample counts."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.val = 0
+        self.avg = 0
+        self.sum = 0
+        self.count = 0
+
+    def update(self, val, n=1):
+        self.val = val
+        self.sum += val * n
+        self.count += n
+        self.avg = self.sum / self.count
+
+
+def accuracy(output, target, topk=(1,)):
+    """Top-k accuracy in percent: a list with one 1-element float tensor per k."""
+    with torch.no_grad():
+        maxk = max(topk)
+        batch_size = target.size(0)
+        _, pred = output.topk(maxk, 1, True, True)
+        correct = pred.t().eq(target.view(1, -1).expand_as(pred.t()))
+        return [correct[:k].reshape(-1).float().sum(0, keepdim=True).mul_(100.0 / batch_size) for k in topk]
+
+
+def load_pretrained_weights(model, checkpoint):
+    """Copy the entries of ``checkpoint`` whose name (minus ``module.``) and shape fit ``model``.
+
+    Everything else is skipped silently, as in the original (e.g. a finetuned task checkpoint
+    into a bare backbone). Prints ``load_weight <n>``.
+    """
+    state_dict = checkpoint["state_dict"] if "state_dict" in checkpoint else checkpoint
+    model_dict = model.state_dict()
+    matched = {}
+    for k, v in state_dict.items():
+        if k.startswith(MODULE_PREFIX):
+            k = k[len(MODULE_PREFIX):]
+        if k in model_dict and model_dict[k].size() == v.size():
+            matched[k] = v
+    model_dict.update(matched)
+    model.load_state_dict(model_dict, strict=True)
+    print('load_weight', len(matched))
+    return model
+
+
+def partial_train_layers(model, partial_list):
+    """Train only the parameters whose name contains one of the strings in ``partial_list``."""
+    for name, p in model.named_parameters():
+        p.requires_grad = any(part in name for part in partial_list)
+    return model
+
+
+def backbone_kwargs(args):
+    """DSTformer constructor arguments for a config (spec 01 §1).
+
+    As in the original, the config key ``att_fuse`` is not read: fusion is always on (every
+    released model uses it). ``no_conf: True`` builds a 2-channel input layer (the original
+    crashed there).
+    """
+    if getattr(args, "att_fuse", True) is False:
+        warnings.warn("config key att_fuse: False is ignored, as in the original; DSTformer always fuses "
+                      "its two streams")
+    return dict(
+        dim_in=2 if getattr(args, "no_conf", False) else 3,
+        dim_out=3, dim_feat=args.dim_feat, dim_rep=args.dim_rep, depth=args.depth, num_heads=args.num_heads,
+        mlp_ratio=args.mlp_ratio, norm_layer=partial(nn.LayerNorm, eps=1e-6), maxlen=args.maxlen,
+        num_joints=args.num_joints)
+
+
+def load_backbone(args):
+    """Build the backbone named by ``args.backbone`` (default, and only one shipped: DSTformer).
+
+    All LayerNorms use eps 1e-6, as in the released models. ``args.backbone`` is set to
+    ``'DSTformer'`` when absent, as the original does.
+    """
+    if not hasattr(args, "backbone"):
+        args.backbone = "DSTformer"
+    if args.backbone == "DSTformer":
+        return DSTformer(**backbone_kwargs(args))
+    if args.backbone in ("TCN", "poseformer", "mixste", "stgcn"):
+        raise NotImplementedError(f"backbone '{args.backbone}' is referenced by the original code but was never "
+                                  f"released with it; only 'DSTformer' is available")
+    raise ValueError(f"Undefined backbone type '{args.backbone}'; only 'DSTformer' is available")

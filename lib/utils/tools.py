@@ -1,0 +1,94 @@
+"""Config, pickle and filesystem helpers (``lib.utils.tools`` of the original)."""
+import json
+import os
+import pickle
+
+import yaml
+from easydict import EasyDict
+
+ROOT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+
+
+class TextLogger:
+    """Append-only text log; the constructor truncates the file."""
+
+    def __init__(self, log_path):
+        self.log_path = log_path
+        with open(self.log_path, "w") as f:
+            f.write("")
+
+    def log(self, log):
+        with open(self.log_path, "a+") as f:
+            f.write(log + "\n")
+
+
+class Loader(yaml.SafeLoader):
+    """YAML SafeLoader that remembers the including file's folder for ``!include``."""
+
+    def __init__(self, stream):
+        try:
+            self._root = os.path.split(stream.name)[0]
+        except AttributeError:
+            self._root = os.path.curdir
+        super().__init__(stream)
+
+
+def construct_include(loader, node):
+    """``!include path``: YAML/YML is parsed with ``Loader``, JSON as JSON, anything else is text."""
+    filename = os.path.abspath(os.path.join(loader._root, loader.construct_scalar(node)))
+    extension = os.path.splitext(filename)[1].lstrip(".")
+    with open(filename, "r") as f:
+        if extension in ("yaml", "yml"):
+            return yaml.load(f, Loader)
+        if extension == "json":
+            return json.load(f)
+        return "".join(f.readlines())
+
+
+yaml.add_constructor("!include", construct_include, Loader)
+
+
+class ConfigKeyError(AttributeError):
+    """A script asked the config for a key that the YAML file does not define."""
+
+
+class Config(EasyDict):
+    """EasyDict whose missing-key error names the key and the YAML file.
+
+    It stays an ``AttributeError`` so ``hasattr``/``getattr(..., default)`` keep working
+    for the optional keys the scripts guard.
+    """
+
+    def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        source = self.__dict__.get("_config_path", "<config>")
+        raise ConfigKeyError(f"config '{source}' has no key '{name}'; add it to that YAML file "
+                             f"(see docs and configs/ for the keys each script reads)")
+
+
+def get_config(config_path):
+    """Load a YAML config into a ``Config`` (EasyDict) with ``name`` = file name without extension."""
+    if not os.path.isfile(config_path):
+        raise FileNotFoundError(f"config file not found: {config_path}")
+    with open(config_path, "r") as stream:
+        config = yaml.load(stream, Loader)
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ValueError(f"config '{config_path}' must be a YAML mapping, got {type(config).__name__}")
+    config = Config(config)
+    object.__setattr__(config, "_config_path", config_path)  # an attribute, not a config key
+    config.name = os.path.splitext(os.path.basename(config_path))[0]
+    return config
+
+
+def ensure_dir(path):
+    """Create ``path`` (and its parents) if missing."""
+    os.makedirs(path, exist_ok=True)
+
+
+def read_pkl(data_url):
+    """Unpickle a file (datasets and parameter files are plain pickles)."""
+    with open(data_url, "rb") as f:
+        return pickle.load(f)

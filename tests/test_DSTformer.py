@@ -1,0 +1,207 @@
+"""DSTformer against the original's outputs (fixtures) and the spec's golden architecture check."""
+import json
+from functools import partial
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import fixture_path
+from lib.model.DSTformer import Attention, Block, DSTformer, trunc_normal_
+from lib.utils.checkpoint import load_checkpoint, strip_prefix
+from lib.utils.learning import load_backbone
+from lib.utils.tools import Config, get_config
+
+CONFIGS = json.load(open(fixture_path("pose3d", "backbone_configs.json")))
+
+
+def build_fixture_model(entry):
+    if entry["builder"] == "load_backbone":
+        return load_backbone(Config(entry["config"]))
+    return DSTformer(**entry["ctor_kwargs"], norm_layer=partial(nn.LayerNorm, eps=1e-6))
+
+
+@pytest.fixture(params=CONFIGS, ids=[c["name"] for c in CONFIGS], scope="module")
+def fixture_model(request):
+    entry = request.param
+    model = build_fixture_model(entry)
+    ckpt = load_checkpoint(fixture_path("pose3d", entry["checkpoint"]))
+    model.load_state_dict(strip_prefix(ckpt["model_pos"]), strict=True)
+    return entry, model.eval(), np.load(fixture_path("pose3d", entry["npz"]))
+
+
+def test_parameter_count(fixture_model):
+    entry, model, _ = fixture_model
+    assert sum(p.numel() for p in model.parameters()) == entry["num_params"]
+
+
+@pytest.mark.parametrize("length", ["full", "short"])
+def test_outputs_match_original(fixture_model, length):
+    entry, model, data = fixture_model
+    x = torch.from_numpy(data[f"x_{length}"])
+    with torch.no_grad():
+        y = model(x).numpy()
+        rep = model.get_representation(x).numpy()
+        rep_direct = model(x, return_rep=True).numpy()
+    np.testing.assert_allclose(y, data[f"y_{length}"], rtol=1e-5, atol=1e-5)
+    expected_rep = data["rep_full0"] if length == "full" else data["rep_short"]
+    np.testing.assert_allclose(rep[:len(expected_rep)], expected_rep, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(rep, rep_direct)
+
+
+def test_train_mode_equals_eval_mode(fixture_model):
+    entry, model, data = fixture_model
+    x = torch.from_numpy(data["x_short"])
+    with torch.no_grad():
+        model.train()
+        y_train = model(x)
+        model.eval()
+        y_eval = model(x)
+    torch.testing.assert_close(y_train, y_eval)
+
+
+def _golden_fill(model):
+    """Spec 01 §5: deterministic weights computed in float64."""
+    new = {}
+    for i, (k, v) in enumerate(model.state_dict().items()):
+        if k.endswith(".bias"):
+            new[k] = torch.zeros_like(v)
+        elif "norm" in k:
+            new[k] = torch.ones_like(v)
+        else:
+            n = np.arange(v.numel(), dtype=np.float64)
+            new[k] = torch.from_numpy(0.1 * np.sin(12.9898 * n + 78.233 * i)).reshape(v.shape).to(v.dtype)
+    model.load_state_dict(new)
+    return model
+
+
+# spec 01 §5 table (values produced by the original)
+GOLDEN = {
+    "configs/pretrain/MB_lite.yaml": dict(
+        sum=-1.6354649489, y000=[-0.0154098047, 0.0149650532, -0.0145102230],
+        y1416=[-0.0038272294, 0.0036624189, -0.0034951418], y029=[0.1283315986, -0.1257238913, 0.1230315105],
+        rep_sum=2.7697309931, rep025=[-0.7973742202, -0.7783769693, 0.8070055587, 0.7666767844],
+        short_sum=-2.1244601052, short123=[-0.0093510653, 0.0081437428, -0.0069309356]),
+    "configs/pretrain/MB_pretrain.yaml": dict(
+        sum=-0.9993755866, y000=[-0.0106435959, 0.0104141199, -0.0101776302],
+        y1416=[0.0009839719, -0.0009621856, 0.0009397514], y029=[-0.0782619385, 0.0765938809, -0.0748742383],
+        rep_sum=-1.4246538047, rep025=[0.9864232204, -0.9864137088, 0.9863587798, -0.9862579234],
+        short_sum=-1.1387711947, short123=[-0.0777659848, 0.0761084899, -0.0743997369]),
+}
+
+
+@pytest.mark.parametrize("config", sorted(GOLDEN))
+def test_golden_architecture_check(config):
+    g = GOLDEN[config]
+    model = _golden_fill(load_backbone(get_config(config)).double().eval())
+    x = torch.from_numpy(np.sin(1.3 * np.arange(2 * 5 * 17 * 3, dtype=np.float64)).reshape(2, 5, 17, 3))
+    with torch.no_grad():
+        y, rep, short = model(x), model.get_representation(x), model(x[:, :3])
+    assert y.sum().item() == pytest.approx(g["sum"], abs=1e-9)
+    np.testing.assert_allclose(y[0, 0, 0].numpy(), g["y000"], atol=1e-9)
+    np.testing.assert_allclose(y[1, 4, 16].numpy(), g["y1416"], atol=1e-9)
+    np.testing.assert_allclose(y[0, 2, 9].numpy(), g["y029"], atol=1e-9)
+    assert rep.sum().item() == pytest.approx(g["rep_sum"], abs=1e-8)
+    np.testing.assert_allclose(rep[0, 2, 5, :4].numpy(), g["rep025"], atol=1e-9)
+    assert short.sum().item() == pytest.approx(g["short_sum"], abs=1e-9)
+    np.testing.assert_allclose(short[1, 2, 3].numpy(), g["short123"], atol=1e-9)
+
+
+def test_float32_golden_agrees():
+    model = _golden_fill(load_backbone(get_config("configs/pretrain/MB_lite.yaml")).double()).float().eval()
+    x = torch.from_numpy(np.sin(1.3 * np.arange(2 * 5 * 17 * 3, dtype=np.float64)).reshape(2, 5, 17, 3)).float()
+    with torch.no_grad():
+        y = model(x)
+    np.testing.assert_allclose(y[0, 2, 9].numpy(), GOLDEN["configs/pretrain/MB_lite.yaml"]["y029"], atol=1e-5)
+
+
+def small_model(**kw):
+    args = dict(dim_in=3, dim_out=3, dim_feat=16, dim_rep=8, depth=1, num_heads=2, mlp_ratio=2, maxlen=12)
+    args.update(kw)
+    return DSTformer(**args).eval()
+
+
+@pytest.mark.parametrize("shape,match", [
+    ((2, 5, 17), "4-D"),
+    ((1, 2, 5, 17, 3), "4-D"),
+    ((2, 5, 16, 3), "17 joints"),
+    ((2, 5, 17, 2), "3 input channels"),
+    ((2, 13, 17, 3), "maxlen = 12"),
+])
+def test_wrong_input_raises_value_error(shape, match):
+    with pytest.raises(ValueError, match=match):
+        small_model()(torch.zeros(shape))
+
+
+def test_any_length_up_to_maxlen_and_dim_in_2():
+    model = small_model(dim_in=2)
+    for frames in (1, 7, 12):
+        assert model(torch.zeros(3, frames, 17, 2)).shape == (3, frames, 17, 3)
+        assert model.get_representation(torch.zeros(1, frames, 17, 2)).shape == (1, frames, 17, 8)
+
+
+def test_frames_are_independent_of_batch_neighbours():
+    model = small_model()
+    x = torch.randn(3, 6, 17, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x)[1:2], model(x[1:2]), rtol=1e-5, atol=1e-6)
+
+
+def test_initialisation():
+    torch.manual_seed(0)
+    model = small_model(depth=2)
+    for fuse in model.ts_attn:
+        assert torch.all(fuse.weight == 0) and torch.all(fuse.bias == 0.5)
+    assert torch.all(model.blocks_st[0].attn_s.qkv.bias == 0)
+    assert torch.all(model.norm.weight == 1)
+    assert model.temp_embed.std().item() == pytest.approx(0.02, rel=0.2)
+    assert not hasattr(small_model(att_fuse=False), "ts_attn")
+
+
+def test_same_seed_same_init():
+    torch.manual_seed(3)
+    a = small_model()
+    torch.manual_seed(3)
+    b = small_model()
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_trunc_normal_uses_absolute_bounds():
+    t = trunc_normal_(torch.empty(10000), mean=0., std=0.02)
+    assert t.abs().max() < 0.2 and t.std().item() == pytest.approx(0.02, rel=0.1)
+    t = trunc_normal_(torch.empty(1000), mean=0., std=1.0, a=-0.5, b=0.5)
+    assert t.abs().max() <= 0.5
+
+
+def test_attention_scale_and_modes():
+    assert Attention(512, num_heads=8).scale == 0.125
+    assert Attention(256, num_heads=8).scale == pytest.approx(0.17677669529663687)
+    assert list(dict(Attention(8, 2, qkv_bias=True).named_parameters())) == [
+        "proj.weight", "proj.bias", "qkv.weight", "qkv.bias"]
+    with pytest.raises(NotImplementedError):
+        Attention(8, 2, st_mode="coupling")
+    with pytest.raises(NotImplementedError):
+        Block(8, 2, st_mode="stage_para")
+
+
+def test_temporal_attention_matches_explicit_softmax():
+    torch.manual_seed(0)
+    attn = Attention(8, num_heads=2, qkv_bias=True, st_mode="temporal").double()
+    B, F_, J, C = 2, 5, 3, 8
+    x = torch.randn(B * F_, J, C, dtype=torch.float64)
+    qkv = attn.qkv(x).reshape(B * F_, J, 3, 2, 4).permute(2, 0, 3, 1, 4)
+    q, k, v = (t.reshape(B, F_, 2, J, 4).permute(0, 2, 3, 1, 4) for t in qkv)  # (B, H, J, F, c)
+    a = (q @ k.transpose(-2, -1) * attn.scale).softmax(-1)
+    y = (a @ v).permute(0, 3, 2, 1, 4).reshape(B * F_, J, C)
+    torch.testing.assert_close(attn(x, F_), attn.proj(y))
+
+
+def test_reset_classifier_uses_dim_rep():
+    model = small_model()
+    model.reset_classifier(5)
+    assert model.get_classifier().in_features == 8
+    assert model(torch.zeros(1, 2, 17, 3)).shape == (1, 2, 17, 5)
+    model.reset_classifier(0)
+    assert isinstance(model.head, nn.Identity)

@@ -1,0 +1,69 @@
+"""lib.utils.learning: backbone factory, pretrained-weight copying, freezing, meters, accuracy."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import fixture_path
+from lib.utils.learning import (AverageMeter, accuracy, load_backbone, load_pretrained_weights,
+                                partial_train_layers)
+from lib.utils.tools import Config
+
+TINY = dict(dim_feat=16, dim_rep=8, depth=1, num_heads=2, mlp_ratio=2, maxlen=9, num_joints=17)
+
+
+def test_load_backbone_sets_default_name_and_eps():
+    args = Config(TINY)
+    model = load_backbone(args)
+    assert args.backbone == "DSTformer"
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and all(m.eps == 1e-6 for m in norms)
+    assert model.joints_embed.in_features == 3 and hasattr(model, "ts_attn")
+
+
+def test_load_backbone_no_conf_and_unknown_names():
+    assert load_backbone(Config(TINY, no_conf=True)).joints_embed.in_features == 2
+    with pytest.raises(NotImplementedError, match="TCN"):
+        load_backbone(Config(TINY, backbone="TCN"))
+    with pytest.raises(ValueError, match="Undefined backbone"):
+        load_backbone(Config(TINY, backbone="nope"))
+    with pytest.warns(UserWarning, match="att_fuse"):
+        assert hasattr(load_backbone(Config(TINY, att_fuse=False)), "ts_attn")
+
+
+def test_load_pretrained_weights_copies_matching_entries(capsys):
+    src = load_backbone(Config(TINY))
+    dst = load_backbone(Config(dict(TINY, maxlen=5)))  # temp_embed differs in shape: kept as initialised
+    before = dst.temp_embed.detach().clone()
+    ckpt = {"module." + k: v for k, v in src.state_dict().items()}
+    ckpt["module.head_extra.weight"] = torch.zeros(3)
+    load_pretrained_weights(dst, ckpt)
+    n = len(src.state_dict()) - 1
+    assert f"load_weight {n}" in capsys.readouterr().out
+    assert torch.equal(dst.temp_embed, before)
+    assert torch.equal(dst.pos_embed, src.pos_embed)
+    load_pretrained_weights(dst, {"state_dict": {"pos_embed": torch.ones_like(src.pos_embed)}})
+    assert torch.all(dst.pos_embed == 1)
+
+
+def test_partial_train_layers():
+    model = partial_train_layers(load_backbone(Config(TINY)), ["head", "ts_attn"])
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"head.weight", "head.bias", "ts_attn.0.weight", "ts_attn.0.bias"}
+
+
+def test_average_meter():
+    m = AverageMeter()
+    m.update(2.0, n=3)
+    m.update(4.0)
+    assert m.val == 4.0 and m.sum == 10.0 and m.count == 4 and m.avg == 2.5
+    t = AverageMeter()
+    t.update(torch.tensor(1.0), 2)
+    assert isinstance(t.avg, torch.Tensor)
+
+
+def test_accuracy_matches_original():
+    d = np.load(fixture_path("tasks", "action", "accuracy.npz"))
+    top1, top5 = accuracy(torch.from_numpy(d["output"]), torch.from_numpy(d["target"]), topk=(1, 5))
+    assert top1.shape == (1,) and top1.dtype == torch.float32
+    np.testing.assert_allclose(top1.numpy(), d["top1"])
+    np.testing.assert_allclose(top5.numpy(), d["top5"])
