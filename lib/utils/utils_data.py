@@ -65,6 +65,11 @@ def flip_data(data):
     return flipped
 
 
+def flip_average(model, x):
+    """Test-time flip augmentation of a pose model: ``(model(x) + flip(model(flip(x)))) / 2``."""
+    return (model(x) + flip_data(model(flip_data(x)))) / 2
+
+
 def resample(ori_len, target_len, replay=False, randomness=True):
     """Frame indices that stretch/shrink a sequence of ``ori_len`` frames to ``target_len``.
 
