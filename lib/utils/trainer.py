@@ -1,0 +1,394 @@
+"""The one training engine behind every ``train*.py`` script.
+
+It owns what the original copied into each script: command-line flags, seeding, device
+selection (CUDA if present, else CPU), ``torchrun`` multi-process training
+(DistributedDataParallel), data loaders, the AdamW optimizer with per-epoch learning-rate
+decay, resuming (``--resume`` or automatically from ``latest_epoch.bin``), evaluation-only runs
+(``--evaluate``), tensorboard logging, progress bars, checkpoint writing (latest / best / every
+``checkpoint_frequency`` epochs) and a clean Ctrl-C.
+
+A script describes its task with a :class:`Task` subclass (model, parameter groups, training
+passes, loss of one batch, evaluation) and calls :func:`run`.
+"""
+import argparse
+import contextlib
+import json
+import os
+import random
+import signal
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Subset
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from lib.utils.checkpoint import (load_checkpoint, load_model_weights, model_state_for_saving, save_checkpoint,
+                                  state_dict_from_checkpoint, unwrap_model)
+from lib.utils.learning import AverageMeter
+from lib.utils.tools import get_config
+
+
+# ----------------------------------------------------------------------------------------------
+# command line, seeding
+# ----------------------------------------------------------------------------------------------
+def add_common_args(parser, selection_default="latest_epoch.bin"):
+    """The flags every training script shares (the original's, plus device/worker overrides)."""
+    parser.add_argument("--config", required=True, help="YAML config, e.g. configs/pose3d/MB_ft_h36m.yaml")
+    parser.add_argument("-c", "--checkpoint", default="checkpoint", type=str, metavar="PATH",
+                        help="folder to write checkpoints and logs to")
+    parser.add_argument("-p", "--pretrained", default="checkpoint", type=str, metavar="PATH",
+                        help="folder of the pretrained checkpoint to finetune from")
+    parser.add_argument("-r", "--resume", default="", type=str, metavar="FILENAME",
+                        help="checkpoint file to resume training from")
+    parser.add_argument("-e", "--evaluate", default="", type=str, metavar="FILENAME",
+                        help="checkpoint file to evaluate (no training)")
+    parser.add_argument("-ms", "--selection", default=selection_default, type=str, metavar="FILENAME",
+                        help="file name of the pretrained checkpoint inside --pretrained")
+    parser.add_argument("-sd", "--seed", default=0, type=int, help="random seed")
+    parser.add_argument("-freq", "--print_freq", default=100, type=int, help="batches between progress lines")
+    parser.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if available)")
+    parser.add_argument("--workers", default=None, type=int,
+                        help="data-loader worker processes (default: the original's count, capped at the CPUs)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def parse_args(description, argv=None, selection_default="latest_epoch.bin"):
+    parser = argparse.ArgumentParser(description=description)
+    add_common_args(parser, selection_default)
+    return parser.parse_args(argv)
+
+
+def set_random_seed(seed):
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------------------------
+# device and processes
+# ----------------------------------------------------------------------------------------------
+class Runtime:
+    """Device and process group of this run.
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) it joins the process group (NCCL on GPUs, gloo on
+    CPUs) and each process uses one device; otherwise one process on one device.
+    """
+
+    def __init__(self, device=None, workers=None, progress=True):
+        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        self.distributed = self.world_size > 1
+        if device is None:
+            device = f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if self.distributed and not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
+        self.workers = workers
+        self.progress = progress and self.is_main
+
+    @property
+    def is_main(self):
+        return self.rank == 0
+
+    def print(self, *args, **kwargs):
+        if self.is_main:
+            print(*args, **kwargs, flush=True)
+
+    def num_workers(self, original):
+        """The original's worker count, capped by the CPUs available to this process."""
+        if self.workers is not None:
+            return self.workers
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return max(0, min(original, cpus // self.world_size))
+
+    def loader(self, dataset, batch_size, shuffle, original_workers=8, sampler=None, batch_sampler=None):
+        """A DataLoader with the original's settings; sharded across processes when distributed."""
+        if self.distributed and sampler is None and batch_sampler is None:
+            sampler = DistributedSampler(dataset, shuffle=shuffle)
+            shuffle = False
+        workers = self.num_workers(original_workers)
+        kwargs = dict(num_workers=workers, pin_memory=self.device.type == "cuda")
+        if workers > 0:
+            kwargs.update(prefetch_factor=4, persistent_workers=True)
+        if batch_sampler is not None:
+            return DataLoader(dataset, batch_sampler=batch_sampler, **kwargs)
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                          **kwargs)
+
+    def wrap(self, model):
+        """Move to the device; DistributedDataParallel when running under torchrun."""
+        model = model.to(self.device)
+        if self.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
+                                                              find_unused_parameters=True)
+        return model
+
+    def predict(self, dataset, batch_size, fn, workers=8):
+        """Run ``fn(batch) -> dict of arrays (batch first)`` over ``dataset`` in order.
+
+        Each process handles a contiguous share; the results are gathered so that every process
+        returns the arrays of the whole dataset, in dataset order.
+        """
+        indices = np.array_split(np.arange(len(dataset)), self.world_size)[self.rank]
+        share = Subset(dataset, indices.tolist()) if self.distributed else dataset
+        loader = DataLoader(share, batch_size=batch_size, shuffle=False, num_workers=self.num_workers(workers),
+                            pin_memory=self.device.type == "cuda")
+        parts = [fn(batch) for batch in tqdm(loader, desc="evaluate", disable=not self.progress, leave=False)]
+        local = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+        if not self.distributed:
+            return local
+        gathered = [None] * self.world_size
+        dist.all_gather_object(gathered, local)
+        return {k: np.concatenate([g[k] for g in gathered if g]) for k in next(g for g in gathered if g)}
+
+    def reduce_meters(self, meters):
+        """Make every meter's average the average over all processes (weighted by counts)."""
+        if not self.distributed:
+            return meters
+        names = sorted(meters)
+        stats = torch.tensor([[float(meters[n].sum), float(meters[n].count)] for n in names], dtype=torch.float64)
+        dist.all_reduce(stats)
+        for n, (total, count) in zip(names, stats.tolist()):
+            meters[n].sum, meters[n].count = total, count
+            meters[n].avg = total / count if count else 0
+        return meters
+
+    def barrier(self):
+        if self.distributed:
+            dist.barrier()
+
+    def close(self):
+        if self.distributed and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+# ----------------------------------------------------------------------------------------------
+# tasks
+# ----------------------------------------------------------------------------------------------
+class TrainPass:
+    """One pass over a training loader within an epoch (e.g. PoseTrack, then InstaVariety, then 3D)."""
+
+    def __init__(self, name, loader, **step_kwargs):
+        self.name = name
+        self.loader = loader
+        self.step_kwargs = step_kwargs
+
+
+class Task:
+    """What differs between the training scripts. Subclasses set the class attributes and implement
+    the methods; :func:`run` does the rest."""
+    model_key = "model"            # checkpoint entry of the weights ('model_pos' for train.py)
+    best_key = "best_acc"          # checkpoint entry of the best metric
+    best_initial = 0               # its value before any evaluation
+    higher_is_better = True
+    lr_as_list = True              # checkpoint 'lr': list per group (task scripts) or one float (train.py)
+    auto_resume_in_finetune = True  # train.py does not auto-resume when finetuning
+    checkpoint_frequency_key = "checkpoint_frequency"
+    meter_names = ()
+
+    def __init__(self, args, opts, runtime):
+        self.args, self.opts, self.runtime = args, opts, runtime
+
+    def build_model(self):
+        """The bare model, with pretrained weights loaded when finetuning and ``partial_train`` applied
+        where the original applies it."""
+        raise NotImplementedError
+
+    def param_groups(self, model):
+        """Optimizer parameter groups of the bare model."""
+        raise NotImplementedError
+
+    def train_passes(self, epoch):
+        """The :class:`TrainPass` list of this epoch."""
+        raise NotImplementedError
+
+    def train_step(self, model, batch, meters, **kwargs):
+        """Loss of one batch (updates ``meters``)."""
+        raise NotImplementedError
+
+    def evaluate(self, model):
+        """Metrics dict with at least ``'metric'`` (the selection metric); prints its report."""
+        raise NotImplementedError
+
+    def log_epoch(self, writer, epoch, meters, metrics, lr, minutes):
+        """Console line and tensorboard scalars of one epoch."""
+        raise NotImplementedError
+
+    def evaluation_report(self, metrics):
+        """JSON-able summary written next to an evaluated checkpoint (None: write nothing)."""
+        return None
+
+    def is_better(self, metric, best):
+        return metric > best if self.higher_is_better else metric < best
+
+
+# ----------------------------------------------------------------------------------------------
+# checkpoints and interrupts
+# ----------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def deferred_interrupt():
+    """Hold back Ctrl-C while a checkpoint is being written, then deliver it."""
+    received = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda *a: received.append(a))
+    except ValueError:  # not the main thread: nothing to defer
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
+def finetune_source(opts):
+    return os.path.join(opts.pretrained, opts.selection)
+
+
+def load_finetune_state(opts, path=None):
+    """The backbone weights of the pretrained checkpoint (``--pretrained``/``--selection``)."""
+    path = path or finetune_source(opts)
+    return state_dict_from_checkpoint(load_checkpoint(path), "model_pos", path), path
+
+
+class CheckpointWriter:
+    def __init__(self, task, folder):
+        self.task, self.folder = task, folder
+
+    def payload(self, epoch, optimizer, model, best):
+        lrs = [g["lr"] for g in optimizer.param_groups]
+        return {"epoch": epoch + 1, "lr": lrs if self.task.lr_as_list else lrs[0],
+                "optimizer": optimizer.state_dict(), self.task.model_key: model_state_for_saving(model),
+                self.task.best_key: best}
+
+    def save(self, name, epoch, optimizer, model, best):
+        with deferred_interrupt():
+            save_checkpoint(os.path.join(self.folder, name), self.payload(epoch, optimizer, model, best))
+
+
+# ----------------------------------------------------------------------------------------------
+# the engine
+# ----------------------------------------------------------------------------------------------
+def run(task_cls, opts, args=None):
+    """Train (or, with ``--evaluate``, evaluate) the task described by ``task_cls``."""
+    runtime = Runtime(device=opts.device, workers=opts.workers, progress=not opts.no_progress)
+    try:
+        return _run(task_cls, opts, args, runtime)
+    except KeyboardInterrupt:
+        latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
+        where = f"{latest} holds the last completed epoch" if os.path.exists(latest) else "no epoch completed"
+        runtime.print(f"\nInterrupted: {where}; run the same command again to resume.", file=sys.stderr)
+        raise SystemExit(130)
+    finally:
+        runtime.close()
+
+
+def _run(task_cls, opts, args, runtime):
+    set_random_seed(opts.seed)
+    if args is None:
+        args = get_config(opts.config)
+    task = task_cls(args, opts, runtime)
+    if runtime.is_main and not opts.evaluate:
+        os.makedirs(opts.checkpoint, exist_ok=True)
+
+    model = task.build_model()
+    runtime.print("INFO: Trainable parameter count:", sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+    checkpoint_path = opts.evaluate or opts.resume
+    latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
+    if not checkpoint_path and os.path.exists(latest) and (task.auto_resume_in_finetune or not args.finetune):
+        checkpoint_path = opts.resume = latest  # automatic resume
+    ckpt = None
+    if checkpoint_path:
+        runtime.print("Loading checkpoint", checkpoint_path)
+        ckpt = load_checkpoint(checkpoint_path)
+        load_model_weights(model, state_dict_from_checkpoint(ckpt, task.model_key, checkpoint_path), checkpoint_path)
+
+    if opts.evaluate:
+        model = model.to(runtime.device)
+        metrics = task.evaluate(model)
+        report = task.evaluation_report(metrics)
+        if report is not None and runtime.is_main:
+            _write_report(opts.evaluate, report)
+        return metrics
+
+    model = runtime.wrap(model)
+    bare = unwrap_model(model)
+    groups = task.param_groups(bare)
+    optimizer = torch.optim.AdamW(groups, lr=groups[0]["lr"], weight_decay=args.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=args.lr_decay)
+    start_epoch, best = 0, task.best_initial
+    if ckpt is not None and opts.resume:
+        start_epoch = ckpt.get("epoch", 0)
+        if ckpt.get("optimizer") is not None:
+            optimizer.load_state_dict(ckpt["optimizer"])
+        else:
+            warnings.warn("this checkpoint has no optimizer state; the optimizer starts afresh")
+        if ckpt.get(task.best_key) is not None:
+            best = ckpt[task.best_key]
+        runtime.print(f"Resuming after epoch {start_epoch} (best {task.best_key} {best})")
+
+    writer = None
+    if runtime.is_main:
+        from tensorboardX import SummaryWriter
+        writer = SummaryWriter(os.path.join(opts.checkpoint, "logs"))
+    saver = CheckpointWriter(task, opts.checkpoint)
+    frequency = getattr(args, task.checkpoint_frequency_key, None) if task.checkpoint_frequency_key else None
+    metrics = None
+    for epoch in range(start_epoch, args.epochs):
+        runtime.print(f"Training epoch {epoch}.")
+        start = time.time()
+        meters = {name: AverageMeter() for name in task.meter_names}
+        for train_pass in task.train_passes(epoch):
+            sampler = getattr(train_pass.loader, "sampler", None)
+            if hasattr(sampler, "set_epoch"):
+                sampler.set_epoch(epoch)
+            model.train()
+            for batch in tqdm(train_pass.loader, desc=f"epoch {epoch + 1}/{args.epochs} {train_pass.name}",
+                              disable=not runtime.progress, leave=False):
+                loss = task.train_step(model, batch, meters, **train_pass.step_kwargs)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        runtime.reduce_meters(meters)
+        lr_before = [g["lr"] for g in optimizer.param_groups]
+        metrics = task.evaluate(bare)
+        scheduler.step()
+        minutes = (time.time() - start) / 60
+        if runtime.is_main:
+            task.log_epoch(writer, epoch, meters, metrics, lr_before, minutes)
+            saver.save("latest_epoch.bin", epoch, optimizer, model, best)
+            if frequency and (epoch + 1) % frequency == 0:
+                saver.save(f"epoch_{epoch}.bin", epoch, optimizer, model, best)
+        metric = metrics.get("metric") if metrics else None
+        if metric is not None and task.is_better(metric, best):
+            best = metric
+            if runtime.is_main:
+                print("save best checkpoint", flush=True)
+                saver.save("best_epoch.bin", epoch, optimizer, model, best)
+        runtime.barrier()
+    if writer is not None:
+        writer.close()
+    return metrics
+
+
+def _write_report(checkpoint_file, report):
+    path = os.path.splitext(checkpoint_file)[0] + "_eval.json"
+    try:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=1, default=float)
+        print(f"wrote {path}")
+    except OSError as e:
+        warnings.warn(f"could not write the evaluation report next to the checkpoint ({e})")

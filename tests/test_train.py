@@ -1,0 +1,183 @@
+"""train.py end to end on a tiny model and the synthetic H36M data: train, resume, evaluate, finetune,
+pretrain with 2D data, DDP with two gloo processes, and the bad-input errors."""
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import train
+from conftest import REPO, TINY_POSE3D, fixture_path, make_h36m_clips, write_pose3d_config as write_config
+from lib.utils.checkpoint import load_checkpoint, load_model_weights
+from lib.utils.learning import load_backbone
+from lib.utils.tools import ConfigKeyError, get_config
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pose3d")
+    make_h36m_clips(root)
+    return root
+
+
+def run_train(*argv):
+    return train.main(list(argv) + ["--workers", "0", "--no-progress"])
+
+
+@pytest.fixture(scope="module")
+def trained(data):
+    config = write_config(data, "tiny")
+    ckpt = data / "ckpt"
+    run_train("--config", config, "-c", str(ckpt))
+    return data, config, ckpt
+
+
+def test_training_writes_checkpoints_and_logs(trained, capsys):
+    _, _, ckpt = trained
+    for name in ("latest_epoch.bin", "best_epoch.bin", "epoch_0.bin", "epoch_1.bin"):
+        assert (ckpt / name).is_file(), name
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(ckpt / "logs"))
+    latest = load_checkpoint(ckpt / "latest_epoch.bin")
+    assert latest["epoch"] == 2 and isinstance(latest["lr"], float)
+    assert latest["lr"] == pytest.approx(0.0005 * 0.99 ** 2)
+    assert all(k.startswith("module.") for k in latest["model_pos"])
+    best = torch.load(ckpt / "best_epoch.bin", weights_only=True)  # plain Python numbers only
+    assert type(best["min_loss"]) is float and best["min_loss"] < 100000
+
+
+def test_resume_continues_from_epoch_3_with_optimizer_state(trained, capsys):
+    data, _, ckpt = trained
+    work = data / "resume"
+    shutil.copytree(ckpt, work)
+    steps_per_epoch = int(np.ceil(35 / 8))
+    before = load_checkpoint(work / "latest_epoch.bin")
+    assert before["optimizer"]["state"][0]["step"].item() == 2 * steps_per_epoch
+    config = write_config(data, "tiny3", epochs=3)
+    run_train("--config", config, "-c", str(work))  # automatic resume from latest_epoch.bin
+    out = capsys.readouterr().out
+    assert "Resuming after epoch 2" in out and "[3] time" in out and "[1] time" not in out
+    after = load_checkpoint(work / "latest_epoch.bin")
+    assert after["epoch"] == 3
+    assert after["optimizer"]["state"][0]["step"].item() == 3 * steps_per_epoch
+    assert after["lr"] == pytest.approx(0.0005 * 0.99 ** 3)
+
+
+def test_evaluate_prints_table_and_writes_json(trained, capsys):
+    _, config, ckpt = trained
+    run_train("--config", config, "--evaluate", str(ckpt / "best_epoch.bin"))
+    out = capsys.readouterr().out
+    assert "| test_name |" in out and "Protocol #1 Error (MPJPE):" in out
+    report = json.load(open(ckpt / "best_epoch_eval.json"))
+    assert set(report["per_action"]) == {"Directions", "Greeting", "Waiting", "Walking"}
+    best = load_checkpoint(ckpt / "best_epoch.bin")
+    assert report["protocol_1_mpjpe_mm"] == pytest.approx(best["min_loss"])
+
+
+def test_finetune_from_pretrained_backbone(trained, capsys):
+    data, _, ckpt = trained
+    config = write_config(data, "tiny_ft", finetune=True, epochs=1)
+    out_dir = data / "ft"
+    run_train("--config", config, "-p", str(ckpt), "-ms", "best_epoch.bin", "-c", str(out_dir))
+    out = capsys.readouterr().out
+    assert f"Loading checkpoint {ckpt / 'best_epoch.bin'}" in out
+    assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 1
+
+
+def _posetrack_json(folder, n_frames=32, seed=0):
+    rng = np.random.default_rng(seed)
+    anns = []
+    base = rng.uniform(100, 400, size=(17, 2))
+    for t in range(n_frames):
+        kp = np.concatenate([base + t + rng.normal(0, 2, size=(17, 2)), np.ones((17, 1))], axis=1)
+        anns.append({"track_id": 0, "keypoints": kp.reshape(-1).tolist()})
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "000001_mpii_train.json"), "w") as f:
+        json.dump({"images": [], "annotations": anns}, f)
+
+
+def _insta_npy(folder, seed=0):
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    motion = rng.uniform(-1, 1, size=(200, 17, 3)).astype(np.float32)
+    motion[..., 2] = 1
+    np.save(os.path.join(folder, "motion_all.npy"), motion)
+    np.save(os.path.join(folder, "id_all.npy"), np.repeat(np.arange(2), 100).astype(np.float64))
+
+
+def test_pretraining_with_2d_data_runs_an_epoch(data, capsys):
+    _posetrack_json(str(data / "posetrack"))
+    _insta_npy(str(data / "insta"))
+    config = write_config(
+        data, "tiny_pretrain", maxlen=81, train_2d=True, pretrain_3d_curriculum=0, epochs=1, synthetic=True, noise=True,
+        mask_ratio=0.05, mask_T_ratio=0.1, noise_path=os.path.join(REPO, "params", "synthetic_noise.pth"),
+        d2c_params_path=os.path.join(REPO, "params", "d2c_params.pkl"),
+        posetrack_root=str(data / "posetrack") + "/", insta_root=str(data / "insta") + "/")
+    run_train("--config", config, "-c", str(data / "pretrain"))
+    latest = load_checkpoint(data / "pretrain" / "latest_epoch.bin")
+    assert latest["epoch"] == 1
+
+
+def test_no_eval_trains_without_best_checkpoint(data):
+    config = write_config(data, "tiny_noeval", no_eval=True, epochs=1)
+    run_train("--config", config, "-c", str(data / "noeval"))
+    assert (data / "noeval" / "latest_epoch.bin").is_file()
+    assert not (data / "noeval" / "best_epoch.bin").exists()
+
+
+def test_ddp_two_gloo_processes(trained):
+    data, config, _ = trained
+    out_dir = data / "ddp"
+    cfg = write_config(data, "tiny_ddp", epochs=1)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                             "--master_port", "29517", os.path.join(REPO, "train.py"), "--config", cfg,
+                             "-c", str(out_dir), "--workers", "0", "--no-progress", "--device", "cpu"],
+                            capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("[1] time") == 1  # only rank 0 reports
+    ckpt = load_checkpoint(out_dir / "latest_epoch.bin")
+    assert all(k.startswith("module.") and not k.startswith("module.module.") for k in ckpt["model_pos"])
+    model = load_backbone(get_config(cfg))
+    load_model_weights(model, ckpt["model_pos"], "ddp")  # loads into the single-process model
+
+
+def test_missing_dataset_file(data):
+    config = write_config(data, "tiny_missing", dt_file="nope.pkl")
+    with pytest.raises(FileNotFoundError, match=r"nope.pkl.*docs/pose3d.md"):
+        run_train("--config", config, "-c", str(data / "x1"))
+
+
+def test_missing_and_empty_clip_folder(data):
+    config = write_config(data, "tiny_noclips", data_root=str(data / "nowhere") + "/")
+    with pytest.raises(FileNotFoundError, match=r"nowhere/H36M-SH/train.*not found.*docs/pose3d.md"):
+        run_train("--config", config, "-c", str(data / "x2"))
+    os.makedirs(data / "empty" / "H36M-SH" / "train")
+    shutil.copytree(data / "clips" / "H36M-SH" / "test", data / "empty" / "H36M-SH" / "test")
+    config = write_config(data, "tiny_empty", data_root=str(data / "empty") + "/")
+    with pytest.raises(FileNotFoundError, match=r"empty/H36M-SH/train is empty"):
+        run_train("--config", config, "-c", str(data / "x3"))
+
+
+def test_config_missing_key(data):
+    cfg = dict(TINY_POSE3D, data_root=str(data / "clips") + "/", dt_root=fixture_path("pose3d"))
+    del cfg["learning_rate"]
+    path = data / "nolr.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ConfigKeyError, match=r"nolr.yaml' has no key 'learning_rate'"):
+        run_train("--config", str(path), "-c", str(data / "x4"))
+
+
+def test_unknown_camera_names_the_frame(data):
+    raw = pickle.load(open(fixture_path("pose3d", "h36m_synthetic.pkl"), "rb"))
+    raw["test"]["camera_name"] = np.array(raw["test"]["camera_name"], dtype=object)
+    raw["test"]["camera_name"][7] = "cam?"
+    with open(data / "badcam.pkl", "wb") as f:
+        pickle.dump(raw, f)
+    config = write_config(data, "tiny_badcam", dt_root=str(data), dt_file="badcam.pkl")
+    with pytest.raises(ValueError, match="7 data item has an invalid camera name 'cam\\?'"):
+        run_train("--config", config, "-c", str(data / "x5"))
