@@ -67,3 +67,44 @@ def test_accuracy_matches_original():
     assert top1.shape == (1,) and top1.dtype == torch.float32
     np.testing.assert_allclose(top1.numpy(), d["top1"])
     np.testing.assert_allclose(top5.numpy(), d["top5"])
+
+
+def test_oneshot_accuracy_matches_original(monkeypatch):
+    from lib.utils import learning
+    d = np.load(fixture_path("tasks", "action", "oneshot_eval.npz"))
+    for s in range(4):
+        args = [torch.from_numpy(d[f"s{s}_{k}"]) for k in ("anchor_emb", "anchor_lab", "query_emb", "query_lab")]
+        acc = learning.oneshot_accuracy(*args)
+        assert acc.shape == () and acc.dtype == torch.float32
+        np.testing.assert_allclose(acc.item(), d[f"s{s}_acc"])
+        monkeypatch.setattr(learning, "_ONESHOT_CHUNK_ELEMENTS", 1)  # one query per chunk: same result
+        np.testing.assert_allclose(learning.oneshot_accuracy(*args).item(), d[f"s{s}_acc"])
+        monkeypatch.undo()
+    # scenario 2: anchors 1 and 3 are identical with different labels; the first one wins the tie
+    anchors, anchor_labels = torch.from_numpy(d["s2_anchor_emb"]), torch.from_numpy(d["s2_anchor_lab"])
+    assert torch.equal(anchors[1], anchors[3]) and anchor_labels[1] != anchor_labels[3]
+    swapped = anchor_labels.clone()
+    swapped[[1, 3]] = anchor_labels[[3, 1]]
+    other = learning.oneshot_accuracy(anchors, swapped, torch.from_numpy(d["s2_query_emb"]),
+                                      torch.from_numpy(d["s2_query_lab"]))
+    assert not np.isclose(other.item(), d["s2_acc"])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_oneshot_accuracy_features_and_labels_on_different_devices():
+    from lib.utils.learning import oneshot_accuracy
+    d = np.load(fixture_path("tasks", "action", "oneshot_eval.npz"))
+    acc = oneshot_accuracy(torch.from_numpy(d["s0_anchor_emb"]).cuda(), torch.from_numpy(d["s0_anchor_lab"]),
+                           torch.from_numpy(d["s0_query_emb"]).cuda(), torch.from_numpy(d["s0_query_lab"]))
+    np.testing.assert_allclose(acc.item(), d["s0_acc"])
+
+
+def test_oneshot_accuracy_bad_inputs():
+    from lib.utils.learning import oneshot_accuracy
+    feats, labels = torch.randn(4, 3), torch.arange(4)
+    with pytest.raises(ValueError, match="same dim"):
+        oneshot_accuracy(feats, labels, torch.randn(4, 5), labels)
+    with pytest.raises(ValueError, match="one label per feature row"):
+        oneshot_accuracy(feats, labels[:3], feats, labels)
+    with pytest.raises(ValueError, match="at least one anchor"):
+        oneshot_accuracy(feats[:0], labels[:0], feats, labels)

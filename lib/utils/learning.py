@@ -3,6 +3,7 @@ import warnings
 from functools import partial
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from lib.model.DSTformer import DSTformer
@@ -36,6 +37,38 @@ def accuracy(output, target, topk=(1,)):
         _, pred = output.topk(maxk, 1, True, True)
         correct = pred.t().eq(target.view(1, -1).expand_as(pred.t()))
         return [correct[:k].reshape(-1).float().sum(0, keepdim=True).mul_(100.0 / batch_size) for k in topk]
+
+
+# bounds the (anchors, queries chunk, dim) product of the chunked cosine similarity (~64 MB)
+_ONESHOT_CHUNK_ELEMENTS = 1 << 24
+
+
+def oneshot_accuracy(anchor_feats, anchor_labels, query_feats, query_labels):
+    """One-shot accuracy (spec 04 §6.1): each query takes the label of its most similar anchor.
+
+    Similarity is ``F.cosine_similarity`` (eps 1e-8), as in the original; on ties the first
+    anchor wins. Features ``(n, dim)`` and labels ``(n,)`` may live on different devices.
+    Returns a 0-dim float tensor in [0, 1] (a fraction, not percent) on the labels' device.
+    """
+    if anchor_feats.dim() != 2 or query_feats.dim() != 2 or anchor_feats.shape[1] != query_feats.shape[1]:
+        raise ValueError(f"features must be (n, dim) with the same dim; got anchors {tuple(anchor_feats.shape)}, "
+                         f"queries {tuple(query_feats.shape)}")
+    if len(anchor_labels) != len(anchor_feats) or len(query_labels) != len(query_feats):
+        raise ValueError(f"one label per feature row needed: {len(anchor_feats)} anchors / {len(anchor_labels)} "
+                         f"labels, {len(query_feats)} queries / {len(query_labels)} labels")
+    if len(anchor_feats) == 0 or len(query_feats) == 0:
+        raise ValueError(f"need at least one anchor and one query (got {len(anchor_feats)} and {len(query_feats)})")
+    with torch.no_grad():
+        query_feats = query_feats.to(anchor_feats.device)
+        # chunked over queries so the broadcast (anchors, chunk, dim) product stays small
+        chunk = max(1, _ONESHOT_CHUNK_ELEMENTS // (len(anchor_feats) * anchor_feats.shape[1]))
+        nearest = torch.cat([
+            F.cosine_similarity(anchor_feats[:, None, :], query_feats[None, start:start + chunk, :], dim=-1,
+                                eps=1e-8).argmax(dim=0)
+            for start in range(0, len(query_feats), chunk)])
+        predicted = anchor_labels[nearest.to(anchor_labels.device)]
+        correct = (predicted == query_labels.to(anchor_labels.device)).sum()
+        return correct / len(query_labels)
 
 
 def load_pretrained_weights(model, checkpoint):
