@@ -12,6 +12,7 @@ passes, loss of one batch, evaluation) and calls :func:`run`.
 """
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -23,7 +24,7 @@ import warnings
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import BatchSampler, DataLoader, Sampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
@@ -111,17 +112,21 @@ class Runtime:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return max(0, min(original, cpus // self.world_size))
 
-    def loader(self, dataset, batch_size, shuffle, original_workers=8, sampler=None, batch_sampler=None):
-        """A DataLoader with the original's settings; sharded across processes when distributed."""
-        if self.distributed and sampler is None and batch_sampler is None:
-            sampler = DistributedSampler(dataset, shuffle=shuffle)
-            shuffle = False
+    def loader(self, dataset, batch_size, shuffle, original_workers=8, sampler=None):
+        """A DataLoader with the original's settings; sharded across processes when distributed.
+
+        A custom ``sampler`` runs identically in every process (same seed); each process then
+        takes every ``world_size``-th batch of it.
+        """
         workers = self.num_workers(original_workers)
         kwargs = dict(num_workers=workers, pin_memory=self.device.type == "cuda")
         if workers > 0:
             kwargs.update(prefetch_factor=4, persistent_workers=True)
-        if batch_sampler is not None:
-            return DataLoader(dataset, batch_sampler=batch_sampler, **kwargs)
+        if self.distributed and sampler is not None:
+            batches = ShardedBatches(BatchSampler(sampler, batch_size, drop_last=False), self.rank, self.world_size)
+            return DataLoader(dataset, batch_sampler=batches, **kwargs)
+        if self.distributed:
+            sampler = DistributedSampler(dataset, shuffle=shuffle)
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
                           **kwargs)
 
@@ -171,6 +176,19 @@ class Runtime:
     def close(self):
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
+
+
+class ShardedBatches(Sampler):
+    """Batches ``rank, rank + world_size, ...`` of a batch sampler."""
+
+    def __init__(self, batch_sampler, rank, world_size):
+        self.batch_sampler, self.rank, self.world_size = batch_sampler, rank, world_size
+
+    def __iter__(self):
+        return itertools.islice(iter(self.batch_sampler), self.rank, None, self.world_size)
+
+    def __len__(self):
+        return len(range(self.rank, len(self.batch_sampler), self.world_size))
 
 
 # ----------------------------------------------------------------------------------------------
