@@ -53,3 +53,33 @@ def write_pose3d_config(folder, name, **overrides):
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return str(path)
+
+
+# --- tiny NTU (pyskl) pickles shared by the action tests ------------------------------------------
+def make_ntu_pickle(path, labels, splits, seed=0, frames=(12, 30), persons=(1, 2)):
+    """A pyskl-format pickle: one annotation per entry of ``labels``; ``splits`` maps a split name to
+    the sample indices it holds. Returns the frame_dir names."""
+    import pickle
+
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    annotations, names = [], []
+    for i, label in enumerate(labels):
+        m = int(rng.integers(persons[0], persons[1] + 1))
+        t = int(rng.integers(frames[0], frames[1] + 1))
+        centre = rng.uniform(300, 1500, size=(m, 1, 1, 2))
+        motion = centre + rng.normal(0, 80, size=(m, 1, 17, 2)) + np.cumsum(rng.normal(0, 3, size=(m, t, 17, 2)), 1)
+        name = f"S{i % 3 + 1:03d}C001P{i:03d}R001A{label + 1:03d}"
+        names.append(name)
+        annotations.append(dict(frame_dir=name, label=int(label), img_shape=(1080, 1920),
+                                original_shape=(1080, 1920), total_frames=t,
+                                keypoint=motion.astype(np.float32),
+                                keypoint_score=rng.uniform(0.3, 1.0, size=(m, t, 17)).astype(np.float32)))
+    split = {k: [names[i] for i in idx] for k, idx in splits.items()}
+    with open(path, "wb") as f:
+        pickle.dump({"split": split, "annotations": annotations}, f)
+    return names
+
+
+TINY_BACKBONE = dict(maxlen=27, dim_feat=16, mlp_ratio=2, depth=1, dim_rep=16, num_heads=2, att_fuse=True,
+                     num_joints=17)
