@@ -74,10 +74,11 @@ class Attention(nn.Module):
         dropout_p = self.attn_drop.p if self.training else 0.
         if self.mode == "temporal":
             B = BF // seqlen
-            # tokens of one (sample, joint, head) attend over the F frames
-            q, k, v = qkv.reshape(B, seqlen, J, 3, H, C // H).permute(3, 0, 2, 4, 1, 5).unbind(0)
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=self.scale)  # (B, J, H, F, c)
-            y = y.permute(0, 3, 1, 2, 4).reshape(BF, J, C)
+            # tokens of one (sample, joint, head) attend over the F frames; SDPA gets 4-D tensors
+            # (B, J*H, F, c) because its fused CPU kernel only takes 4-D inputs
+            qkv = qkv.reshape(B, seqlen, J, 3, H, C // H).permute(3, 0, 2, 4, 1, 5).reshape(3, B, J * H, seqlen, -1)
+            y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], dropout_p=dropout_p, scale=self.scale)
+            y = y.reshape(B, J, H, seqlen, -1).permute(0, 3, 1, 2, 4).reshape(BF, J, C)
         else:
             # tokens of one (sample*frame, head) attend over the J joints
             q, k, v = qkv.reshape(BF, J, 3, H, C // H).permute(2, 0, 3, 1, 4).unbind(0)
