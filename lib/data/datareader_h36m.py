@@ -41,12 +41,14 @@ def camera_resolutions(camera_names):
 
 class DataReaderH36M:
     """Per-frame arrays of one split → normalised arrays and clips of ``n_frames`` frames."""
+    data_doc = DATA_DOC  # where the missing-file error sends the user
+    normalized_2d_dtype = None  # dtype of read_2d's output (None: float32, the input's)
 
     def __init__(self, n_frames, sample_stride, data_stride_train, data_stride_test, read_confidence=True,
                  dt_root='data/motion3d', dt_file='h36m_cpn_cam_source.pkl'):
         path = os.path.join(dt_root, dt_file)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"H36M data file not found: {path}. {DATA_DOC} explains how to get it.")
+            raise FileNotFoundError(f"data file not found: {path}. {self.data_doc} explains how to get it.")
         self.gt_trainset = None
         self.gt_testset = None
         self.split_id_train = None
@@ -68,7 +70,7 @@ class DataReaderH36M:
 
     def _read_2d_split(self, split):
         joints = self._frames(split, "joint_2d")[:, :, :2].astype(np.float32)
-        joints = normalize_screen_coordinates(joints, *self._resolution(split))
+        joints = normalize_screen_coordinates(joints, *self._resolution(split), dtype=self.normalized_2d_dtype)
         if not self.read_confidence:
             return joints
         if "confidence" in self.dt_dataset[split]:
