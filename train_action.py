@@ -104,7 +104,7 @@ class ActionTask(Task):
             train_dataset = NTURGBD(data_path, data_split=args.data_split + '_train', n_frames=args.clip_len,
                                     random_move=args.random_move, scale_range=args.scale_range_train,
                                     num_classes=args.action_classes)
-            self.train_loader = runtime.loader(train_dataset, args.batch_size, shuffle=True)
+            self.train_loader = runtime.loader(train_dataset, args.batch_size, shuffle=True, batchnorm=True)
         self.criterion = nn.CrossEntropyLoss()
 
     def build_model(self):

@@ -112,11 +112,13 @@ class Runtime:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return max(0, min(original, cpus // self.world_size))
 
-    def loader(self, dataset, batch_size, shuffle, original_workers=8, sampler=None):
+    def loader(self, dataset, batch_size, shuffle, original_workers=8, sampler=None, batchnorm=False):
         """A DataLoader with the original's settings; sharded across processes when distributed.
 
         A custom ``sampler`` runs identically in every process (same seed); each process then
-        takes every ``world_size``-th batch of it.
+        takes every ``world_size``-th batch of it. ``batchnorm``: the model normalises over the
+        batch, so a last batch of a single sample (which BatchNorm cannot train on; the original
+        crashed there) is dropped.
         """
         workers = self.num_workers(original_workers)
         kwargs = dict(num_workers=workers, pin_memory=self.device.type == "cuda")
@@ -127,8 +129,10 @@ class Runtime:
             return DataLoader(dataset, batch_sampler=batches, **kwargs)
         if self.distributed:
             sampler = DistributedSampler(dataset, shuffle=shuffle)
+        per_process = len(sampler) if sampler is not None else len(dataset)
+        drop_last = batchnorm and per_process % batch_size == 1
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                          **kwargs)
+                          drop_last=drop_last, **kwargs)
 
     def wrap(self, model):
         """Move to the device; DistributedDataParallel when running under torchrun."""
