@@ -4,7 +4,7 @@ import prettytable
 import torch
 
 from lib.model.loss import mpjpe, p_mpjpe
-from lib.utils.utils_data import flip_average
+from lib.utils.utils_data import lift_pose3d
 
 # test videos excluded from the evaluation by the original (source without its camera suffix)
 BLOCK_LIST = ['s_09_act_05_subact_02', 's_09_act_10_subact_02', 's_09_act_13_subact_01']
@@ -12,21 +12,9 @@ BLOCK_LIST = ['s_09_act_05_subact_02', 's_09_act_10_subact_02', 's_09_act_13_sub
 
 @torch.no_grad()
 def predict_pose3d(args, model, inp):
-    """Model output for one batch of normalised 2D clips, as the evaluation uses it (NumPy).
-
-    Flip-averaged if ``args.flip``; root joint zeroed in every frame if ``args.rootrel``;
-    x, y replaced by the input's if ``args.gt_2d``.
-    """
+    """:func:`lift_pose3d` of one batch of normalised 2D test clips, as a NumPy array."""
     device = next(model.parameters()).device
-    inp = inp.to(device)
-    if args.no_conf:
-        inp = inp[:, :, :, :2]
-    pred = flip_average(model, inp) if args.flip else model(inp)
-    if args.rootrel:
-        pred[:, :, 0, :] = 0
-    if args.gt_2d:
-        pred[..., :2] = inp[..., :2]
-    return pred.float().cpu().numpy()
+    return lift_pose3d(args, model, inp.to(device)).float().cpu().numpy()
 
 
 def h36m_errors(results_all, datareader):

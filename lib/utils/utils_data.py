@@ -70,6 +70,25 @@ def flip_average(model, x):
     return (model(x) + flip_data(model(flip_data(x)))) / 2
 
 
+def lift_pose3d(args, model, x, zero_first_root_depth=False):
+    """A pose model's output for normalised 2D clips ``x (B, T, 17, C)``, as evaluation and inference use it.
+
+    Only x, y are fed with ``args.no_conf``; flip-averaged if ``args.flip``; root joint zeroed in
+    every frame if ``args.rootrel``, else, with ``zero_first_root_depth`` (in-the-wild inference),
+    only the first frame's root depth; x, y copied from the input if ``args.gt_2d``.
+    """
+    if args.no_conf:
+        x = x[..., :2]
+    pred = flip_average(model, x) if args.flip else model(x)
+    if args.rootrel:
+        pred[:, :, 0, :] = 0
+    elif zero_first_root_depth:
+        pred[:, 0, 0, 2] = 0
+    if args.gt_2d:
+        pred[..., :2] = x[..., :2]
+    return pred
+
+
 def resample(ori_len, target_len, replay=False, randomness=True):
     """Frame indices that stretch/shrink a sequence of ``ori_len`` frames to ``target_len``.
 

@@ -1,0 +1,124 @@
+"""Measurements of the in-the-wild pipeline quoted in docs/inference.md.
+
+    python bench/bench_wild.py seams     # pose jumps at the original's chunk borders vs overlapping windows
+    python bench/bench_wild.py render    # X3D.mp4 rendering speed on a 500-frame clip
+
+``seams`` lifts a smooth synthetic 2D motion (270 frames) with the tiny test backbone
+(tests/fixtures/tasks/wild, maxlen 27, so windows of 27 frames) in chunk mode and with
+overlapping windows, and compares the mean joint displacement between consecutive frames at
+the chunk borders with that everywhere else. ``render`` times ``render_and_save`` (projection,
+drawing and H.264 encoding) on 500 frames, and for comparison a matplotlib figure per frame as
+the original drew it (spec 06 §4.2) on ``--mpl_frames`` frames.
+"""
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+WILD = os.path.join(REPO, "tests", "fixtures", "tasks", "wild")
+
+
+def smooth_motion(n_frames):
+    """The first pose of the fixture video, swaying and moving its joints smoothly (normalised units)."""
+    from lib.data.dataset_wild import read_input
+
+    base = read_input(os.path.join(WILD, "alphapose_single.json"), None, [1, 1], None)[0]
+    t = np.arange(n_frames)[:, None]
+    motion = np.repeat(base[None], n_frames, axis=0)
+    motion[..., 0] += 0.2 * np.sin(2 * np.pi * t / 90) + 0.05 * np.sin(2 * np.pi * t / 37 + np.arange(17) / 3)
+    motion[..., 1] += 0.05 * np.cos(2 * np.pi * t / 60 + np.arange(17) / 5)
+    return motion.astype(np.float32)
+
+
+def bench_seams(n_frames=270, clip_len=27):
+    import torch
+
+    import infer_wild
+    from lib.data.dataset_wild import plan_windows, seam_jump
+    from lib.utils.tools import get_config
+
+    torch.set_num_threads(1)
+    args = get_config(os.path.join(WILD, "infer_single_flip_norm.yaml"))
+    model = infer_wild.load_pose_model(args, os.path.join(WILD, "pose3d_best_epoch.bin"), "cpu")
+    run_model = infer_wild.make_model_runner(model)
+    motion = smooth_motion(n_frames)
+    chunks = plan_windows(n_frames, clip_len, clip_len)
+    print(f"{n_frames} frames, clip_len {clip_len}; mean joint displacement per frame (normalised units)")
+    for stride in (clip_len, clip_len // 2, clip_len // 3):
+        lifted = infer_wild.lift_motion(run_model, motion, args, "cpu", clip_len, stride)
+        border, inside = seam_jump(lifted, chunks)
+        mode = "chunks (original)" if stride == clip_len else "overlapping, blended"
+        print(f"stride {stride:3d} {mode:22s} at chunk borders {border:.4f}  elsewhere {inside:.4f}  "
+              f"ratio {border / inside:.2f}")
+
+
+def matplotlib_frame(pose, fig_size=10, dpi=120):
+    """One frame drawn the way the original did (matplotlib 3D axes, PNG round trip)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lib.utils.vismo import (BONES_3D, COLOR_LEFT_3D, COLOR_MID_3D, COLOR_RIGHT_3D, LEFT_BONES_3D, RIGHT_BONES_3D,
+                                 get_img_from_fig)
+    fig = plt.figure(0, figsize=(fig_size, fig_size))
+    ax = plt.axes(projection="3d")
+    ax.set_xlim(-512, 0)
+    ax.set_ylim(-256, 256)
+    ax.set_zlim(-512, 0)
+    ax.view_init(elev=12., azim=80)
+    plt.tick_params(left=False, right=False, labelleft=False, labelbottom=False, bottom=False)
+    for a, b in BONES_3D:
+        color = COLOR_LEFT_3D if (a, b) in LEFT_BONES_3D else COLOR_RIGHT_3D if (a, b) in RIGHT_BONES_3D \
+            else COLOR_MID_3D
+        ax.plot(-pose[[a, b], 0], -pose[[a, b], 2], -pose[[a, b], 1], color=color, lw=3, marker="o",
+                markerfacecolor="w", markersize=3, markeredgewidth=2)
+    img = get_img_from_fig(fig, dpi=dpi)
+    plt.close(fig)
+    return img
+
+
+def bench_render(n_frames=500, mpl_frames=20):
+    import imageio
+
+    from lib.utils.vismo import pixel2world_vis_motion, render_and_save
+
+    motion = smooth_motion(n_frames)
+    motion[..., 2] = 0.1 * np.sin(np.arange(n_frames) / 20)[:, None]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "X3D.mp4")
+        start = time.perf_counter()
+        render_and_save(motion, path, fps=30)
+        seconds = time.perf_counter() - start
+        reader = imageio.get_reader(path, "ffmpeg")
+        size, frames = reader.get_meta_data()["size"], reader.count_frames()
+        reader.close()
+    print(f"render_and_save: {frames} frames {size[0]}x{size[1]} in {seconds:.2f} s = {n_frames / seconds:.1f} "
+          f"frames/s (drawing + H.264 encoding)")
+    world = pixel2world_vis_motion(motion.transpose(1, 2, 0), dim=3)
+    start = time.perf_counter()
+    for i in range(mpl_frames):
+        matplotlib_frame(world[:, :, i])
+    seconds = time.perf_counter() - start
+    print(f"matplotlib as the original (figure + PNG, no encoding), {mpl_frames} frames: "
+          f"{mpl_frames / seconds:.2f} frames/s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=["seams", "render"])
+    parser.add_argument("--frames", type=int, default=None, help="clip length (default 270 / 500)")
+    parser.add_argument("--mpl_frames", type=int, default=20, help="frames drawn with matplotlib for comparison")
+    opts = parser.parse_args()
+    if opts.what == "seams":
+        bench_seams(opts.frames or 270)
+    else:
+        bench_render(opts.frames or 500, opts.mpl_frames)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""3D poses from the 2D keypoints of your own video (docs/inference.md).
+
+    python infer_wild.py --vid_path video.mp4 --json_path alphapose-results.json --out_path output/
+
+Writes ``X3D.npy`` (float32 ``(F, 17, 3)``, one pose per video frame), ``X3D.json`` (the same with
+joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); with several people and no
+``--focus``, one ``X3D_<id>.*`` set per person. ``--stride`` equal to ``--clip_len`` reproduces
+the original's non-overlapping chunks (and its ``X3D.npy``); the default blends overlapping
+windows so poses do not jump at chunk borders.
+"""
+import argparse
+import json
+import os
+import sys
+
+import cv2
+import imageio
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from lib.data.dataset_wild import blend_windows, plan_windows
+from lib.data.wild_input import (H36M_JOINT_NAMES, WildInputError, add_input_arguments, inputs_from_args,
+                                 normalize_keypoints, pixel_mapping)
+from lib.utils.checkpoint import CheckpointError, load_weights_from_file
+from lib.utils.learning import load_backbone
+from lib.utils.tools import get_config
+from lib.utils.utils_data import lift_pose3d
+from lib.utils.vismo import BONES_3D, LEFT_BONES_3D, RIGHT_BONES_3D, hex2rgb, render_and_save
+
+
+def add_window_arguments(parser):
+    """Normalisation and temporal windows of the lifting scripts (``infer_wild.py``, ``infer_wild_mesh.py``)."""
+    parser.add_argument("--pixel", action="store_true", help="normalise by the frame size (keep the pixel scale) "
+                                                             "instead of the person's bounding box")
+    parser.add_argument("--clip_len", type=int, default=243, help="frames per model window (at most the "
+                                                                  "config's maxlen)")
+    parser.add_argument("--stride", type=int, default=None,
+                        help="frames between window starts; default clip_len // 3 (overlapping windows, "
+                             "blended); equal to --clip_len: the original's non-overlapping chunks")
+    return parser
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=str, default="configs/pose3d/MB_ft_h36m_global_lite.yaml",
+                        help="config file")
+    parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME",
+                        default="checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin",
+                        help="checkpoint to run")
+    add_input_arguments(parser)
+    add_window_arguments(parser)
+    parser.add_argument("--overlay", action="store_true",
+                        help="also write overlay.mp4: the 2D input skeletons drawn on the video")
+    return parser.parse_args(argv)
+
+
+def check_window_options(opts, maxlen):
+    """Validate ``--clip_len``/``--stride`` against the model; returns the stride."""
+    if opts.clip_len < 1:
+        raise WildInputError(f"--clip_len must be positive, got {opts.clip_len}")
+    if opts.clip_len > maxlen:
+        raise WildInputError(f"--clip_len {opts.clip_len} is longer than the model's maxlen {maxlen} (config "
+                             f"{opts.config}); use --clip_len {maxlen} or less")
+    stride = opts.stride if opts.stride is not None else max(1, opts.clip_len // 3)
+    if not 1 <= stride <= opts.clip_len:
+        raise WildInputError(f"--stride must be between 1 and --clip_len ({opts.clip_len}), got {stride}")
+    return stride
+
+
+def get_device():
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def load_pose_model(args, checkpoint_path, device):
+    """The backbone of ``args`` with the checkpoint's ``model_pos`` weights, in eval mode."""
+    model = load_backbone(args)
+    print(f"Loading checkpoint {checkpoint_path}")
+    load_weights_from_file(model, checkpoint_path, key="model_pos")
+    return model.to(device).eval()
+
+
+def make_model_runner(model):
+    """The one place the network is called: ``(B, T, 17, C)`` tensor → ``(B, T, 17, 3)`` tensor.
+
+    Lower-precision or exported (ONNX) runners replace this function.
+    """
+    def run(x):
+        with torch.no_grad():
+            return model(x)
+    return run
+
+
+def lift_clip(run_model, clip, args, device, zero_first_root_depth=True):
+    """One window ``(T, 17, 3)`` normalised 2D → ``(T, 17, 3)`` 3D, as the original's loop body
+    (``zero_first_root_depth``: the original's chunk behaviour for global models)."""
+    x = torch.from_numpy(np.ascontiguousarray(clip))[None].to(device)
+    return lift_pose3d(args, run_model, x, zero_first_root_depth)[0].cpu().numpy()
+
+
+def _align_depth(window, previous):
+    """Shift a window's depth so its root depth agrees with the blend of earlier windows where they overlap.
+
+    The model predicts depth relative to its window's first frame, so windows starting at
+    different frames have different depth origins.
+    """
+    shifted = window.copy()
+    shifted[..., 2] += np.mean(previous[:, 0, 2] - window[:len(previous), 0, 2])
+    return shifted
+
+
+def lift_motion(run_model, motion, args, device, clip_len, stride, desc="lift"):
+    """Normalised 2D ``(F, 17, 3)`` → 3D ``(F, 17, 3)`` float32 over windows (see :func:`plan_windows`).
+
+    Chunks (``stride == clip_len``) are concatenated exactly as the original did. Overlapping
+    windows are depth-aligned and blended; the depth origin is then the root of frame 0.
+    """
+    windows = plan_windows(len(motion), clip_len, stride)
+    chunked = stride == clip_len
+    outputs = [lift_clip(run_model, motion[st:end], args, device, zero_first_root_depth=chunked)
+               for st, end in tqdm(windows, desc=desc, leave=False)]
+    if chunked or len(windows) == 1:
+        if not chunked:  # a single window: same depth origin as the overlap mode
+            outputs[0][..., 2] -= outputs[0][0, 0, 2]
+        return np.concatenate(outputs, axis=0)
+    result = blend_windows(outputs, windows, len(motion), align=_align_depth)
+    result[..., 2] -= result[0, 0, 2]
+    return result.astype(np.float32)
+
+
+def to_pixels(results, vid_size):
+    """The original's ``--pixel`` output mapping: ``· min(w, h)/2``, then ``+ (w/2, h/2)`` on x, y."""
+    results = results * (min(vid_size) / 2.0)
+    results[:, :, :2] = results[:, :, :2] + np.array(vid_size) / 2.0
+    return results
+
+
+def x3d_json(results, track, video, opts, mapping, stride):
+    """``X3D.json``: the poses of ``X3D.npy`` with joint names, units and the video's fps and size."""
+    pixel = opts.pixel
+    doc = {
+        "description": "MotionBERT 3D poses, one per video frame (see docs/inference.md)",
+        "track_id": track.track_id,
+        "fps": video.fps,
+        "width": video.width,
+        "height": video.height,
+        "n_frames": int(len(results)),
+        "joint_names": list(H36M_JOINT_NAMES),
+        "bones": [list(b) for b in BONES_3D],
+        "units": "pixels" if pixel else "normalised",
+        "axes": "x: image right, y: image down, z: depth away from the camera, in the units of x and y",
+        "origin": ("x, y: image pixels (origin at the top-left corner); z: 0 at the root (pelvis) of the first "
+                   "frame" if pixel else
+                   "x, y: the person's 2D bounding box over the whole video, mapped to [-1, 1] (longer side); "
+                   "z: 0 at the root (pelvis) of the first frame"),
+        "window": {"clip_len": opts.clip_len, "stride": stride,
+                   "mode": "chunks (original)" if stride == opts.clip_len else "overlapping windows, blended"},
+    }
+    if stride == opts.clip_len:
+        doc["origin"] = doc["origin"].replace("of the first frame", "of the first frame of every chunk "
+                                              "(as the original; other frames keep the model's depth)")
+    if not pixel and mapping is not None:
+        scale, offset = mapping
+        doc["to_pixels"] = {"scale": float(scale), "offset": [float(o) for o in offset],
+                            "formula": "pixel_x = x * scale + offset[0]; pixel_y = y * scale + offset[1]; "
+                                       "pixel_z = z * scale"}
+    conf = track.keypoints[:, :, 2]
+    doc["frames"] = [{"frame": t, "detected": bool(track.detected[t]),
+                      "keypoints_3d": np.round(results[t].astype(np.float64), 6).tolist(),
+                      "confidence_2d": np.round(conf[t], 4).tolist()} for t in range(len(results))]
+    return doc
+
+
+def write_overlay(video, tracks, save_path):
+    """The input video with every person's 2D skeleton (and id) drawn on it."""
+    left, middle, right = hex2rgb("#F96706#FB8D43#FDB381")  # the original's 2D skeleton colours (L, M, R)
+    thickness = max(2, round(min(video.size) / 300))
+    reader = imageio.get_reader(video.path, "ffmpeg")
+    writer = imageio.get_writer(save_path, fps=video.fps, macro_block_size=2)
+    try:
+        for t, frame in enumerate(tqdm(reader, total=video.n_frames, desc="overlay")):
+            if t >= video.n_frames:
+                break
+            img = np.ascontiguousarray(frame[..., :3])
+            for track in tracks:
+                kpts = track.keypoints[t]
+                pts = np.round(kpts[:, :2] * 16).astype(np.int64)
+                for bone in BONES_3D:
+                    color = left if bone in LEFT_BONES_3D else right if bone in RIGHT_BONES_3D else middle
+                    if not track.detected[t]:
+                        color = (160, 160, 160)  # interpolated frame
+                    cv2.line(img, tuple(pts[bone[0]]), tuple(pts[bone[1]]), color, thickness, cv2.LINE_AA, shift=4)
+                if len(tracks) > 1:
+                    head = tuple(int(v) for v in kpts[10, :2])
+                    cv2.putText(img, str(track.track_id), (head[0], head[1] - 10), cv2.FONT_HERSHEY_SIMPLEX,
+                                thickness / 3, left, thickness, cv2.LINE_AA)
+            writer.append_data(img)
+    finally:
+        writer.close()
+        reader.close()
+
+
+def run(opts):
+    args = get_config(opts.config)
+    stride = check_window_options(opts, args.maxlen)
+    if opts.overlay and not opts.vid_path:
+        raise WildInputError("--overlay draws on the input video: give it with --vid_path")
+    inputs = inputs_from_args(opts)
+    print(inputs.summary())
+    device = get_device()
+    model = load_pose_model(args, opts.evaluate, device)
+    run_model = make_model_runner(model)
+    video = inputs.video
+    os.makedirs(opts.out_path, exist_ok=True)
+    several = len(inputs.tracks) > 1
+    written = []
+    for track in inputs.tracks:
+        # the original's two normalisations: frame size (--pixel) or the person's box over the video
+        if opts.pixel:
+            motion = normalize_keypoints(track.keypoints, vid_size=video.size)
+            mapping = pixel_mapping(track.keypoints, vid_size=video.size)
+        else:
+            motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
+            mapping = pixel_mapping(track.keypoints, scale_range=[1, 1])
+        results = lift_motion(run_model, motion, args, device, opts.clip_len, stride,
+                              desc=f"lift person {track.track_id}")
+        stem = os.path.join(opts.out_path, f"X3D_{track.name}" if several else "X3D")
+        render_and_save(results, stem + ".mp4", keep_imgs=False, fps=video.fps)
+        if opts.pixel:
+            results = to_pixels(results, video.size)
+        np.save(stem + ".npy", results)
+        with open(stem + ".json", "w") as f:
+            json.dump(x3d_json(results, track, video, opts, mapping, stride), f)
+        written += [stem + ext for ext in (".npy", ".json", ".mp4")]
+    if opts.overlay:
+        write_overlay(video, inputs.tracks, os.path.join(opts.out_path, "overlay.mp4"))
+        written.append(os.path.join(opts.out_path, "overlay.mp4"))
+    print("Wrote " + ", ".join(written))
+    return written
+
+
+def main(argv=None):
+    opts = parse_args(argv)
+    try:
+        return run(opts)
+    except (WildInputError, CheckpointError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""NTU-60 action classes of the people in your own video (docs/inference.md).
+
+    python infer_wild_action.py --vid_path video.mp4 --json_path alphapose-results.json --out_path output/
+
+Takes the same keypoint files as ``infer_wild.py`` and an NTU-60 action checkpoint
+(``train_action.py``); prints and saves (``action.json``, or ``action_<id>.json`` per person)
+the top-5 classes with probabilities for the whole clip and for sliding windows. Inputs are
+prepared as the NTU training data were (spec 04 §2): pixel coordinates through ``make_cam``,
+H36M joint order with the confidence channel in COCO order, a zero second person, frames
+resampled to the config's ``clip_len``, then ``crop_scale`` with ``scale_range_test``.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
+from lib.data.wild_input import WildInputError, add_input_arguments, coco_order_confidence, inputs_from_args
+from lib.model.model_action import ActionNet
+from lib.utils.checkpoint import CheckpointError, load_weights_from_file
+from lib.utils.learning import load_backbone
+from lib.utils.tools import get_config
+from lib.utils.utils_data import crop_scale, resample
+
+WINDOW_SECONDS = 3.0  # default window: about the length of an NTU action sample
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=str, default="configs/action/MB_ft_NTU60_xsub.yaml", help="config file")
+    parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME",
+                        default="checkpoint/action/FT_MB_release_MB_ft_NTU60_xsub/best_epoch.bin",
+                        help="action checkpoint (train_action.py's best_epoch.bin)")
+    add_input_arguments(parser)
+    parser.add_argument("--window", type=int, default=None,
+                        help=f"frames per window (default: {WINDOW_SECONDS:g} seconds of video)")
+    parser.add_argument("--window_stride", type=int, default=None, help="frames between windows (default: half "
+                                                                        "a window)")
+    parser.add_argument("--top_k", type=int, default=5, help="classes listed per clip and window")
+    parser.add_argument("--batch_size", type=int, default=8, help="clips per forward pass")
+    return parser.parse_args(argv)
+
+
+def class_names(num_classes):
+    if num_classes == len(NTU60_ACTION_NAMES):
+        return list(NTU60_ACTION_NAMES)
+    print(f"Warning: the checkpoint has {num_classes} classes, not NTU-60's 60: classes are listed by number")
+    return [f"class {k}" for k in range(num_classes)]
+
+
+def load_action_model(args, checkpoint_path, device):
+    if args.model_version != "class":
+        raise WildInputError(f"config {args.name}: model_version '{args.model_version}' gives embeddings, not "
+                             f"classes; use an NTU-60 classification config (model_version: class)")
+    model = ActionNet(load_backbone(args), args.dim_rep, num_classes=args.action_classes,
+                      dropout_ratio=args.dropout_ratio, version=args.model_version, hidden_dim=args.hidden_dim,
+                      num_joints=args.num_joints)
+    print(f"Loading checkpoint {checkpoint_path}")
+    load_weights_from_file(model, checkpoint_path, key="model")
+    return model.to(device).eval()
+
+
+def ntu_input(keypoints, img_shape):
+    """Pixel keypoints ``(F, 17, 3)`` (H36M order) → NTU-style: make_cam x, y and COCO-order confidence."""
+    xy = make_cam(keypoints[..., :2], img_shape)
+    return np.concatenate([xy, coco_order_confidence(keypoints)[..., None]], axis=-1)
+
+
+def clip_sample(motion, clip_len, scale_range):
+    """One clip ``(T, 17, 3)`` → the model input ``(2, clip_len, 17, 3)`` float32, as ``ActionDataset`` builds it."""
+    idx = resample(len(motion), clip_len, randomness=False)
+    persons = np.stack([motion[idx], np.zeros((clip_len,) + motion.shape[1:])])  # a zero second person
+    return crop_scale(persons, scale_range).astype(np.float32)
+
+
+def plan_action_windows(n_frames, window, stride):
+    if n_frames <= window:
+        return [(0, n_frames)]
+    starts = list(range(0, n_frames - window + 1, stride))
+    if starts[-1] + window < n_frames:
+        starts.append(n_frames - window)
+    return [(st, st + window) for st in starts]
+
+
+def classify(model, samples, device, batch_size):
+    """Class probabilities ``(N, num_classes)`` of ``(N, 2, T, 17, 3)`` samples."""
+    probs = []
+    with torch.no_grad():
+        for st in range(0, len(samples), batch_size):
+            batch = torch.from_numpy(np.stack(samples[st:st + batch_size])).to(device)
+            probs.append(torch.softmax(model(batch), dim=-1).cpu().numpy())
+    return np.concatenate(probs)
+
+
+def top_k(prob, names, k):
+    order = np.argsort(-prob, kind="stable")[:k]
+    return [{"class_id": int(c), "name": names[c], "probability": float(prob[c])} for c in order]
+
+
+def _format(ranked):
+    return "; ".join(f"{r['name']} {100 * r['probability']:.1f}%" for r in ranked)
+
+
+def run(opts):
+    args = get_config(opts.config)
+    if opts.top_k < 1:
+        raise WildInputError(f"--top_k must be positive, got {opts.top_k}")
+    if args.clip_len > args.maxlen:
+        raise WildInputError(f"config {opts.config}: clip_len {args.clip_len} exceeds maxlen {args.maxlen}")
+    inputs = inputs_from_args(opts)
+    print(inputs.summary())
+    video = inputs.video
+    for name in ("window", "window_stride", "batch_size"):
+        if getattr(opts, name) is not None and getattr(opts, name) < 1:
+            raise WildInputError(f"--{name} must be positive, got {getattr(opts, name)}")
+    window = opts.window or max(1, round(WINDOW_SECONDS * video.fps))
+    stride = opts.window_stride or max(1, window // 2)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = load_action_model(args, opts.evaluate, device)
+    names = class_names(args.action_classes)
+    k = min(opts.top_k, len(names))
+    os.makedirs(opts.out_path, exist_ok=True)
+    several = len(inputs.tracks) > 1
+    written = []
+    for track in inputs.tracks:
+        motion = ntu_input(track.keypoints, (video.height, video.width))
+        windows = plan_action_windows(len(motion), window, stride)
+        samples = [clip_sample(motion, args.clip_len, args.scale_range_test)]
+        samples += [clip_sample(motion[st:end], args.clip_len, args.scale_range_test) for st, end in windows]
+        probs = classify(model, samples, device, opts.batch_size)
+        result = {"track_id": track.track_id, "fps": video.fps, "n_frames": len(motion),
+                  "classes": "NTU-60" if names[0] == NTU60_ACTION_NAMES[0] else f"{len(names)} classes",
+                  "clip": {"frames": [0, len(motion) - 1], "top": top_k(probs[0], names, k)},
+                  "windows": [{"frames": [st, end - 1], "seconds": [st / video.fps, end / video.fps],
+                               "top": top_k(p, names, k)} for (st, end), p in zip(windows, probs[1:])]}
+        print(f"person {track.track_id}, whole clip ({len(motion)} frames): {_format(result['clip']['top'])}")
+        for w in result["windows"]:
+            print(f"  frames {w['frames'][0]}-{w['frames'][1]} ({w['seconds'][0]:.1f}-{w['seconds'][1]:.1f} s): "
+                  f"{_format(w['top'])}")
+        path = os.path.join(opts.out_path, f"action_{track.name}.json" if several else "action.json")
+        with open(path, "w") as f:
+            json.dump(result, f, indent=1)
+        written.append(path)
+    print("Wrote " + ", ".join(written))
+    return written
+
+
+def main(argv=None):
+    opts = parse_args(argv)
+    try:
+        return run(opts)
+    except (WildInputError, CheckpointError, FileNotFoundError) as e:
+        sys.exit(f"error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,623 @@
+"""2D keypoints of your own video for in-the-wild inference: formats, frames, people.
+
+Reads detections (AlphaPose / MMPose JSON, or a NumPy array), converts them to the H36M-17
+joint order the models use, aligns them to video frames, splits them into people (tracks),
+fills the frames where a person is missing and normalises them as the original
+``infer_wild.py`` did. Shared by ``infer_wild.py``, ``infer_wild_action.py`` and
+``infer_wild_mesh.py``; every problem with the inputs raises one :class:`WildInputError`
+whose message says what is wrong and how to fix it. See ``docs/inference.md``.
+"""
+import json
+import os
+import re
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lib.data.dataset_action import coco2h36m
+from lib.utils.utils_data import crop_scale
+
+# H36M-17 joint names (spec 00 §5), in the output order.
+H36M_JOINT_NAMES = ("pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+                    "spine", "thorax", "nose", "head_top", "left_shoulder", "left_elbow", "left_wrist",
+                    "right_shoulder", "right_elbow", "right_wrist")
+# For each COCO-17 joint, the H36M joint that carries its position (used to put confidences back
+# into COCO order, the order the NTU action models were trained with).
+COCO_FROM_H36M = (9, 10, 10, 10, 10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3)
+
+DEFAULT_VIDEO_SIZE = (1920, 1080)
+DEFAULT_FPS = 25.0
+
+
+class WildInputError(ValueError):
+    """The keypoint file, the video or the options cannot be used; the message says why."""
+
+
+def halpe2h36m(x):
+    """Halpe-26 ``(T, 26, C)`` → H36M-17 ``(T, 17, C)`` float64 (spec 06 §1.1); every channel is mapped."""
+    T, _, C = x.shape
+    y = np.zeros([T, 17, C])
+    y[:, 0, :] = x[:, 19, :]
+    y[:, 1, :] = x[:, 12, :]
+    y[:, 2, :] = x[:, 14, :]
+    y[:, 3, :] = x[:, 16, :]
+    y[:, 4, :] = x[:, 11, :]
+    y[:, 5, :] = x[:, 13, :]
+    y[:, 6, :] = x[:, 15, :]
+    y[:, 7, :] = (x[:, 18, :] + x[:, 19, :]) * 0.5
+    y[:, 8, :] = x[:, 18, :]
+    y[:, 9, :] = x[:, 0, :]
+    y[:, 10, :] = x[:, 17, :]
+    y[:, 11, :] = x[:, 5, :]
+    y[:, 12, :] = x[:, 7, :]
+    y[:, 13, :] = x[:, 9, :]
+    y[:, 14, :] = x[:, 6, :]
+    y[:, 15, :] = x[:, 8, :]
+    y[:, 16, :] = x[:, 10, :]
+    return y
+
+
+def _coco17_to_h36m(x):
+    return coco2h36m(x[None])[0]
+
+
+@dataclass(frozen=True)
+class KeypointFormat:
+    name: str
+    num_keypoints: int
+    description: str
+    to_h36m: object  # (T, K, C) -> float64 (T, 17, C)
+
+
+KEYPOINT_FORMATS = OrderedDict((f.name, f) for f in (
+    KeypointFormat("halpe26", 26, "AlphaPose Halpe-26 (AlphaPose's default body model)", halpe2h36m),
+    KeypointFormat("coco17", 17, "COCO-17 (AlphaPose/MMPose COCO models, most detectors)", _coco17_to_h36m),
+    KeypointFormat("h36m17", 17, "Human3.6M-17 (the order the models use)", lambda x: np.asarray(x, np.float64)),
+    KeypointFormat("halpe136", 136, "AlphaPose Halpe-136 whole body (its first 26 points are Halpe-26)",
+                   lambda x: halpe2h36m(x[:, :26])),
+    KeypointFormat("coco_wholebody133", 133, "COCO-WholeBody-133 (its first 17 points are COCO-17)",
+                   lambda x: _coco17_to_h36m(x[:, :17])),
+))
+
+
+def _supported_counts():
+    return ", ".join(f"{f.num_keypoints} ({f.name})" for f in KEYPOINT_FORMATS.values())
+
+
+@dataclass
+class Detections:
+    """Every detected person of a keypoint file, in file order."""
+    path: str
+    style: str                 # 'alphapose', 'mmpose', 'mmpose_demo', 'npy'
+    keypoints: np.ndarray      # (N, K, 3) float64 pixels (x, y, confidence)
+    frames: np.ndarray = None  # (N,) int frame numbers as written in the file, or None (no frame information)
+    track_ids: list = None     # N ids, or None when the file has no track ids
+    first_frame_id: int = 0    # the file's number of the first video frame
+    notes: list = field(default_factory=list)
+    n_frames: int = None       # frames the file covers when it says so (a .npy array), else None
+
+
+def _fail(path, message):
+    raise WildInputError(f"{path}: {message}")
+
+
+def _entry_keypoints(path, where, kpts, scores=None):
+    """One person's keypoints as a ``(K, 3)`` float64 array (x, y, confidence)."""
+    if kpts is None or (hasattr(kpts, "__len__") and len(kpts) == 0):
+        _fail(path, f"{where} has no keypoints; every detection needs a non-empty 'keypoints' list")
+    try:
+        arr = np.asarray(kpts, dtype=np.float64)
+    except (TypeError, ValueError):
+        _fail(path, f"{where}: 'keypoints' is not a list of numbers")
+    if arr.ndim == 1:  # AlphaPose: flat x, y, score, x, y, score, ...
+        if arr.size % 3:
+            _fail(path, f"{where}: a flat 'keypoints' list needs 3 numbers (x, y, score) per keypoint, "
+                        f"got {arr.size} numbers")
+        arr = arr.reshape(-1, 3)
+    if arr.ndim != 2 or arr.shape[1] not in (2, 3):
+        _fail(path, f"{where}: 'keypoints' must be K x (x, y[, score]), got shape {arr.shape}")
+    if scores is not None:
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if len(scores) != len(arr):
+            _fail(path, f"{where}: {len(arr)} keypoints but {len(scores)} keypoint_scores")
+        arr = np.concatenate([arr[:, :2], scores[:, None]], axis=1)
+    elif arr.shape[1] == 2:
+        arr = np.concatenate([arr, np.ones((len(arr), 1))], axis=1)
+    return arr
+
+
+def _normalise_id(value):
+    """Track ids as ints where possible (AlphaPose writes 1, 1.0 or [1.0])."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return None
+        value = value[0]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+def _frames_from_image_ids(image_ids, notes):
+    """Frame numbers from AlphaPose ``image_id``s: the last number of the file name ('12.jpg' -> 12)."""
+    numbers = []
+    for image_id in image_ids:
+        if isinstance(image_id, (int, np.integer)) and not isinstance(image_id, bool):
+            numbers.append(int(image_id))
+            continue
+        match = _LAST_NUMBER.search(os.path.splitext(os.path.basename(str(image_id)))[0])
+        if match is None:
+            break
+        numbers.append(int(match.group(1)))
+    if len(numbers) == len(image_ids):
+        return np.array(numbers, dtype=np.int64)
+    # names without numbers: one frame per distinct name, in order of appearance
+    order = {}
+    for image_id in image_ids:
+        order.setdefault(image_id, len(order))
+    notes.append("image_id values are not frame numbers: frames are numbered by their first appearance")
+    return np.array([order[i] for i in image_ids], dtype=np.int64)
+
+
+def _read_alphapose(path, entries):
+    notes = []
+    kpts = [_entry_keypoints(path, f"entry #{i} (image_id {e.get('image_id', '?')!r})", e.get("keypoints"))
+            for i, e in enumerate(entries)]
+    if all("image_id" in e for e in entries):
+        frames = _frames_from_image_ids([e["image_id"] for e in entries], notes)
+    else:
+        frames = None
+        notes.append("no image_id: every entry is taken as one frame, as the original did")
+    ids = [_normalise_id(e.get("idx")) for e in entries]
+    track_ids = ids if all(i is not None for i in ids) else None
+    return Detections(path, "alphapose", _stack(path, kpts), frames, track_ids, 0, notes)
+
+
+def _read_mmpose(path, frame_list, style, first_frame_id):
+    kpts, frames, ids = [], [], []
+    for pos, frame in enumerate(frame_list):
+        if not isinstance(frame, dict) or not isinstance(frame.get("instances"), list):
+            _fail(path, f"frame #{pos} is not an MMPose frame {{'frame_id': ..., 'instances': [...]}}")
+        frame_id = frame.get("frame_id", pos + first_frame_id)
+        for j, inst in enumerate(frame["instances"]):
+            where = f"frame_id {frame_id}, instance #{j}"
+            if not isinstance(inst, dict):
+                _fail(path, f"{where} is not a dict with 'keypoints'")
+            kpts.append(_entry_keypoints(path, where, inst.get("keypoints"), inst.get("keypoint_scores")))
+            frames.append(int(frame_id))
+            ids.append(_normalise_id(inst.get("track_id")))
+    if not kpts:
+        _fail(path, f"contains {len(frame_list)} frames but no person was detected in any of them")
+    track_ids = ids if all(i is not None for i in ids) else None
+    return Detections(path, style, _stack(path, kpts), np.array(frames, dtype=np.int64), track_ids, first_frame_id)
+
+
+def _stack(path, kpts):
+    counts = Counter(len(k) for k in kpts)
+    if len(counts) > 1:
+        _fail(path, f"detections have different numbers of keypoints ({dict(counts)} detections per count); "
+                    f"use one keypoint model for the whole video")
+    return np.stack(kpts)
+
+
+def _read_npy(path):
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        _fail(path, f"cannot read the NumPy array ({e})")
+    if arr.ndim == 3:
+        arr = arr[None]  # one person
+    if arr.ndim != 4 or arr.shape[-1] not in (2, 3) or arr.shape[1] == 0:
+        _fail(path, f"a keypoint array must be (frames, K, 2|3) or (people, frames, K, 2|3); got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number):
+        _fail(path, f"a keypoint array must hold numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.shape[-1] == 2:
+        arr = np.concatenate([arr, np.ones(arr.shape[:-1] + (1,))], axis=-1)
+    n_people, n_frames = arr.shape[:2]
+    # a frame where every confidence (or every coordinate) is 0 holds no detection of that person
+    present = np.any(arr[..., 2] != 0, axis=-1) & np.any(arr[..., :2] != 0, axis=(-1, -2))
+    person, frame = np.nonzero(present)
+    if len(person) == 0:
+        _fail(path, "holds no detection (every confidence or every coordinate is 0)")
+    return Detections(path, "npy", arr[person, frame], frame.astype(np.int64),
+                      [int(p) for p in person] if n_people > 1 else None, 0, n_frames=n_frames)
+
+
+def read_detections(path, first_frame_id=None):
+    """Read a keypoint file (JSON or ``.npy``) into :class:`Detections`, checking its contents.
+
+    JSON layouts: AlphaPose (a list of ``{'image_id', 'keypoints': [x, y, s, ...], 'idx'}``),
+    the MMPose inferencer (a list of ``{'frame_id', 'instances': [{'keypoints': [[x, y], ...],
+    'keypoint_scores', 'track_id'?}]}``) and the MMPose demo scripts (``{'meta_info',
+    'instance_info': [...]}``, frames numbered from 1). ``first_frame_id`` overrides the number
+    the file gives the first video frame (default: 1 for MMPose demo files, else 0).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise WildInputError(f"keypoint file not found: {path}")
+    if path.lower().endswith(".npy"):
+        det = _read_npy(path)
+    else:
+        if os.path.getsize(path) == 0:
+            _fail(path, "the file is empty; expected the JSON results of a 2D keypoint detector")
+        try:
+            with open(path, "r") as f:
+                data = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            _fail(path, f"is not valid JSON ({e}); expected the results of a 2D keypoint detector "
+                        f"(AlphaPose or MMPose JSON) or a .npy array")
+        if isinstance(data, dict) and isinstance(data.get("instance_info"), list):
+            data, style, base = data["instance_info"], "mmpose_demo", 1
+        elif isinstance(data, dict) and "instances" in data:
+            data, style, base = [data], "mmpose", 0
+        else:
+            style, base = None, 0
+        if not isinstance(data, list):
+            _fail(path, "unrecognised JSON layout: expected a list of detections (AlphaPose), a list of "
+                        "frames with 'instances' (MMPose) or {'instance_info': [...]} (MMPose demo)")
+        if not data:
+            _fail(path, "contains no detections (an empty list): the detector found nobody, or the file is "
+                        "not its result")
+        if style is None:
+            if all(isinstance(e, dict) and "instances" in e for e in data):
+                style = "mmpose"
+            elif all(isinstance(e, dict) for e in data):
+                style = "alphapose"
+            else:
+                _fail(path, "unrecognised JSON layout: the list must hold one dict per detection or per frame")
+        if style == "alphapose":
+            det = _read_alphapose(path, data)
+        else:
+            det = _read_mmpose(path, data, style, base if first_frame_id is None else first_frame_id)
+    if first_frame_id is not None:
+        det.first_frame_id = first_frame_id
+    bad = ~np.isfinite(det.keypoints).all(axis=(1, 2))
+    if bad.any():
+        where = np.nonzero(bad)[0]
+        frames = det.frames[where] if det.frames is not None else where
+        _fail(path, f"{len(where)} detection(s) have NaN or infinite coordinates or scores (in frames "
+                    f"{', '.join(map(str, frames[:5]))}{', ...' if len(where) > 5 else ''}); remove or fix them")
+    return det
+
+
+def _face_spread_ratio(keypoints):
+    """Median over detections of (spread of joints 0-4) / (diagonal of the whole skeleton)."""
+    xy = keypoints[..., :2]
+    spread = np.linalg.norm(xy[:, :5] - xy[:, :5].mean(axis=1, keepdims=True), axis=-1).max(axis=1)
+    diag = np.linalg.norm(xy.max(axis=1) - xy.min(axis=1), axis=-1)
+    ok = diag > 0
+    return float(np.median(spread[ok] / diag[ok])) if ok.any() else 0.0
+
+
+def detect_format(keypoints, forced=None, path="<keypoints>"):
+    """The :class:`KeypointFormat` of ``(N, K, 3)`` keypoints, and why it was chosen.
+
+    From the keypoint count; 17 points are COCO-17 unless their first five joints are spread
+    like H36M's pelvis/hips/knee/ankle instead of COCO's face (nose, eyes, ears).
+    ``forced`` (a format name) skips the detection but must fit the count.
+    """
+    count = keypoints.shape[1]
+    if forced:
+        if forced not in KEYPOINT_FORMATS:
+            raise WildInputError(f"unknown keypoint format '{forced}'; use one of {', '.join(KEYPOINT_FORMATS)}")
+        fmt = KEYPOINT_FORMATS[forced]
+        if fmt.num_keypoints != count:
+            _fail(path, f"--keypoints {forced} expects {fmt.num_keypoints} keypoints per person, the file has {count}")
+        return fmt, "given with --keypoints"
+    if count == 17:
+        ratio = _face_spread_ratio(keypoints)
+        if ratio > 0.25:
+            return KEYPOINT_FORMATS["h36m17"], (f"17 keypoints whose first five are spread like H36M's hips and legs "
+                                                f"({ratio:.2f} of the body size); force with --keypoints coco17")
+        return KEYPOINT_FORMATS["coco17"], "17 keypoints (use --keypoints h36m17 for H36M-ordered input)"
+    for fmt in KEYPOINT_FORMATS.values():
+        if fmt.num_keypoints == count:
+            return fmt, f"{count} keypoints"
+    _fail(path, f"{count} keypoints per person fit no supported format; supported counts: {_supported_counts()}")
+
+
+@dataclass
+class PoseTrack:
+    """One person over every video frame, H36M-17 order, pixels."""
+    track_id: object
+    keypoints: np.ndarray  # (F, 17, 3) float64 (x, y, confidence); missing frames interpolated, confidence 0
+    detected: np.ndarray   # (F,) bool: the person was detected in this frame
+
+    @property
+    def name(self):
+        """File-name-safe id."""
+        return re.sub(r"[^A-Za-z0-9_.-]", "_", str(self.track_id))
+
+
+def fill_missing_frames(frames, keypoints, n_frames):
+    """Per-frame ``(n_frames, J, 3)`` from detections at sorted, distinct ``frames``.
+
+    x and y are interpolated linearly between detections (held constant before the first and
+    after the last one); the confidence of every filled frame is 0.
+    """
+    full = np.zeros((n_frames,) + keypoints.shape[1:])
+    t = np.arange(n_frames)
+    flat = keypoints[..., :2].reshape(len(frames), -1)
+    full[..., :2] = np.stack([np.interp(t, frames, flat[:, k]) for k in range(flat.shape[1])],
+                             axis=-1).reshape((n_frames,) + keypoints.shape[1:2] + (2,))
+    full[frames] = keypoints
+    detected = np.zeros(n_frames, dtype=bool)
+    detected[frames] = True
+    return full, detected
+
+
+def assign_track_ids(frames, keypoints, max_gap=30, max_distance=0.5):
+    """Link untracked detections into people: greedy nearest match to each person's last pose.
+
+    Distance = mean joint distance (joints confident in both) / the person's skeleton diagonal;
+    a person not seen for more than ``max_gap`` frames, or further than ``max_distance``,
+    starts a new track. Returns one int id per detection (0, 1, ... in order of appearance).
+    """
+    ids = np.full(len(frames), -1)
+    tracks = []  # [last_frame, last_keypoints]
+    for frame in np.unique(frames):
+        dets = np.nonzero(frames == frame)[0]
+        pairs = []
+        for t, (last_frame, last) in enumerate(tracks):
+            if frame - last_frame > max_gap:
+                continue
+            diag = max(np.linalg.norm(last[:, :2].max(0) - last[:, :2].min(0)), 1e-6)
+            for d in dets:
+                both = (keypoints[d, :, 2] > 0) & (last[:, 2] > 0)
+                if not both.any():
+                    continue
+                dist = np.linalg.norm(keypoints[d, both, :2] - last[both, :2], axis=-1).mean() / diag
+                if dist < max_distance:
+                    pairs.append((dist, t, d))
+        used_t, used_d = set(), set()
+        for _, t, d in sorted(pairs):
+            if t not in used_t and d not in used_d:
+                used_t.add(t)
+                used_d.add(d)
+                ids[d] = t
+                tracks[t] = [frame, keypoints[d]]
+        for d in dets:
+            if d not in used_d:
+                ids[d] = len(tracks)
+                tracks.append([frame, keypoints[d]])
+    return ids.tolist()
+
+
+@dataclass
+class VideoInfo:
+    fps: float
+    width: int
+    height: int
+    n_frames: int = None  # None: no video, the number of frames comes from the detections
+    path: str = None
+
+    @property
+    def size(self):
+        return (self.width, self.height)
+
+
+def read_video_info(path):
+    """fps and size as the original read them (imageio/ffmpeg metadata), and the frame count."""
+    import cv2
+    import imageio
+
+    if not os.path.isfile(path):
+        raise WildInputError(f"video not found: {path}")
+    try:
+        reader = imageio.get_reader(path, "ffmpeg")
+        meta = reader.get_meta_data()
+        reader.close()
+        fps, (width, height) = float(meta["fps"]), meta["size"]
+    except Exception as e:  # imageio/ffmpeg raise assorted types for unreadable files
+        raise WildInputError(f"cannot open the video {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                             ) from e
+    capture = cv2.VideoCapture(path)
+    n_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    capture.release()
+    if n_frames <= 0:  # no frame count in the container: count by decoding
+        import imageio_ffmpeg
+        n_frames = imageio_ffmpeg.count_frames_and_secs(path)[0]
+    if n_frames <= 0 or width <= 0 or height <= 0:
+        raise WildInputError(f"cannot open the video {path}: it has no decodable frames")
+    return VideoInfo(fps, int(width), int(height), int(n_frames), path)
+
+
+@dataclass
+class WildInputs:
+    """Everything the in-the-wild scripts need from the keypoint file and the video."""
+    video: VideoInfo
+    tracks: list           # PoseTrack, one per person, each with video.n_frames frames
+    fmt: KeypointFormat
+    format_reason: str
+    detections: Detections
+    skipped: list = field(default_factory=list)  # (id, n detected frames) of tracks below min_frames
+
+    def summary(self):
+        det = self.detections
+        lines = [f"{det.path}: {len(det.keypoints)} detections, {self.fmt.description} ({self.format_reason}); "
+                 f"{self.video.n_frames} frames at {self.video.fps:g} fps, {self.video.width}x{self.video.height}"
+                 f"{'' if self.video.path else ' (no video: --fps/--size or defaults)'}"]
+        lines += [f"  note: {n}" for n in det.notes]
+        for t in self.tracks:
+            idx = np.nonzero(t.detected)[0]
+            lines.append(f"  person {t.track_id}: detected in {len(idx)} of {len(t.detected)} frames "
+                         f"({idx[0]}-{idx[-1]}), {len(t.detected) - len(idx)} filled by interpolation")
+        for track_id, n in self.skipped:
+            lines.append(f"  person {track_id}: skipped, detected in only {n} frames (--min_track_frames)")
+        return "\n".join(lines)
+
+
+def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1):
+    """Split detections into people, one pose per frame each (see :class:`PoseTrack`).
+
+    Frames are aligned by the file's frame numbers (AlphaPose ``image_id``, MMPose ``frame_id``);
+    people by their track ids, or linked with :func:`assign_track_ids` when the file has none
+    and a frame holds several people. ``n_frames`` is the video's length (detections beyond it
+    are an error); without it the last detected frame ends the motion.
+    Returns ``(tracks, skipped)``.
+    """
+    path = det.path
+    if det.frames is None:
+        frames = np.arange(len(det.keypoints))
+    else:
+        frames = det.frames - det.first_frame_id
+        if frames.min() < 0:
+            _fail(path, f"frame number {frames.min() + det.first_frame_id} is before the first frame "
+                        f"(numbered {det.first_frame_id}); check --first_frame_id")
+    if n_frames is not None and frames.max() >= n_frames:
+        beyond = np.unique(frames[frames >= n_frames])
+        hint = (" The file seems to number frames from 1: pass --first_frame_id 1."
+                if det.first_frame_id == 0 and frames.min() >= 1 and frames.max() == n_frames else "")
+        _fail(path, f"detections for frame(s) {', '.join(map(str, beyond[:5] + det.first_frame_id))}"
+                    f"{', ...' if len(beyond) > 5 else ''} beyond the video's length ({n_frames} frames, numbered "
+                    f"{det.first_frame_id}-{n_frames - 1 + det.first_frame_id}); is it the video the keypoints "
+                    f"were detected on?{hint}")
+    total = int(frames.max()) + 1 if n_frames is None else n_frames
+    keypoints = fmt.to_h36m(det.keypoints)
+    if det.track_ids is not None:
+        ids = det.track_ids
+    elif np.bincount(frames).max() > 1:
+        ids = assign_track_ids(frames, keypoints)
+        det.notes.append("the file has no track ids: people were linked from frame to frame by position")
+    else:
+        ids = [0] * len(frames)
+    by_id = OrderedDict()
+    for i in sorted(range(len(ids)), key=lambda i: (str(type(ids[i])), ids[i])):  # people in id order
+        by_id.setdefault(ids[i], []).append(i)
+    if focus is not None:
+        if focus not in by_id:
+            present = ", ".join(f"{k} ({len(v)} detections)" for k, v in by_id.items())
+            raise WildInputError(f"--focus {focus}: no person with that id in {path}; ids present: {present}")
+        by_id = OrderedDict([(focus, by_id[focus])])
+    tracks, skipped = [], []
+    for track_id, members in by_id.items():
+        members = np.array(members)
+        # one detection per frame: keep the most confident one if an id repeats within a frame
+        best = {}
+        for i in members:
+            score = keypoints[i, :, 2].mean()
+            if frames[i] not in best or score > best[frames[i]][0]:
+                best[frames[i]] = (score, i)
+        keep = np.array([best[f][1] for f in sorted(best)])
+        if len(keep) < min_frames:
+            skipped.append((track_id, len(keep)))
+            continue
+        full, detected = fill_missing_frames(frames[keep], keypoints[keep], total)
+        tracks.append(PoseTrack(track_id, full, detected))
+    if not tracks:
+        raise WildInputError(f"{path}: every person is detected in fewer than --min_track_frames {min_frames} frames")
+    return tracks, skipped
+
+
+def load_wild_inputs(keypoints_path, vid_path=None, keypoint_format=None, focus=None, fps=None, size=None,
+                     first_frame_id=None, min_frames=1):
+    """Read and check the keypoint file and the video; nothing is written.
+
+    Without a video, ``fps``/``size`` (or 25 fps, 1920x1080) describe it and the last detected
+    frame ends it.
+    """
+    if vid_path:
+        video = read_video_info(vid_path)
+    else:
+        width, height = size if size else DEFAULT_VIDEO_SIZE
+        if width <= 0 or height <= 0:
+            raise WildInputError(f"--size must be two positive numbers (width height), got {width} {height}")
+        video = VideoInfo(float(fps) if fps else DEFAULT_FPS, int(width), int(height))
+    det = read_detections(keypoints_path, first_frame_id)
+    fmt, reason = detect_format(det.keypoints, keypoint_format, det.path)
+    n_frames = video.n_frames if video.n_frames is not None else det.n_frames
+    tracks, skipped = build_tracks(det, fmt, n_frames, focus, min_frames)
+    if video.n_frames is None:
+        video.n_frames = len(tracks[0].detected)
+    return WildInputs(video, tracks, fmt, reason, det, skipped)
+
+
+def add_input_arguments(parser):
+    """The in-the-wild scripts' input options (keypoint file, video, people); see :func:`inputs_from_args`."""
+    parser.add_argument("-j", "--json_path", type=str, required=True,
+                        help="2D keypoints: AlphaPose or MMPose JSON, or a .npy array (docs/inference.md)")
+    parser.add_argument("-v", "--vid_path", type=str, default=None,
+                        help="the video the keypoints were detected on (fps, size, frame count)")
+    parser.add_argument("-o", "--out_path", type=str, required=True, help="output folder")
+    parser.add_argument("--focus", type=int, default=None, help="only the person with this track id")
+    parser.add_argument("--keypoints", choices=list(KEYPOINT_FORMATS), default=None,
+                        help="keypoint format; default: detected from the keypoint count")
+    parser.add_argument("--first_frame_id", type=int, default=None,
+                        help="the number the keypoint file gives the first video frame (default 0; 1 for MMPose "
+                             "demo files)")
+    parser.add_argument("--min_track_frames", type=int, default=1,
+                        help="skip people detected in fewer frames than this")
+    parser.add_argument("--fps", type=float, default=None,
+                        help=f"without --vid_path: the video's fps (default {DEFAULT_FPS:g})")
+    parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
+                        help="without --vid_path: the video's size (default %d %d)" % DEFAULT_VIDEO_SIZE)
+    return parser
+
+
+def inputs_from_args(opts):
+    """:func:`load_wild_inputs` with the options of :func:`add_input_arguments`."""
+    return load_wild_inputs(opts.json_path, opts.vid_path, opts.keypoints, opts.focus, opts.fps, opts.size,
+                            opts.first_frame_id, opts.min_track_frames)
+
+
+def normalize_keypoints(keypoints, vid_size=None, scale_range=None):
+    """The original's input normalisation (spec 06 §2): float32 ``(T, 17, 3)``.
+
+    ``vid_size=(w, h)`` (``--pixel``): ``(x - w/2, y - h/2) / (min(w, h)/2)``; ``scale_range``
+    (default mode, ``[1, 1]``): :func:`crop_scale` over the whole sequence, applied after the
+    pixel mapping if both are given.
+    """
+    if not vid_size and not scale_range:
+        raise ValueError("normalize_keypoints needs vid_size (pixel mode) or scale_range (normalised mode)")
+    motion = keypoints
+    if vid_size:
+        w, h = vid_size
+        scale = min(w, h) / 2.0
+        motion = np.array(keypoints, dtype=np.float64)
+        motion[..., :2] = motion[..., :2] - np.array([w, h]) / 2.0
+        motion[..., :2] = motion[..., :2] / scale
+    if scale_range:
+        motion = crop_scale(motion, scale_range)
+    return motion.astype(np.float32)
+
+
+def pixel_mapping(keypoints, vid_size=None, scale_range=None):
+    """``(scale, (ox, oy))`` with pixels = normalised · scale + offset (z: · scale) for a track.
+
+    The inverse of :func:`normalize_keypoints` for ``scale_range=[1, 1]`` (crop_scale's box)
+    or for ``vid_size`` alone.
+    """
+    if scale_range:
+        if list(scale_range) != [1, 1]:
+            raise ValueError("pixel_mapping only inverts the deterministic scale_range [1, 1]")
+        xy = keypoints[keypoints[..., 2] != 0][:, :2]
+        if vid_size:  # crop_scale worked on the pixel-normalised coordinates
+            scale0, offset0 = pixel_mapping(keypoints, vid_size)
+            xy = (xy - offset0) / scale0
+        if len(xy) < 4:
+            return None
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        side = float(max(hi - lo))
+        if side == 0:
+            return None
+        scale, offset = side / 2, (lo + hi) / 2
+        if vid_size:
+            return scale * scale0, offset * scale0 + offset0
+        return scale, offset
+    w, h = vid_size
+    return min(w, h) / 2.0, np.array([w / 2.0, h / 2.0])
+
+
+def coco_order_confidence(keypoints):
+    """H36M-ordered ``(..., 17, 3)`` → its confidences in COCO-17 joint order ``(..., 17)``.
+
+    The NTU action models were trained with the confidence channel left in COCO order (a quirk
+    of the original, spec 04 §2); face points take the confidence of the H36M nose/head.
+    """
+    return keypoints[..., list(COCO_FROM_H36M), 2]

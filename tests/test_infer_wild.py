@@ -1,0 +1,255 @@
+"""infer_wild.py end to end: the original's X3D.npy, videos, people, formats, windows, bad inputs."""
+import json
+import os
+
+import imageio
+import numpy as np
+import pytest
+
+import infer_wild
+from conftest import fixture_path
+from lib.data.dataset_wild import plan_windows, read_input, seam_jump
+from lib.utils.tools import get_config
+
+WILD = fixture_path("tasks", "wild")
+CONFIG = os.path.join(WILD, "infer_single_flip_norm.yaml")
+CHECKPOINT = os.path.join(WILD, "pose3d_best_epoch.bin")
+SINGLE = os.path.join(WILD, "alphapose_single.json")
+TWO = os.path.join(WILD, "alphapose_two.json")
+GOLDEN = np.load(os.path.join(WILD, "infer_wild.npz"))
+RUNS = json.load(open(fixture_path("tasks", "config.json")))["wild_infer_runs"]
+VIDEO_SIZE = (320, 240)  # small test video; keypoints are scaled from the fixtures' 1920x1080
+
+
+def run(out, *args, config=CONFIG):
+    return infer_wild.main(["--config", config, "-e", CHECKPOINT, "-o", str(out)] + [str(a) for a in args])
+
+
+def make_video(path, n_frames, fps=24, size=VIDEO_SIZE):
+    frames = np.full((n_frames, size[1], size[0], 3), 90, dtype=np.uint8)
+    imageio.mimwrite(str(path), frames, fps=fps, macro_block_size=1)
+    return str(path)
+
+
+def scaled_entries(path=SINGLE, factor=1 / 6):
+    entries = json.load(open(path))
+    for e in entries:
+        k = np.array(e["keypoints"]).reshape(-1, 3)
+        k[:, :2] *= factor
+        e["keypoints"] = k.reshape(-1).tolist()
+    return entries
+
+
+def write_json(path, data):
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def video_props(path):
+    reader = imageio.get_reader(str(path), "ffmpeg")
+    meta = reader.get_meta_data()
+    n = reader.count_frames()
+    reader.close()
+    return n, meta["fps"], meta["size"]
+
+
+@pytest.mark.parametrize("spec", RUNS, ids=[r["name"] for r in RUNS])
+def test_chunk_mode_reproduces_the_original(tmp_path, spec):
+    args = ["-j", os.path.join(WILD, spec["json"]), "--clip_len", 20, "--stride", 20, "--size", 1920, 1080,
+            "--fps", 30]
+    args += ["--pixel"] * spec["pixel"] + (["--focus", spec["focus"]] if spec["focus"] is not None else [])
+    run(tmp_path, *args, config=os.path.join(WILD, spec["config"]))
+    x3d = np.load(tmp_path / "X3D.npy")
+    assert x3d.dtype == np.float32 and x3d.shape == (45, 17, 3)
+    # equal up to the float32 rounding of the backbone's arithmetic (~3e-8 in normalised units, 1 ulp in pixels)
+    scale = min(1920, 1080) / 2 if spec["pixel"] else 1
+    np.testing.assert_allclose(x3d, GOLDEN["X3D_" + spec["name"]], rtol=1e-6, atol=1e-7 * scale)
+    assert video_props(tmp_path / "X3D.mp4")[:2] == (45, 30.0)
+
+
+def test_end_to_end_with_a_video(tmp_path, capsys):
+    video = make_video(tmp_path / "in.mp4", 45, fps=24)
+    keypoints = write_json(tmp_path / "kpts.json", scaled_entries())
+    out = tmp_path / "out"
+    run(out, "-j", keypoints, "-v", video, "--clip_len", 27, "--overlay")
+    x3d = np.load(out / "X3D.npy")
+    assert x3d.shape == (45, 17, 3) and x3d.dtype == np.float32
+    assert x3d[0, 0, 2] == 0  # depth origin: the root of the first frame
+    assert video_props(out / "X3D.mp4") == (45, 24.0, (960, 960))
+    assert video_props(out / "overlay.mp4") == (45, 24.0, VIDEO_SIZE)
+    doc = json.load(open(out / "X3D.json"))
+    assert (doc["fps"], doc["width"], doc["height"], doc["n_frames"]) == (24.0, 320, 240, 45)
+    assert doc["units"] == "normalised" and len(doc["joint_names"]) == 17 and doc["joint_names"][0] == "pelvis"
+    assert doc["window"] == {"clip_len": 27, "stride": 9, "mode": "overlapping windows, blended"}
+    np.testing.assert_allclose(np.array([f["keypoints_3d"] for f in doc["frames"]]), x3d, atol=1e-6)
+    # to_pixels maps the normalised 2D input back onto the detections
+    two_d = read_input(keypoints, None, [1, 1], None)
+    px = two_d[..., :2] * doc["to_pixels"]["scale"] + doc["to_pixels"]["offset"]
+    raw = np.array([e["keypoints"] for e in json.load(open(keypoints))]).reshape(45, 26, 3)
+    np.testing.assert_allclose(px[:, 9], raw[:, 0, :2], atol=1e-3)  # nose
+    assert "person 1: detected in 45 of 45 frames" in capsys.readouterr().out
+
+
+def test_pixel_mode_output_is_in_pixels(tmp_path):
+    run(tmp_path, "-j", SINGLE, "--clip_len", 27, "--pixel", "--size", 1920, 1080, "--fps", 30)
+    x3d = np.load(tmp_path / "X3D.npy")
+    doc = json.load(open(tmp_path / "X3D.json"))
+    assert doc["units"] == "pixels" and "to_pixels" not in doc
+    assert 0 < x3d[..., 0].mean() < 1920 and 0 < x3d[..., 1].mean() < 1080
+
+
+def test_several_people_are_lifted_separately(tmp_path, capsys):
+    run(tmp_path, "-j", TWO, "--clip_len", 20, "--stride", 20, "--size", 1920, 1080, "--fps", 30, "--pixel")
+    out = capsys.readouterr().out
+    assert "person 1: detected in 45 of 45 frames" in out and "person 2: detected in 45 of 45 frames" in out
+    assert not (tmp_path / "X3D.npy").exists()
+    for track_id in (1, 2):
+        for ext in (".npy", ".json", ".mp4"):
+            assert (tmp_path / f"X3D_{track_id}{ext}").exists()
+        assert json.load(open(tmp_path / f"X3D_{track_id}.json"))["track_id"] == track_id
+    # person 1 alone is what the original gives with --focus 1 (rootrel: False config here)
+    focus_dir = tmp_path / "focus"
+    run(focus_dir, "-j", TWO, "--clip_len", 20, "--stride", 20, "--size", 1920, 1080, "--pixel", "--focus", 1)
+    np.testing.assert_array_equal(np.load(tmp_path / "X3D_1.npy"), np.load(focus_dir / "X3D.npy"))
+
+
+def test_missing_frames_give_one_pose_per_video_frame(tmp_path):
+    video = make_video(tmp_path / "in.mp4", 50, fps=25)
+    entries = [e for e in scaled_entries() if not 10 <= int(e["image_id"].split(".")[0]) < 15]
+    out = tmp_path / "out"
+    run(out, "-j", write_json(tmp_path / "k.json", entries), "-v", video, "--clip_len", 27)
+    assert np.load(out / "X3D.npy").shape == (50, 17, 3)  # the video's 50 frames, detections in 40 of them
+    frames = json.load(open(out / "X3D.json"))["frames"]
+    detected = [f["detected"] for f in frames]
+    assert detected == [True] * 10 + [False] * 5 + [True] * 30 + [False] * 5
+    assert all(c == 0 for f in frames if not f["detected"] for c in f["confidence_2d"])
+    assert video_props(out / "X3D.mp4")[0] == 50
+
+
+def _coco_entries():
+    entries = json.load(open(SINGLE))
+    for e in entries:
+        e["keypoints"] = e["keypoints"][:17 * 3]  # Halpe's first 17 keypoints are COCO-17
+    return entries
+
+
+def _mmpose(entries, key="frame_id", first=0):
+    frames = []
+    for e in entries:
+        k = np.array(e["keypoints"]).reshape(-1, 3)
+        frames.append({key: int(e["image_id"].split(".")[0]) + first,
+                       "instances": [{"keypoints": k[:, :2].tolist(), "keypoint_scores": k[:, 2].tolist()}]})
+    return frames
+
+
+def test_each_input_format(tmp_path):
+    base = tmp_path / "alphapose"
+    common = ["--clip_len", 20, "--stride", 20, "--size", 1920, 1080]
+    run(base, "-j", SINGLE, *common)
+    reference = np.load(base / "X3D.npy")
+    halpe = np.array([e["keypoints"] for e in json.load(open(SINGLE))]).reshape(45, 26, 3)
+    from lib.data.wild_input import halpe2h36m
+    h36m = tmp_path / "h36m.npy"
+    np.save(h36m, halpe2h36m(halpe))
+    inputs = {
+        "mmpose": (write_json(tmp_path / "mm.json", _mmpose(json.load(open(SINGLE)))), True),
+        "mmpose_demo": (write_json(tmp_path / "demo.json", {"meta_info": {},
+                                                           "instance_info": _mmpose(json.load(open(SINGLE)),
+                                                                                    first=1)}), True),
+        "h36m_npy": (str(h36m), True),
+        "coco": (write_json(tmp_path / "coco.json", _coco_entries()), False),
+    }
+    for name, (path, same_as_halpe) in inputs.items():
+        run(tmp_path / name, "-j", path, *common)
+        x3d = np.load(tmp_path / name / "X3D.npy")
+        assert x3d.shape == (45, 17, 3), name
+        if same_as_halpe:
+            np.testing.assert_allclose(x3d, reference, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def _smooth_motion(n_frames):
+    base = read_input(SINGLE, None, [1, 1], None)[0]
+    t = np.arange(n_frames)[:, None]
+    motion = np.repeat(base[None], n_frames, axis=0)
+    motion[..., 0] += 0.2 * np.sin(2 * np.pi * t / 90) + 0.05 * np.sin(2 * np.pi * t / 37 + np.arange(17) / 3)
+    motion[..., 1] += 0.05 * np.cos(2 * np.pi * t / 60 + np.arange(17) / 5)
+    return motion.astype(np.float32)
+
+
+def test_overlapping_windows_remove_the_seams():
+    """The seam measurement of docs/inference.md: jumps at the original's chunk borders vs elsewhere."""
+    args = get_config(CONFIG)
+    model = infer_wild.load_pose_model(args, CHECKPOINT, "cpu")
+    run_model = infer_wild.make_model_runner(model)
+    motion = _smooth_motion(270)
+    chunks = plan_windows(270, 27, 27)
+    ratios = {}
+    for stride in (27, 9):
+        lifted = infer_wild.lift_motion(run_model, motion, args, "cpu", 27, stride)
+        border, inside = seam_jump(lifted, chunks)
+        ratios[stride] = border / inside
+        print(f"stride {stride}: jump at chunk borders {border:.4f}, elsewhere {inside:.4f}")
+    assert ratios[27] > 1.4  # the original's chunks: poses jump where a chunk starts
+    assert ratios[9] < 1.0   # overlapping windows: no jump at those frames
+
+
+def test_overlap_mode_aligns_each_windows_depth_origin():
+    """A model whose depth is relative to its window's first frame (as the global models') has no seam."""
+    from easydict import EasyDict
+
+    def depth_from_window_start(x):  # z = root x-coordinate minus its value in the window's first frame
+        out = x.clone()
+        out[..., 2] = (x[..., 0, 0] - x[:, :1, 0, 0])[..., None]
+        return out
+
+    args = EasyDict(flip=False, rootrel=False, no_conf=False, gt_2d=False)
+    n = 100
+    motion = np.zeros((n, 17, 3), dtype=np.float32)
+    motion[..., 0] = np.linspace(0, 1, n)[:, None]
+    chunked = infer_wild.lift_motion(depth_from_window_start, motion, args, "cpu", 20, 20)
+    blended = infer_wild.lift_motion(depth_from_window_start, motion, args, "cpu", 20, 5)
+    assert np.abs(np.diff(chunked[:, 0, 2])).max() > 0.15            # depth falls back to 0 at every chunk
+    np.testing.assert_allclose(blended[:, 0, 2], np.linspace(0, 1, n), atol=1e-5)  # one continuous depth
+
+
+# ------------------------------------------------------------------ bad inputs: one message, no output
+
+def _expect_error(tmp_path, message, *args):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as err:
+        run(out, *args)
+    assert message in str(err.value.code), str(err.value.code)
+    assert str(err.value.code).startswith("error: ")
+    assert not out.exists()  # nothing written
+
+
+def test_bad_inputs(tmp_path):
+    entries = json.load(open(SINGLE))
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    _expect_error(tmp_path, "the file is empty", "-j", empty, "--clip_len", 27)
+    _expect_error(tmp_path, "contains no detections", "-j", write_json(tmp_path / "e.json", []), "--clip_len", 27)
+    no_kpts = [dict(e) for e in entries]
+    del no_kpts[2]["keypoints"]
+    _expect_error(tmp_path, "entry #2 (image_id '2.jpg') has no keypoints", "-j",
+                  write_json(tmp_path / "nk.json", no_kpts), "--clip_len", 27)
+    odd = [dict(e, keypoints=e["keypoints"][:18 * 3]) for e in entries]
+    _expect_error(tmp_path, "18 keypoints per person fit no supported format", "-j",
+                  write_json(tmp_path / "odd.json", odd), "--clip_len", 27)
+    nan = [dict(e) for e in entries]
+    nan[4] = dict(nan[4], keypoints=[float("nan")] + nan[4]["keypoints"][1:])
+    _expect_error(tmp_path, "NaN or infinite coordinates", "-j", write_json(tmp_path / "nan.json", nan),
+                  "--clip_len", 27)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all" * 100)
+    _expect_error(tmp_path, "cannot open the video", "-j", SINGLE, "-v", broken, "--clip_len", 27)
+    _expect_error(tmp_path, "video not found", "-j", SINGLE, "-v", tmp_path / "none.mp4", "--clip_len", 27)
+    short = make_video(tmp_path / "short.mp4", 30)
+    _expect_error(tmp_path, "beyond the video's length (30 frames", "-j", SINGLE, "-v", short, "--clip_len", 27)
+    _expect_error(tmp_path, "--focus 3: no person with that id", "-j", TWO, "--focus", 3, "--clip_len", 27)
+    _expect_error(tmp_path, "ids present: 1 (45 detections), 2 (45 detections)", "-j", TWO, "--focus", 3,
+                  "--clip_len", 27)
+    _expect_error(tmp_path, "--clip_len 243 is longer than the model's maxlen 27", "-j", SINGLE)
+    _expect_error(tmp_path, "--stride must be between 1 and --clip_len (27)", "-j", SINGLE, "--clip_len", 27,
+                  "--stride", 30)
+    _expect_error(tmp_path, "--overlay draws on the input video", "-j", SINGLE, "--clip_len", 27, "--overlay")

@@ -1,0 +1,152 @@
+"""Rendering: helpers, the 3D skeleton video (X3D.mp4), 2D and mesh videos."""
+import os
+
+import imageio
+import numpy as np
+import pytest
+
+from lib.utils import vismo
+from lib.utils.vismo import (Skeleton3DRenderer, bounding_box, get_img_from_fig, hex2rgb, joints2image, motion2video,
+                             motion2video_mesh, pixel2world_vis, pixel2world_vis_motion, render_and_save, rgb2rgba,
+                             save_image)
+
+STANDING = np.array([[0, 0, 0], [-.1, 0, 0], [-.1, .4, 0], [-.1, .8, 0], [.1, 0, 0], [.1, .4, 0], [.1, .8, 0],
+                     [0, -.25, 0], [0, -.5, 0], [0, -.6, 0], [0, -.7, 0], [.15, -.5, 0], [.2, -.25, 0], [.25, 0, 0],
+                     [-.15, -.5, 0], [-.2, -.25, 0], [-.25, 0, 0]], dtype=np.float32)
+
+
+def video_props(path):
+    reader = imageio.get_reader(path, "ffmpeg")
+    meta = reader.get_meta_data()
+    n = reader.count_frames()
+    first = reader.get_data(0)
+    reader.close()
+    return n, meta["fps"], meta["size"], first
+
+
+def test_color_and_coordinate_helpers():
+    assert hex2rgb("#F96706#FB8D43#FDB381") == [(249, 103, 6), (251, 141, 67), (253, 179, 129)]
+    assert hex2rgb("#02315E", 1) == [(2, 49, 94)]
+    assert rgb2rgba((1, 2, 3)) == (1, 2, 3, 255)
+    np.testing.assert_allclose(pixel2world_vis(np.array([[-1., 1.], [0., 0.]])), [[0, 512], [256, 256]])
+    motion = np.stack([STANDING, STANDING], axis=-1)  # (17, 3, 2)
+    out3 = pixel2world_vis_motion(motion, dim=3)
+    np.testing.assert_allclose(out3[:, :2], (motion[:, :2] + 1) * 256)
+    np.testing.assert_allclose(out3[:, 2], motion[:, 2] * 256)
+    conf = motion.copy()
+    conf[:, 2] = 0.7
+    out2 = pixel2world_vis_motion(conf, dim=2)
+    np.testing.assert_allclose(out2[:, 2], 0.7)  # confidence untouched
+    import torch
+    out_t = pixel2world_vis_motion(torch.from_numpy(motion), dim=3, is_tensor=True)
+    np.testing.assert_allclose(out_t.numpy(), out3, rtol=1e-6)
+
+
+def test_bounding_box_and_save_image(tmp_path):
+    img = np.zeros((20, 30, 3), dtype=np.uint8)
+    img[5:8, 10:21] = 255
+    assert bounding_box(img) == (5, 7, 10, 20)
+    save_image(img, str(tmp_path / "x.png"))
+    np.testing.assert_array_equal(imageio.v2.imread(str(tmp_path / "x.png")), img)
+
+
+def test_get_img_from_fig():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(1, 1))
+    plt.plot([0, 1], [0, 1])
+    img = get_img_from_fig(fig, dpi=50)
+    plt.close(fig)
+    assert img.dtype == np.uint8 and img.shape[2] == 4 and img.shape[0] <= 60
+
+
+def test_render_and_save_3d(tmp_path):
+    t = np.arange(12)[:, None]
+    motion = np.repeat(STANDING[None], 12, axis=0)
+    motion[..., 0] += 0.02 * t
+    path = str(tmp_path / "sub" / "X3D.mp4")
+    render_and_save(motion, path, fps=24, keep_imgs=True)
+    n, fps, size, first = video_props(path)
+    assert (n, fps, size) == (12, 24.0, (vismo.RENDER_SIZE_3D, vismo.RENDER_SIZE_3D))
+    assert len(os.listdir(str(tmp_path / "sub" / "X3D-frames"))) == 12
+    # the bone colours of the original are in the picture
+    assert np.any(np.all(np.abs(first.astype(int) - (2, 49, 94)) < 25, axis=-1))
+    assert np.any(np.all(np.abs(first.astype(int) - (47, 112, 175)) < 25, axis=-1))
+
+
+def test_3d_view_orientation():
+    renderer = Skeleton3DRenderer(size=480)
+    world = pixel2world_vis_motion(np.stack([STANDING], axis=-1), dim=3)[..., 0]
+    px, depth = renderer.view.project(np.stack([-world[:, 0], -world[:, 2], -world[:, 1]], axis=-1))
+    assert px[10, 1] < px[0, 1] < px[3, 1]     # head above pelvis above ankle (image up is up)
+    assert px[13, 0] > px[16, 0]               # larger x (the person's left wrist here) is further right
+    near = world.copy()
+    near[:, 2] = -100                          # smaller depth = closer to the camera
+    _, depth_near = renderer.view.project(np.stack([-near[:, 0], -near[:, 2], -near[:, 1]], axis=-1))
+    assert (depth_near < depth).all()
+    frame = renderer.render(world)
+    assert frame.shape == (480, 480, 3) and frame.dtype == np.uint8
+
+
+def test_render_and_save_2d(tmp_path):
+    motion = np.repeat(STANDING[None, :, :2], 5, axis=0)
+    path = str(tmp_path / "2d.mp4")
+    render_and_save(motion, path, fps=10)
+    n, fps, size, first = video_props(path)
+    assert (n, fps, size) == (5, 10.0, (512, 512))
+    assert np.any(np.all(np.abs(first.astype(int) - (249, 103, 6)) < 40, axis=-1))
+
+
+def test_joints2image_and_motion2video_as_array():
+    joints = np.concatenate([(STANDING[:, :2] + 1) * 256, np.ones((17, 1))], axis=1)
+    joints[3, 2] = 0  # an undetected ankle: no disc, no limb to it
+    img, hips = joints2image(joints, hex2rgb("#F96706#FB8D43#FDB381"), H=512, W=512, nr_joints=17)
+    assert img.shape == (512, 512, 3) and tuple(hips[:2]) == (256, 256)
+    ankle = np.round(joints[3, :2]).astype(int)
+    assert (img[ankle[1] - 3:ankle[1] + 3, ankle[0] - 3:ankle[0] + 3] == 255).all()
+    with pytest.raises(ValueError, match="17-joint"):
+        joints2image(joints, hex2rgb("#F96706#FB8D43#FDB381"), nr_joints=49)
+    frames = motion2video(np.stack([joints] * 3, axis=-1), None, hex2rgb("#F96706#FB8D43#FDB381"), as_array=True,
+                          show_progress=False)
+    assert frames.shape == (3, 512, 512, 3)
+
+
+def _box_mesh():
+    verts = np.array([[x, y, z] for x in (-1, 1) for y in (-2, 2) for z in (-0.5, 0.5)], dtype=np.float64)
+    faces = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1], [2, 3, 7], [2, 7, 6],
+                      [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+    return verts, faces
+
+
+def test_motion2video_mesh(tmp_path):
+    verts, faces = _box_mesh()
+    motion = np.stack([verts + [0.1 * t, 0, 0] for t in range(6)], axis=-1)  # (V, 3, T)
+    path = str(tmp_path / "mesh.mp4")
+    motion2video_mesh(motion, path, fps=12, faces=faces)
+    n, fps, size, first = video_props(path)
+    assert (n, fps, size) == (6, 12.0, (vismo.RENDER_SIZE_MESH, vismo.RENDER_SIZE_MESH))
+    center = first[vismo.RENDER_SIZE_MESH // 2, vismo.RENDER_SIZE_MESH // 2 - 60].astype(int)
+    assert np.all(np.abs(center - np.array(vismo.MESH_COLOR)) < 40)  # the box's front face, mesh colour
+    # y grows downwards: the box is taller than wide on screen
+    rows, _, cols, _ = (lambda b: (b[1] - b[0], None, b[3] - b[2], None))(bounding_box(255 - first))
+    assert rows > cols
+    motion2video_mesh(motion, str(tmp_path / "pts.mp4"), draw_face=False)
+    motion2video_mesh(np.stack([STANDING] * 3, axis=-1), str(tmp_path / "skel.mp4"))
+    assert video_props(str(tmp_path / "skel.mp4"))[0] == 3
+
+
+def test_mesh_faces_default_to_smpl(tmp_path, monkeypatch):
+    import lib.utils.utils_smpl as utils_smpl
+    verts, faces = _box_mesh()
+    monkeypatch.setattr(utils_smpl, "get_smpl_faces", lambda: faces)
+    motion2video_mesh(np.stack([verts] * 2, axis=-1), str(tmp_path / "m.mp4"))
+    assert video_props(str(tmp_path / "m.mp4"))[0] == 2
+
+
+def test_vis_data_batch(tmp_path):
+    inputs = np.repeat(np.concatenate([STANDING[:, :2], np.ones((17, 1))], axis=1)[None, None], 4, axis=1)
+    labels = np.repeat(STANDING[None, None], 4, axis=1)
+    vismo.vis_data_batch(np.repeat(inputs, 3, axis=0), np.repeat(labels, 3, axis=0), n_render=2,
+                         save_path=str(tmp_path / "vis"))
+    assert sorted(os.listdir(tmp_path / "vis")) == ["gt_0.mp4", "gt_1.mp4", "input_0.mp4", "input_1.mp4"]
