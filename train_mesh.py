@@ -20,8 +20,7 @@ from lib.utils.tools import get_config
 from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
 from lib.utils.trainer import parse_args as _parse_args
 from lib.utils.trainer import set_random_seed  # noqa: F401  (public name of the original script)
-from lib.utils.utils_data import flip_data
-from lib.utils.utils_mesh import compute_error, evaluate_mesh, flip_thetas_batch
+from lib.utils.utils_mesh import compute_error, evaluate_mesh, flip_averaged_output
 from lib.utils.utils_smpl import SMPL
 
 # loss term → config weight
@@ -37,26 +36,6 @@ def parse_args(argv=None):
 def weighted_mesh_loss(args, loss_dict):
     """The training objective: the ten MeshLoss terms weighted by the config's lambdas."""
     return sum(args[weight] * loss_dict[name] for name, weight in LOSS_WEIGHTS.items())
-
-
-def flip_averaged_output(model, smpl, batch_input):
-    """Model output averaged with the (un-flipped) output for the mirrored input, in millimetres.
-
-    The flipped pass's pose is mirrored back (axis-angle, averaged linearly as the original) and
-    re-posed with ``smpl``; vertices and regressed joints are averaged.
-    """
-    output = model(batch_input)[0]
-    output_flip = model(flip_data(batch_input))[0]
-    batch_size, clip_len = batch_input.shape[:2]
-    pose_flip = flip_thetas_batch(output_flip['theta'][:, :, :72]).reshape(-1, 72)
-    shape_flip = output_flip['theta'][:, :, 72:].reshape(-1, 10)
-    smpl_flip = smpl(betas=shape_flip, body_pose=pose_flip[:, 3:], global_orient=pose_flip[:, :3], pose2rot=True)
-    verts_flip = smpl_flip.vertices * 1000.0
-    kp_flip = torch.matmul(smpl.J_regressor_h36m, verts_flip)
-    theta_flip = torch.cat((pose_flip, shape_flip), -1).reshape(batch_size, clip_len, -1)
-    return {'theta': (output['theta'] + theta_flip) * 0.5,
-            'verts': (output['verts'] + verts_flip.reshape(batch_size, clip_len, -1, 3)) * 0.5,
-            'kp_3d': (output['kp_3d'] + kp_flip.reshape(batch_size, clip_len, -1, 3)) * 0.5}
 
 
 def _mesh_batch_results(args, model, smpl, criterion, batch):

@@ -39,3 +39,36 @@ def test_config_builds_its_backbone(path):
     with torch.no_grad():
         y = model(torch.zeros(1, 2, args.num_joints, 3))
     assert y.shape == (1, 2, args.num_joints, 3)
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "configs", "action", "*.yaml"))))
+def test_action_config_builds_actionnet(path):
+    from lib.model.model_action import ActionNet
+    args = get_config(path)
+    model = ActionNet(load_backbone(args), args.dim_rep, num_classes=args.get("action_classes", 60),
+                      dropout_ratio=args.dropout_ratio, version=args.model_version, hidden_dim=args.hidden_dim,
+                      num_joints=args.num_joints).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(2, 2, 3, 17, 3))
+    assert out.shape == (2, 60 if args.model_version == "class" else args.hidden_dim)
+    assert len(model.state_dict()) == (269 if args.model_version == "class" else 262)  # spec 01 §8.1
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "configs", "mesh", "*.yaml"))))
+def test_mesh_config_builds_meshregressor(path):
+    import json
+    from unittest import mock
+
+    import smplx.vertex_ids
+
+    from lib.model.model_mesh import MeshRegressor
+    args = get_config(path)
+    args.data_root = fixture_path("tasks", "smpl")  # the synthetic body model stands in for SMPL
+    vertex_ids = json.load(open(fixture_path("tasks", "smpl", "vertex_ids.json")))
+    with mock.patch.dict(smplx.vertex_ids.vertex_ids["smplh"], vertex_ids):
+        model = MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, hidden_dim=args.hidden_dim,
+                              dropout_ratio=args.dropout, num_joints=args.num_joints).eval()
+    assert len(model.state_dict()) == 293  # spec 01 §8.2
+    with torch.no_grad():
+        out = model(torch.zeros(1, 2, 17, 3))[0]
+    assert out["theta"].shape == (1, 2, 82) and out["kp_3d"].shape == (1, 2, 17, 3)

@@ -9,6 +9,8 @@ import torch
 from scipy.spatial.transform import Rotation
 from torch.nn import functional as F
 
+from lib.utils.utils_data import flip_data
+
 # left/right SMPL joint pairs swapped by a horizontal flip
 SMPL_FLIP_PAIRS = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21), (22, 23)]
 _FLIP_SRC = [a for a, _ in SMPL_FLIP_PAIRS] + [b for _, b in SMPL_FLIP_PAIRS]
@@ -298,3 +300,23 @@ def flip_thetas_batch(thetas):
     thetas_flip[..., 1:3] *= -1
     thetas_flip[..., _FLIP_DST, :] = thetas_flip[..., _FLIP_SRC, :]
     return thetas_flip.reshape(*thetas.shape[:2], -1)
+
+
+def flip_averaged_output(model, smpl, batch_input):
+    """Model output averaged with the (un-flipped) output for the mirrored input, in millimetres.
+
+    The flipped pass's pose is mirrored back (axis-angle, averaged linearly as the original) and
+    re-posed with ``smpl``; vertices and regressed joints are averaged.
+    """
+    output = model(batch_input)[0]
+    output_flip = model(flip_data(batch_input))[0]
+    batch_size, clip_len = batch_input.shape[:2]
+    pose_flip = flip_thetas_batch(output_flip['theta'][:, :, :72]).reshape(-1, 72)
+    shape_flip = output_flip['theta'][:, :, 72:].reshape(-1, 10)
+    smpl_flip = smpl(betas=shape_flip, body_pose=pose_flip[:, 3:], global_orient=pose_flip[:, :3], pose2rot=True)
+    verts_flip = smpl_flip.vertices * 1000.0
+    kp_flip = torch.matmul(smpl.J_regressor_h36m, verts_flip)
+    theta_flip = torch.cat((pose_flip, shape_flip), -1).reshape(batch_size, clip_len, -1)
+    return {'theta': (output['theta'] + theta_flip) * 0.5,
+            'verts': (output['verts'] + verts_flip.reshape(batch_size, clip_len, -1, 3)) * 0.5,
+            'kp_3d': (output['kp_3d'] + kp_flip.reshape(batch_size, clip_len, -1, 3)) * 0.5}

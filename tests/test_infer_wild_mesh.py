@@ -1,0 +1,111 @@
+"""infer_wild_mesh.py end to end with the synthetic body model and the original-format mesh checkpoint."""
+import json
+import os
+from unittest import mock
+
+import numpy as np
+import pytest
+import smplx.vertex_ids
+import torch
+import yaml
+
+import infer_wild
+import infer_wild_mesh
+from conftest import fixture_path
+from lib.utils.tools import Config
+from test_infer_wild import make_video, scaled_entries, video_props, write_json
+
+WILD = fixture_path("tasks", "wild")
+CFG = json.load(open(fixture_path("tasks", "config.json")))
+VERTEX_IDS = json.load(open(fixture_path("tasks", "smpl", "vertex_ids.json")))
+MESH_CKPT = fixture_path("tasks", "mesh", "mesh_latest_epoch.bin")
+
+
+@pytest.fixture(autouse=True)
+def synthetic_vertex_ids():
+    with mock.patch.dict(smplx.vertex_ids.vertex_ids["smplh"], VERTEX_IDS):
+        yield
+
+
+@pytest.fixture
+def config(tmp_path):
+    cfg = dict(CFG["bb"], data_root=fixture_path("tasks", "smpl_chumpy"), hidden_dim=CFG["mesh_hidden"], dropout=0.1)
+    path = tmp_path / "mesh.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    return make_video(tmp_path / "in.mp4", 45, fps=24), write_json(tmp_path / "kpts.json", scaled_entries())
+
+
+def run(config, out, *args):
+    return infer_wild_mesh.main(["--config", config, "-e", MESH_CKPT, "-o", str(out)] + [str(a) for a in args])
+
+
+def test_mesh_video_and_arrays(config, inputs, tmp_path):
+    video, keypoints = inputs
+    out = tmp_path / "out"
+    run(config, out, "-j", keypoints, "-v", video, "--clip_len", 8, "--save_npy")
+    assert video_props(out / "mesh.mp4")[:2] == (45, 24.0)
+    verts, joints = np.load(out / "mesh.npy"), np.load(out / "mesh_joints.npy")
+    assert verts.shape == (45, 306, 3) and joints.shape == (45, 17, 3)
+    # joints and vertices are both in millimetres (the original mixed mm and m in the joints)
+    smpl = infer_wild_mesh.SMPL(fixture_path("tasks", "smpl_chumpy"), batch_size=1)
+    regressed = np.einsum("jv,fvc->fjc", smpl.J_regressor_h36m.numpy(), verts)
+    np.testing.assert_allclose(joints, regressed, rtol=1e-4, atol=1e-2)
+
+
+def test_chunks_and_windows(config, inputs, tmp_path):
+    video, keypoints = inputs
+    for stride in (8, 3):
+        out = tmp_path / f"s{stride}"
+        run(config, out, "-j", keypoints, "-v", video, "--clip_len", 8, "--stride", stride, "--save_npy")
+        assert np.load(out / "mesh.npy").shape == (45, 306, 3)
+
+
+def test_reference_motion_sets_the_trajectory(config, inputs, tmp_path):
+    video, keypoints = inputs
+    x3d_dir = tmp_path / "x3d"
+    infer_wild.main(["--config", os.path.join(WILD, "infer_single_flip_norm.yaml"), "-e",
+                     os.path.join(WILD, "pose3d_best_epoch.bin"), "-o", str(x3d_dir), "-j", keypoints, "-v", video,
+                     "--clip_len", "20"])
+    out = tmp_path / "out"
+    run(config, out, "-j", keypoints, "-v", video, "--clip_len", 8, "--save_npy",
+        "--ref_3d_motion_path", x3d_dir / "X3D.npy")
+    ref = np.load(x3d_dir / "X3D.npy")
+    joints = np.load(out / "mesh_joints.npy")
+    root = joints[:, 0]
+    # the mesh root follows the reference root up to one scale factor
+    scale = np.linalg.lstsq(ref[:, 0].reshape(-1, 1), root.reshape(-1), rcond=None)[0][0]
+    np.testing.assert_allclose(root, ref[:, 0] * scale, rtol=1e-4, atol=1e-3)
+    bad = tmp_path / "short.npy"
+    np.save(bad, ref[:10])
+    with pytest.raises(SystemExit, match="reference motion has shape"):
+        run(config, tmp_path / "o2", "-j", keypoints, "-v", video, "--clip_len", 8, "--ref_3d_motion_path", bad)
+
+
+def test_solve_scale_finds_the_multistart_optimum():
+    from scipy.optimize import least_squares
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(6, 17, 3)) * 0.3
+    y = 812 * x + rng.normal(size=x.shape) * 40 + np.array([5.0, -3.0, 2.0])
+    # the original's search: 400 starts, keep the smallest residual
+    runs = [least_squares(infer_wild_mesh.err, np.array([s, 0.0, 0.0, 0.0]), args=(x.reshape(-1, 3), y.reshape(-1, 3)))
+            for s in range(0, 2000, 50)]
+    best = min(runs, key=lambda r: r.fun[0])
+    assert infer_wild_mesh.solve_scale(x, y) == pytest.approx(best.x[0], rel=1e-4)
+    assert infer_wild_mesh.solve_scale(x, 850.0 * x + 3.0) == pytest.approx(850.0, rel=1e-6)
+
+
+def test_wrong_checkpoint_and_missing_smpl(config, inputs, tmp_path):
+    video, keypoints = inputs
+    with pytest.raises(SystemExit, match="does not fit the model"):
+        infer_wild_mesh.main(["--config", config, "-e", os.path.join(WILD, "pose3d_best_epoch.bin"), "-o",
+                              str(tmp_path / "o"), "-j", keypoints, "-v", video, "--clip_len", "8"])
+    cfg = yaml.safe_load(open(config))
+    cfg["data_root"] = str(tmp_path / "nosmpl")
+    open(config, "w").write(yaml.safe_dump(cfg))
+    with pytest.raises(SystemExit, match="SMPL_NEUTRAL.pkl"):
+        run(config, tmp_path / "o3", "-j", keypoints, "-v", video, "--clip_len", 8)
