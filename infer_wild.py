@@ -239,12 +239,16 @@ def run(opts):
     return written
 
 
-def main(argv=None):
-    opts = parse_args(argv)
+def run_cli(run_fn, opts):
+    """Run an in-the-wild script; a bad input, file or checkpoint ends it with one ``error:`` line."""
     try:
-        return run(opts)
+        return run_fn(opts)
     except (WildInputError, CheckpointError, FileNotFoundError) as e:
         sys.exit(f"error: {e}")
+
+
+def main(argv=None):
+    return run_cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":

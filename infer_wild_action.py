@@ -12,15 +12,15 @@ resampled to the config's ``clip_len``, then ``crop_scale`` with ``scale_range_t
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 import torch
 
+from infer_wild import run_cli
 from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
 from lib.data.wild_input import WildInputError, add_input_arguments, coco_order_confidence, inputs_from_args
 from lib.model.model_action import ActionNet
-from lib.utils.checkpoint import CheckpointError, load_weights_from_file
+from lib.utils.checkpoint import load_weights_from_file
 from lib.utils.learning import load_backbone
 from lib.utils.tools import get_config
 from lib.utils.utils_data import crop_scale, resample
@@ -149,11 +149,7 @@ def run(opts):
 
 
 def main(argv=None):
-    opts = parse_args(argv)
-    try:
-        return run(opts)
-    except (WildInputError, CheckpointError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    return run_cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":

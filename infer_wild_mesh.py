@@ -10,18 +10,17 @@ trajectory. Several people without ``--focus``: one ``mesh_<id>.*`` set per pers
 """
 import argparse
 import os
-import sys
 
 import numpy as np
 import torch
 from scipy.optimize import least_squares
 from tqdm import tqdm
 
-from infer_wild import add_window_arguments, check_window_options, get_device
+from infer_wild import add_window_arguments, check_window_options, get_device, run_cli
 from lib.data.dataset_wild import blend_windows, plan_windows
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints
 from lib.model.model_mesh import MeshRegressor
-from lib.utils.checkpoint import CheckpointError, load_weights_from_file
+from lib.utils.checkpoint import load_weights_from_file
 from lib.utils.learning import load_backbone
 from lib.utils.tools import get_config
 from lib.utils.utils_mesh import flip_averaged_output
@@ -162,11 +161,7 @@ def run(opts):
 
 
 def main(argv=None):
-    opts = parse_args(argv)
-    try:
-        return run(opts)
-    except (WildInputError, CheckpointError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    return run_cli(run, parse_args(argv))
 
 
 if __name__ == "__main__":

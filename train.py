@@ -7,7 +7,6 @@
 
 See docs/pose3d.md and docs/pretrain.md.
 """
-import os
 
 import torch
 
@@ -20,7 +19,7 @@ from lib.model.loss import (loss_2d_weighted, loss_angle, loss_angle_velocity, l
 from lib.utils import checkpoint as checkpoint_io
 from lib.utils.checkpoint import load_model_weights, model_state_for_saving
 from lib.utils.eval_h36m import format_h36m_table, h36m_errors, predict_pose3d
-from lib.utils.learning import AverageMeter, load_backbone, partial_train_layers
+from lib.utils.learning import load_backbone, partial_train_layers
 from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
 from lib.utils.trainer import parse_args as _parse_args
 from lib.utils.trainer import set_random_seed  # noqa: F401  (public name of the original script)
