@@ -6,13 +6,11 @@ from unittest import mock
 import numpy as np
 import pytest
 import smplx.vertex_ids
-import torch
 import yaml
 
 import infer_wild
 import infer_wild_mesh
 from conftest import fixture_path
-from lib.utils.tools import Config
 from test_infer_wild import make_video, scaled_entries, video_props, write_json
 
 WILD = fixture_path("tasks", "wild")
