@@ -21,7 +21,7 @@ from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
 from lib.data.wild_input import WildInputError, add_input_arguments, coco_order_confidence, inputs_from_args
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_weights_from_file
-from lib.utils.learning import load_backbone
+from lib.utils.learning import PRECISIONS, load_backbone, precision_context
 from lib.utils.tools import get_config
 from lib.utils.utils_data import crop_scale, resample
 
@@ -41,6 +41,8 @@ def parse_args(argv=None):
                                                                         "a window)")
     parser.add_argument("--top_k", type=int, default=5, help="classes listed per clip and window")
     parser.add_argument("--batch_size", type=int, default=8, help="clips per forward pass")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16: matrix products in bfloat16 (docs/performance.md); fp16: CUDA only")
     return parser.parse_args(argv)
 
 
@@ -85,13 +87,13 @@ def plan_action_windows(n_frames, window, stride):
     return [(st, st + window) for st in starts]
 
 
-def classify(model, samples, device, batch_size):
+def classify(model, samples, device, batch_size, precision="fp32"):
     """Class probabilities ``(N, num_classes)`` of ``(N, 2, T, 17, 3)`` samples."""
     probs = []
-    with torch.no_grad():
+    with torch.no_grad(), precision_context(precision, device):
         for st in range(0, len(samples), batch_size):
             batch = torch.from_numpy(np.stack(samples[st:st + batch_size])).to(device)
-            probs.append(torch.softmax(model(batch), dim=-1).cpu().numpy())
+            probs.append(torch.softmax(model(batch).float(), dim=-1).cpu().numpy())
     return np.concatenate(probs)
 
 
@@ -130,7 +132,7 @@ def run(opts):
         windows = plan_action_windows(len(motion), window, stride)
         samples = [clip_sample(motion, args.clip_len, args.scale_range_test)]
         samples += [clip_sample(motion[st:end], args.clip_len, args.scale_range_test) for st, end in windows]
-        probs = classify(model, samples, device, opts.batch_size)
+        probs = classify(model, samples, device, opts.batch_size, opts.precision)
         result = {"track_id": track.track_id, "fps": video.fps, "n_frames": len(motion),
                   "classes": "NTU-60" if names[0] == NTU60_ACTION_NAMES[0] else f"{len(names)} classes",
                   "clip": {"frames": [0, len(motion) - 1], "top": top_k(probs[0], names, k)},

@@ -21,7 +21,7 @@ from lib.data.dataset_wild import blend_windows, plan_windows
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints
 from lib.model.model_mesh import MeshRegressor
 from lib.utils.checkpoint import load_weights_from_file
-from lib.utils.learning import load_backbone
+from lib.utils.learning import PRECISIONS, load_backbone, precision_context
 from lib.utils.tools import get_config
 from lib.utils.utils_mesh import flip_averaged_output
 from lib.utils.utils_smpl import SMPL
@@ -37,6 +37,8 @@ def parse_args(argv=None):
                         help="X3D.npy of infer_wild.py for the same person (or, with several people, the folder "
                              "holding X3D_<id>.npy): the mesh follows its root trajectory")
     parser.add_argument("--save_npy", action="store_true", help="also write the vertices and joints (mm) as .npy")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="bf16: matrix products in bfloat16 (docs/performance.md); fp16: CUDA only")
     add_input_arguments(parser)
     add_window_arguments(parser)
     return parser.parse_args(argv)
@@ -65,25 +67,27 @@ def solve_scale(x, y):
 
 
 @torch.no_grad()
-def mesh_window(model, smpl, clip, device):
+def mesh_window(model, smpl, clip, device, precision="fp32"):
     """Flip-averaged mesh of one window ``(T, 17, 3)``: vertices ``(T, V, 3)`` and H36M joints ``(T, 17, 3)``, mm.
 
     The original averaged the joints of the plain pass (mm) with those of the flipped pass in
     metres (so its joints came out at about half their size); here both are in millimetres.
     """
     x = torch.from_numpy(np.ascontiguousarray(clip))[None].to(device)
-    output = flip_averaged_output(model, smpl, x)
-    return output['verts'][0].cpu().numpy(), output['kp_3d'][0].cpu().numpy()
+    with precision_context(precision, device):
+        output = flip_averaged_output(model, smpl, x)
+    return output['verts'][0].float().cpu().numpy(), output['kp_3d'][0].float().cpu().numpy()
 
 
-def mesh_motion(model, smpl, motion, device, clip_len, stride, desc="mesh"):
+def mesh_motion(model, smpl, motion, device, clip_len, stride, desc="mesh", precision="fp32"):
     """Vertices ``(F, V, 3)`` and joints ``(F, 17, 3)`` (mm, root-centred by SMPL) over windows.
 
     Overlapping windows are blended per vertex; ``stride == clip_len`` concatenates chunks as
     the original.
     """
     windows = plan_windows(len(motion), clip_len, stride)
-    outputs = [mesh_window(model, smpl, motion[st:end], device) for st, end in tqdm(windows, desc=desc, leave=False)]
+    outputs = [mesh_window(model, smpl, motion[st:end], device, precision)
+               for st, end in tqdm(windows, desc=desc, leave=False)]
     verts = blend_windows([o[0] for o in outputs], windows, len(motion))
     joints = blend_windows([o[1] for o in outputs], windows, len(motion))
     return verts.astype(np.float32), joints.astype(np.float32)
@@ -145,7 +149,7 @@ def run(opts):
         else:
             motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
         verts, joints = mesh_motion(model, smpl, motion, device, opts.clip_len, stride,
-                                    desc=f"mesh person {track.track_id}")
+                                    desc=f"mesh person {track.track_id}", precision=opts.precision)
         if references[track.name]:
             verts, joints = follow_reference(verts, joints, np.load(references[track.name]))
         stem = os.path.join(opts.out_path, f"mesh_{track.name}" if several else "mesh")

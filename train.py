@@ -61,7 +61,7 @@ def pose3d_loss(args, model_pos, batch_input, batch_gt, has_3d, has_gt):
             batch_gt[:, :, :, 2] = batch_gt[:, :, :, 2] - batch_gt[:, 0:1, 0:1, 2]
         if args.get('mask') or args.noise:
             batch_input = args.aug.augment2D(batch_input, noise=(args.noise and has_gt), mask=args.mask)
-    predicted_3d_pos = model_pos(batch_input)
+    predicted_3d_pos = model_pos(batch_input).float()  # losses in float32, also under --amp
     if has_3d:
         terms = {name: fn(predicted_3d_pos, batch_gt) for name, _, fn in LOSSES_3D}
         total = sum(terms[name] * (1 if key is None else args[key]) for name, key, _ in LOSSES_3D)

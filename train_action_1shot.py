@@ -100,7 +100,7 @@ class OneShotTask(Task):
 
     def train_step(self, model, batch, meters):
         batch_input, batch_gt = (t.to(self.runtime.device) for t in batch)
-        feat = model(batch_input).reshape(batch_input.shape[0], -1, self.args.hidden_dim)
+        feat = model(batch_input).float().reshape(batch_input.shape[0], -1, self.args.hidden_dim)
         loss = self.criterion(feat, batch_gt)
         meters['loss'].update(loss.item(), batch_input.shape[0])
         return loss

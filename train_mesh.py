@@ -50,8 +50,9 @@ def _mesh_batch_results(args, model, smpl, criterion, batch):
     n = np.array([len(batch_input)], dtype=np.float64)
     losses = {f'loss/{k}': np.array([v.item()]) for k, v in loss_dict.items()}
     losses['loss/total'] = np.array([weighted_mesh_loss(args, loss_dict).item()])
-    return dict(losses, n=n, kp_3d=output['kp_3d'].cpu().numpy(), verts=output['verts'].cpu().numpy(),
-                kp_3d_gt=batch_gt['kp_3d'].cpu().numpy(), verts_gt=batch_gt['verts'].cpu().numpy())
+    arrays = {'kp_3d': output['kp_3d'], 'verts': output['verts'], 'kp_3d_gt': batch_gt['kp_3d'],
+              'verts_gt': batch_gt['verts']}
+    return dict(losses, n=n, **{k: v.float().cpu().numpy() for k, v in arrays.items()})
 
 
 def mesh_metrics(args, results):
@@ -150,7 +151,7 @@ class MeshTask(Task):
         batch_input, batch_gt = batch
         batch_input = batch_input.to(self.runtime.device).float()
         batch_gt = {k: v.to(self.runtime.device).float() for k, v in batch_gt.items()}
-        output = model(batch_input)
+        output = [{k: v.float() for k, v in model(batch_input)[0].items()}]  # losses in float32 (--amp)
         loss_dict = self.criterion(output, batch_gt)
         loss = weighted_mesh_loss(self.args, loss_dict)
         n = batch_input.shape[0]

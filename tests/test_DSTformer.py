@@ -205,3 +205,19 @@ def test_reset_classifier_uses_dim_rep():
     assert model(torch.zeros(1, 2, 17, 3)).shape == (1, 2, 17, 5)
     model.reset_classifier(0)
     assert isinstance(model.head, nn.Identity)
+
+
+def test_cpu_inference_in_chunks_matches_the_whole_batch():
+    import lib.model.DSTformer as dst
+    model = small_model()
+    x = torch.randn(5, 12, 17, 3)
+    with torch.no_grad():
+        chunked = model(x)  # 5 clips of 12 frames fit one chunk: a single pass
+        original = dst.CPU_INFERENCE_TOKENS
+        try:
+            dst.CPU_INFERENCE_TOKENS = 2 * 12 * 17  # two clips per chunk
+            split = model(x)
+        finally:
+            dst.CPU_INFERENCE_TOKENS = original
+    torch.testing.assert_close(split, chunked, rtol=1e-6, atol=1e-6)
+    assert model(x).requires_grad  # with autograd the batch is one pass

@@ -107,3 +107,11 @@ def test_wrong_checkpoint_and_missing_smpl(config, inputs, tmp_path):
     open(config, "w").write(yaml.safe_dump(cfg))
     with pytest.raises(SystemExit, match="SMPL_NEUTRAL.pkl"):
         run(config, tmp_path / "o3", "-j", keypoints, "-v", video, "--clip_len", 8)
+
+
+def test_bf16_precision(config, inputs, tmp_path):
+    video, keypoints = inputs
+    run(config, tmp_path / "fp32", "-j", keypoints, "-v", video, "--clip_len", "8", "--save_npy")
+    run(config, tmp_path / "bf16", "-j", keypoints, "-v", video, "--clip_len", "8", "--save_npy", "--precision", "bf16")
+    fp32, bf16 = np.load(tmp_path / "fp32" / "mesh.npy"), np.load(tmp_path / "bf16" / "mesh.npy")
+    assert np.linalg.norm(bf16 - fp32) / np.linalg.norm(fp32) < 0.05

@@ -181,3 +181,15 @@ def test_unknown_camera_names_the_frame(data):
     config = write_config(data, "tiny_badcam", dt_root=str(data), dt_file="badcam.pkl")
     with pytest.raises(ValueError, match="7 data item has an invalid camera name 'cam\\?'"):
         run_train("--config", config, "-c", str(data / "x5"))
+
+
+def test_bf16_evaluation_and_amp_training(trained, capsys):
+    data, config, ckpt = trained
+    run_train("--config", config, "--evaluate", str(ckpt / "best_epoch.bin"), "--precision", "bf16")
+    bf16 = json.load(open(ckpt / "best_epoch_eval.json"))["protocol_1_mpjpe_mm"]
+    run_train("--config", config, "--evaluate", str(ckpt / "best_epoch.bin"))
+    fp32 = json.load(open(ckpt / "best_epoch_eval.json"))["protocol_1_mpjpe_mm"]
+    assert bf16 != fp32 and bf16 == pytest.approx(fp32, rel=0.02)
+    out_dir = data / "amp"
+    run_train("--config", write_config(data, "tiny_amp", epochs=1), "-c", str(out_dir), "--amp")
+    assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 1

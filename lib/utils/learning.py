@@ -1,4 +1,5 @@
 """Backbone factory, weight loading helpers and metric meters (``lib.utils.learning``)."""
+import contextlib
 import warnings
 from functools import partial
 
@@ -129,3 +130,22 @@ def load_backbone(args):
         raise NotImplementedError(f"backbone '{args.backbone}' is referenced by the original code but was never "
                                   f"released with it; only 'DSTformer' is available")
     raise ValueError(f"Undefined backbone type '{args.backbone}'; only 'DSTformer' is available")
+
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def precision_context(precision, device):
+    """Autocast context for reduced-precision runs: ``'bf16'`` (CPU or CUDA), ``'fp16'`` (CUDA only).
+
+    ``'fp32'`` changes nothing. Matrix products then run in the lower precision while
+    precision-sensitive operations (normalisation, softmax, losses) stay in float32.
+    """
+    device = torch.device(device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("fp16 needs a CUDA device; use bf16 on the CPU")
+    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from lib.utils.checkpoint import (load_checkpoint, load_model_weights, model_state_for_saving, save_checkpoint,
                                   state_dict_from_checkpoint, unwrap_model)
-from lib.utils.learning import AverageMeter
+from lib.utils.learning import PRECISIONS, AverageMeter, precision_context
 from lib.utils.tools import get_config
 
 
@@ -56,6 +56,15 @@ def add_common_args(parser, selection_default="latest_epoch.bin"):
     parser.add_argument("--workers", default=None, type=int,
                         help="data-loader worker processes (default: the original's count, capped at the CPUs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="precision of evaluation (--evaluate and after every epoch): bf16 runs matrix products "
+                             "in bfloat16 (faster on recent CPUs and GPUs; see docs/performance.md)")
+    parser.add_argument("--amp", nargs="?", const="auto", default=None, choices=("auto", "bf16", "fp16"),
+                        help="mixed-precision training: bf16 on the CPU, fp16 (with loss scaling) or bf16 on CUDA; "
+                             "off by default")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the model (off by default: it did not speed up this backbone on the "
+                             "CPUs measured, see docs/performance.md)")
     return parser
 
 
@@ -338,9 +347,10 @@ def _run(task_cls, opts, args, runtime):
         ckpt = load_checkpoint(checkpoint_path)
         load_model_weights(model, state_dict_from_checkpoint(ckpt, task.model_key, checkpoint_path), checkpoint_path)
 
+    evaluate = _evaluation(task, opts, runtime)
     if opts.evaluate:
         model = model.to(runtime.device)
-        metrics = task.evaluate(model)
+        metrics = evaluate(_compiled(model, opts))
         report = task.evaluation_report(metrics)
         if report is not None and runtime.is_main:
             _write_report(opts.evaluate, report)
@@ -348,6 +358,9 @@ def _run(task_cls, opts, args, runtime):
 
     model = runtime.wrap(model)
     bare = unwrap_model(model)
+    model = _compiled(model, opts)
+    amp = _training_precision(opts.amp, runtime.device)
+    scaler = torch.amp.GradScaler(runtime.device.type, enabled=amp == "fp16")
     groups = task.param_groups(bare)
     optimizer = torch.optim.AdamW(groups, lr=groups[0]["lr"], weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=args.lr_decay)
@@ -380,13 +393,15 @@ def _run(task_cls, opts, args, runtime):
             model.train()
             for batch in tqdm(train_pass.loader, desc=f"epoch {epoch + 1}/{args.epochs} {train_pass.name}",
                               disable=not runtime.progress, leave=False):
-                loss = task.train_step(model, batch, meters, **train_pass.step_kwargs)
+                with precision_context(amp, runtime.device):
+                    loss = task.train_step(model, batch, meters, **train_pass.step_kwargs)
                 optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
         runtime.reduce_meters(meters)
         lr_before = [g["lr"] for g in optimizer.param_groups]
-        metrics = task.evaluate(bare)
+        metrics = evaluate(bare)
         scheduler.step()
         minutes = (time.time() - start) / 60
         if runtime.is_main:
@@ -404,6 +419,27 @@ def _run(task_cls, opts, args, runtime):
     if writer is not None:
         writer.close()
     return metrics
+
+
+def _evaluation(task, opts, runtime):
+    """``task.evaluate`` in the precision asked for with ``--precision``."""
+    def evaluate(model):
+        with precision_context(opts.precision, runtime.device):
+            return task.evaluate(model)
+    return evaluate
+
+
+def _compiled(model, opts):
+    return torch.compile(model) if opts.compile else model
+
+
+def _training_precision(amp, device):
+    """``--amp`` → the autocast precision of training steps (``'fp32'`` when off)."""
+    if amp is None:
+        return "fp32"
+    if amp == "auto":
+        return "fp16" if device.type == "cuda" else "bf16"
+    return amp
 
 
 def _write_report(checkpoint_file, report):
