@@ -92,7 +92,7 @@ def add_runtime_arguments(parser):
     return parser
 
 
-def make_model_runner(model, device, precision="fp32"):
+def make_model_runner(model, device="cpu", precision="fp32"):
     """The one place the network is called: ``(B, T, 17, C)`` tensor → float32 ``(B, T, 17, 3)`` tensor."""
     def run(x):
         with torch.no_grad(), precision_context(precision, device):
