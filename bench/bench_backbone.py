@@ -1,11 +1,12 @@
-"""Benchmark the DSTformer backbone: inference throughput, peak memory, training-step time.
+"""Benchmark the DSTformer backbone: inference (fp32, bf16, ONNX Runtime), training steps, peak memory,
+and the accuracy cost of bf16.
 
-    python bench/bench_backbone.py                 # MotionBERT and Lite, T=243, batch 1 and 8
-    python bench/bench_backbone.py --models lite --batches 1 --repeat 2
+    python bench/bench_backbone.py                     # the whole table: MotionBERT and Lite, T=243
+    python bench/bench_backbone.py --models lite --batches 1 --repeat 2 --skip onnx,train
 
-Each case runs in a fresh subprocess so that its peak memory (CPU: peak resident set size of
+Each timing case runs in a fresh subprocess, so its peak memory (CPU: peak resident set size of
 that process; CUDA: ``torch.cuda.max_memory_allocated``) is its own. Times are wall-clock
-medians over ``--repeat`` runs after one warm-up run.
+medians over ``--repeat`` runs after one warm-up run; "s/clip" divides by the batch size.
 """
 import argparse
 import json
@@ -14,6 +15,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -21,6 +23,7 @@ sys.path.insert(0, REPO)
 
 MODELS = {"full": ("MotionBERT", "configs/pretrain/MB_pretrain.yaml"),
           "lite": ("MotionBERT-Lite", "configs/pretrain/MB_lite.yaml")}
+KINDS = ("infer", "onnx", "train")
 
 
 def _peak_rss_mb():
@@ -28,42 +31,63 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def run_case(case):
-    """Run one case in this process; return a dict of measurements."""
+def _model(case):
     import torch
 
     from lib.utils.learning import load_backbone
     from lib.utils.tools import get_config
-
     torch.manual_seed(0)
-    device = torch.device(case["device"])
     if case.get("threads"):
         torch.set_num_threads(case["threads"])
     args = get_config(os.path.join(REPO, MODELS[case["model"]][1]))
-    model = load_backbone(args).to(device)
-    x = torch.randn(case["batch"], case["frames"], args.num_joints, 3, device=device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    rss_before = _peak_rss_mb()
+    return load_backbone(args), args
 
+
+def _step_fn(case, model, args, device):
+    """The function timed by a case."""
+    import torch
+
+    from lib.utils.learning import precision_context
+    x = torch.randn(case["batch"], case["frames"], args.num_joints, 3, device=device)
     if case["kind"] == "infer":
         model.eval()
 
         def step():
-            with torch.inference_mode():
+            with torch.inference_mode(), precision_context(case["precision"], device):
                 model(x)
-    else:
-        model.train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        target = torch.randn(case["batch"], case["frames"], args.num_joints, 3, device=device)
+        return step
+    if case["kind"] == "onnx":
+        import onnxruntime as ort
 
-        def step():
-            loss = (model(x) - target).norm(dim=-1).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        from tools.export_onnx import export
+        path = os.path.join(tempfile.mkdtemp(), "backbone.onnx")
+        export(model.eval(), args, False, path)
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        feed = {"input": x.cpu().numpy()}
+        return lambda: session.run(None, feed)
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    target = torch.randn_like(x)
 
+    def step():
+        with precision_context(case["precision"], device):
+            loss = (model(x).float() - target).norm(dim=-1).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def run_case(case):
+    """Run one timing case in this process; return a dict of measurements."""
+    import torch
+    model, args = _model(case)
+    device = torch.device(case["device"])
+    model = model.to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    step = _step_fn(case, model, args, device)
     step()  # warm-up
     sync()
     times = []
@@ -73,30 +97,69 @@ def run_case(case):
         sync()
         times.append(time.perf_counter() - t0)
     seconds = statistics.median(times)
-    result = dict(case, seconds=seconds, clips_per_s=case["batch"] / seconds,
-                  threads=torch.get_num_threads(), torch=torch.__version__)
-    if device.type == "cuda":
-        result["peak_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
-    else:
-        result["peak_mb"] = _peak_rss_mb()
-        result["peak_over_model_mb"] = _peak_rss_mb() - rss_before
-    return result
+    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda" else _peak_rss_mb()
+    return dict(case, seconds=seconds, s_per_clip=seconds / case["batch"], clips_per_s=case["batch"] / seconds,
+                peak_mb=peak, threads=torch.get_num_threads(), torch=torch.__version__)
+
+
+def bf16_accuracy(models, frames):
+    """Relative deviation of bf16 from fp32 outputs, and the P1 change on the pose3d fixture evaluation."""
+    import numpy as np
+    import torch
+
+    from lib.data.datareader_h36m import DataReaderH36M
+    from lib.utils.checkpoint import load_weights_from_file
+    from lib.utils.eval_h36m import h36m_errors, predict_pose3d
+    from lib.utils.learning import load_backbone, precision_context
+    from lib.utils.tools import Config
+    rows = []
+    for name in models:
+        model, args = _model({"model": name})
+        model.eval()
+        x = torch.randn(2, frames, args.num_joints, 3, generator=torch.Generator().manual_seed(1))
+        with torch.inference_mode():
+            fp32 = model(x)
+            with precision_context("bf16", "cpu"):
+                bf16 = model(x).float()
+        rows.append((f"{MODELS[name][0]} (random init), output", float((bf16 - fp32).norm() / fp32.norm())))
+    # a trained-looking model: the fixture backbone A with its checkpoint, on the synthetic H36M test clips
+    fixtures = os.path.join(REPO, "tests", "fixtures", "pose3d")
+    entry = json.load(open(os.path.join(fixtures, "backbone_configs.json")))[0]
+    model = load_backbone(Config(entry["config"])).eval()
+    load_weights_from_file(model, os.path.join(fixtures, entry["checkpoint"]))
+    reader = np.load(os.path.join(fixtures, "h36m_reader.npz"))
+    clips = torch.from_numpy(reader["s1_sliced_test_data"])
+    eval_args = Config(entry["evaluate"]["args"])
+    p1 = {}
+    for precision in ("fp32", "bf16"):
+        with precision_context(precision, "cpu"):
+            pred = np.concatenate([predict_pose3d(eval_args, model, clips[i:i + 4]) for i in range(0, len(clips), 4)])
+        if precision == "fp32":
+            pred32 = pred.copy()
+        else:
+            rows.append(("fixture backbone A, output on the H36M test clips",
+                         float(np.linalg.norm(pred - pred32) / np.linalg.norm(pred32))))
+        datareader = DataReaderH36M(n_frames=27, sample_stride=1, data_stride_train=9, data_stride_test=27,
+                                    dt_root=fixtures, dt_file="h36m_synthetic.pkl")
+        p1[precision] = float(h36m_errors(pred, datareader)["e1"])
+    return rows, p1
 
 
 def run_in_subprocess(case):
     out = subprocess.run([sys.executable, os.path.abspath(__file__), "--case", json.dumps(case)],
                          capture_output=True, text=True, cwd=REPO)
     if out.returncode != 0:
-        raise RuntimeError(f"case {case} failed:\n{out.stderr}")
+        raise RuntimeError(f"case {case} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def format_table(results):
-    header = ["model", "mode", "batch", "frames", "s/step", "clips/s", "peak MB"]
+    header = ["model", "mode", "batch", "s/step", "s/clip", "clips/s", "peak MB"]
     rows = []
     for r in results:
-        mode = "inference fp32" if r["kind"] == "infer" else "train step fp32"
-        rows.append([MODELS[r["model"]][0], mode, str(r["batch"]), str(r["frames"]), f"{r['seconds']:.3f}",
+        mode = {"infer": f"inference {r['precision']}", "onnx": "ONNX Runtime fp32",
+                "train": "train step " + ("fp32" if r["precision"] == "fp32" else f"amp {r['precision']}")}[r["kind"]]
+        rows.append([MODELS[r["model"]][0], mode, str(r["batch"]), f"{r['seconds']:.3f}", f"{r['s_per_clip']:.3f}",
                      f"{r['clips_per_s']:.2f}", f"{r['peak_mb']:.0f}"])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
@@ -109,42 +172,57 @@ def main(argv=None):
     parser.add_argument("--models", default="full,lite", help="comma list of: full, lite")
     parser.add_argument("--batches", default="1,8", help="inference batch sizes")
     parser.add_argument("--frames", type=int, default=243)
-    parser.add_argument("--train-batch", type=int, default=2, help="batch of the training step (0: skip)")
+    parser.add_argument("--train-batch", type=int, default=2, help="batch of the training steps")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
-    parser.add_argument("--device", default="cuda" if _cuda_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: infer, bf16, onnx, train, accuracy")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.case:
         print(json.dumps(run_case(json.loads(opts.case))))
         return 0
-
+    import torch
+    device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    skip = set(filter(None, opts.skip.split(",")))
+    models = opts.models.split(",")
+    batches = list(map(int, opts.batches.split(",")))
+    base = dict(frames=opts.frames, repeat=opts.repeat, device=device, threads=opts.threads)
     cases = []
-    for model in opts.models.split(","):
-        for batch in map(int, opts.batches.split(",")):
-            cases.append(dict(model=model, kind="infer", batch=batch, frames=opts.frames, repeat=opts.repeat,
-                              device=opts.device, threads=opts.threads))
-        if opts.train_batch:
-            cases.append(dict(model=model, kind="train", batch=opts.train_batch, frames=opts.frames,
-                              repeat=opts.repeat, device=opts.device, threads=opts.threads))
+    for model in models:
+        for batch in batches:
+            for precision in ("fp32", "bf16"):
+                if "infer" not in skip and not (precision == "bf16" and "bf16" in skip):
+                    cases.append(dict(base, model=model, kind="infer", batch=batch, precision=precision))
+        if "onnx" not in skip and device == "cpu":
+            cases += [dict(base, model=model, kind="onnx", batch=batch, precision="fp32") for batch in batches]
+        if "train" not in skip:
+            for precision in ("fp32", "bf16"):
+                if not (precision == "bf16" and "bf16" in skip):
+                    cases.append(dict(base, model=model, kind="train", batch=opts.train_batch, precision=precision))
     results = []
     for case in cases:
-        print(f"running {case['model']} {case['kind']} batch {case['batch']} ...", file=sys.stderr, flush=True)
+        print(f"running {case['model']} {case['kind']} {case['precision']} batch {case['batch']} ...",
+              file=sys.stderr, flush=True)
         results.append(run_in_subprocess(case))
-    r0 = results[0]
-    print(f"torch {r0['torch']}, device {opts.device}, {r0['threads']} threads, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs; median of {opts.repeat} runs after 1 warm-up")
-    print(format_table(results))
+    threads = results[0]["threads"] if results else torch.get_num_threads()
+    print(f"{time.strftime('%Y-%m-%d')}, torch {torch.__version__}, device {device}, {threads} threads, "
+          f"{platform.machine()} with {os.cpu_count()} CPUs; T={opts.frames}; median of {opts.repeat} runs after "
+          f"1 warm-up")
+    if results:
+        print(format_table(results))
+    if "accuracy" not in skip and "bf16" not in skip:
+        rows, p1 = bf16_accuracy(models, opts.frames)
+        print("\nbf16 vs fp32: relative deviation ||y_bf16 - y_fp32|| / ||y_fp32||")
+        for what, value in rows:
+            print(f"  {what}: {100 * value:.3f} %")
+        print(f"  fixture backbone A, H36M protocol P1: fp32 {p1['fp32']:.3f} mm, bf16 {p1['bf16']:.3f} mm "
+              f"(difference {p1['bf16'] - p1['fp32']:+.3f} mm, {100 * (p1['bf16'] / p1['fp32'] - 1):+.3f} %)")
     if opts.json:
         with open(opts.json, "w") as f:
             json.dump(results, f, indent=1)
     return 0
-
-
-def _cuda_available():
-    import torch
-    return torch.cuda.is_available()
 
 
 if __name__ == "__main__":
