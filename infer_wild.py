@@ -29,12 +29,24 @@ from lib.utils.utils_data import lift_pose3d
 from lib.utils.vismo import BONES_3D, LEFT_BONES_3D, RIGHT_BONES_3D, hex2rgb, render_and_save
 
 
+REPO = os.path.dirname(os.path.abspath(__file__))
+DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
+            "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}
+# the offline demo (docs/demo.md); its files ship with the repository, so paths are relative to it
+DEMO = {"config": os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"),
+        "evaluate": os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"),
+        "json_path": os.path.join(REPO, "examples", "demo_alphapose.json"),
+        "vid_path": os.path.join(REPO, "examples", "demo.mp4"),
+        "out_path": os.path.join("output", "demo")}
+
+
 def add_window_arguments(parser):
     """Normalisation and temporal windows of the lifting scripts (``infer_wild.py``, ``infer_wild_mesh.py``)."""
     parser.add_argument("--pixel", action="store_true", help="normalise by the frame size (keep the pixel scale) "
                                                              "instead of the person's bounding box")
-    parser.add_argument("--clip_len", type=int, default=243, help="frames per model window (at most the "
-                                                                  "config's maxlen)")
+    parser.add_argument("--clip_len", type=int, default=None, help="frames per model window, at most the config's "
+                                                                   "maxlen (default: maxlen, 243 for the released "
+                                                                   "models)")
     parser.add_argument("--stride", type=int, default=None,
                         help="frames between window starts; default clip_len // 3 (overlapping windows, "
                              "blended); equal to --clip_len: the original's non-overlapping chunks")
@@ -43,21 +55,37 @@ def add_window_arguments(parser):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=str, default="configs/pose3d/MB_ft_h36m_global_lite.yaml",
-                        help="config file")
-    parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME",
-                        default="checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin",
-                        help="checkpoint to run")
-    add_input_arguments(parser)
+    parser.add_argument("--config", type=str, default=None,
+                        help="config file (default: configs/pose3d/MB_ft_h36m_global_lite.yaml)")
+    parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME", default=None,
+                        help="checkpoint to run (default: "
+                             "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
+    parser.add_argument("--demo", action="store_true",
+                        help="the offline demo: the small model trained on open motion capture "
+                             f"({DEMO['config']}, {DEMO['evaluate']}) on {DEMO['json_path']} and "
+                             f"{DEMO['vid_path']}; --out_path defaults to {DEMO['out_path']} (docs/demo.md)")
+    add_input_arguments(parser, required=False)
     add_window_arguments(parser)
     add_runtime_arguments(parser)
     parser.add_argument("--overlay", action="store_true",
                         help="also write overlay.mp4: the 2D input skeletons drawn on the video")
-    return parser.parse_args(argv)
+    opts = parser.parse_args(argv)
+    defaults = dict(DEMO) if opts.demo else dict(DEFAULTS)
+    if opts.demo and opts.json_path:  # your own keypoints with the demo model: no demo video
+        defaults.pop("vid_path")
+    for key, value in defaults.items():
+        if getattr(opts, key, None) is None:
+            setattr(opts, key, value)
+    for key in ("json_path", "out_path"):
+        if getattr(opts, key) is None:
+            parser.error(f"--{key} is required (or run --demo)")
+    return opts
 
 
 def check_window_options(opts, maxlen):
-    """Validate ``--clip_len``/``--stride`` against the model; returns the stride."""
+    """Validate ``--clip_len`` (default: ``maxlen``) and ``--stride`` against the model; returns the stride."""
+    if opts.clip_len is None:
+        opts.clip_len = maxlen
     if opts.clip_len < 1:
         raise WildInputError(f"--clip_len must be positive, got {opts.clip_len}")
     if opts.clip_len > maxlen:

@@ -6,7 +6,10 @@ and the accuracy cost of bf16.
 
 Each timing case runs in a fresh subprocess, so its peak memory (CPU: peak resident set size of
 that process; CUDA: ``torch.cuda.max_memory_allocated``) is its own. Times are wall-clock
-medians over ``--repeat`` runs after one warm-up run; "s/clip" divides by the batch size.
+medians over ``--repeat`` runs after one warm-up run (and the best run, since shared machines are
+noisy); "s/clip" divides by the batch size. The "original-style attention" rows run the same
+model with attention computed as the original does (explicit matrix products, 5-D temporal
+tensors, whole batches): the baseline for what this implementation changed.
 """
 import argparse
 import json
@@ -43,13 +46,36 @@ def _model(case):
     return load_backbone(args), args
 
 
+def explicit_attention_forward(self, x, seqlen=1):
+    """Attention as the original computes it (spec 01 §2.2): explicit ``softmax(q kᵀ · scale) v``
+    with 5-D tensors for temporal attention, batch by batch in one pass. The baseline of the
+    ``explicit`` rows."""
+    B_, N, C = x.shape
+    qkv = self.qkv(x).reshape(B_, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    if self.mode == "temporal":
+        B = B_ // seqlen
+        q, k, v = (t.reshape(-1, seqlen, self.num_heads, N, C // self.num_heads).permute(0, 2, 3, 1, 4)
+                   for t in (q, k, v))
+        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        x = (attn @ v).permute(0, 3, 2, 1, 4).reshape(B, seqlen, N, C).reshape(B_, N, C)
+    else:
+        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
+        x = (attn @ v).transpose(1, 2).reshape(B_, N, C)
+    return self.proj(x)
+
+
 def _step_fn(case, model, args, device):
     """The function timed by a case."""
     import torch
 
     from lib.utils.learning import precision_context
     x = torch.randn(case["batch"], case["frames"], args.num_joints, 3, device=device)
-    if case["kind"] == "infer":
+    if case["kind"] == "explicit":
+        from lib.model import DSTformer as dst
+        dst.Attention.forward = explicit_attention_forward
+        dst.CPU_INFERENCE_TOKENS = 10 ** 9  # whole batches at once, as the original
+    if case["kind"] in ("infer", "explicit"):
         model.eval()
 
         def step():
@@ -98,8 +124,9 @@ def run_case(case):
         times.append(time.perf_counter() - t0)
     seconds = statistics.median(times)
     peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda" else _peak_rss_mb()
-    return dict(case, seconds=seconds, s_per_clip=seconds / case["batch"], clips_per_s=case["batch"] / seconds,
-                peak_mb=peak, threads=torch.get_num_threads(), torch=torch.__version__)
+    return dict(case, seconds=seconds, best_seconds=min(times), s_per_clip=seconds / case["batch"],
+                clips_per_s=case["batch"] / seconds, peak_mb=peak, threads=torch.get_num_threads(),
+                torch=torch.__version__)
 
 
 def bf16_accuracy(models, frames):
@@ -154,13 +181,14 @@ def run_in_subprocess(case):
 
 
 def format_table(results):
-    header = ["model", "mode", "batch", "s/step", "s/clip", "clips/s", "peak MB"]
+    header = ["model", "mode", "batch", "s/step", "best s/step", "s/clip", "clips/s", "peak MB"]
     rows = []
     for r in results:
         mode = {"infer": f"inference {r['precision']}", "onnx": "ONNX Runtime fp32",
+                "explicit": "inference fp32, original-style attention",
                 "train": "train step " + ("fp32" if r["precision"] == "fp32" else f"amp {r['precision']}")}[r["kind"]]
-        rows.append([MODELS[r["model"]][0], mode, str(r["batch"]), f"{r['seconds']:.3f}", f"{r['s_per_clip']:.3f}",
-                     f"{r['clips_per_s']:.2f}", f"{r['peak_mb']:.0f}"])
+        rows.append([MODELS[r["model"]][0], mode, str(r["batch"]), f"{r['seconds']:.3f}", f"{r['best_seconds']:.3f}",
+                     f"{r['s_per_clip']:.3f}", f"{r['clips_per_s']:.2f}", f"{r['peak_mb']:.0f}"])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
@@ -176,7 +204,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    parser.add_argument("--skip", default="", help="comma list of parts to skip: infer, bf16, onnx, train, accuracy")
+    parser.add_argument("--skip", default="",
+                        help="comma list of parts to skip: explicit, infer, bf16, onnx, train, accuracy")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
@@ -192,6 +221,8 @@ def main(argv=None):
     cases = []
     for model in models:
         for batch in batches:
+            if "explicit" not in skip:
+                cases.append(dict(base, model=model, kind="explicit", batch=batch, precision="fp32"))
             for precision in ("fp32", "bf16"):
                 if "infer" not in skip and not (precision == "bf16" and "bf16" in skip):
                     cases.append(dict(base, model=model, kind="infer", batch=batch, precision=precision))

@@ -538,13 +538,17 @@ def load_wild_inputs(keypoints_path, vid_path=None, keypoint_format=None, focus=
     return WildInputs(video, tracks, fmt, reason, det, skipped)
 
 
-def add_input_arguments(parser):
-    """The in-the-wild scripts' input options (keypoint file, video, people); see :func:`inputs_from_args`."""
-    parser.add_argument("-j", "--json_path", type=str, required=True,
+def add_input_arguments(parser, required=True):
+    """The in-the-wild scripts' input options (keypoint file, video, people); see :func:`inputs_from_args`.
+
+    ``required=False`` leaves ``--json_path``/``--out_path`` to the caller to check (e.g. when a
+    demo mode fills them in).
+    """
+    parser.add_argument("-j", "--json_path", type=str, required=required,
                         help="2D keypoints: AlphaPose or MMPose JSON, or a .npy array (docs/inference.md)")
     parser.add_argument("-v", "--vid_path", type=str, default=None,
                         help="the video the keypoints were detected on (fps, size, frame count)")
-    parser.add_argument("-o", "--out_path", type=str, required=True, help="output folder")
+    parser.add_argument("-o", "--out_path", type=str, required=required, help="output folder")
     parser.add_argument("--focus", type=int, default=None, help="only the person with this track id")
     parser.add_argument("--keypoints", choices=list(KEYPOINT_FORMATS), default=None,
                         help="keypoint format; default: detected from the keypoint count")
