@@ -190,3 +190,12 @@ def test_interrupted_save_keeps_previous_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["latest_epoch.bin"]
     monkeypatch.undo()
     assert load_checkpoint(path)["epoch"] == 1
+
+
+def test_saved_file_has_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "a.bin", {"epoch": 1})
+    finally:
+        os.umask(old)
+    assert (os.stat(tmp_path / "a.bin").st_mode & 0o777) == 0o644

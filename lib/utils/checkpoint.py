@@ -239,6 +239,12 @@ def model_state_for_saving(model):
     return OrderedDict((MODULE_PREFIX + k, v.detach().cpu()) for k, v in state.items())
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_checkpoint(path, payload):
     """Write ``payload`` with ``torch.save`` atomically: a crash leaves any previous file intact.
 
@@ -254,6 +260,7 @@ def save_checkpoint(path, payload):
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; use the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
