@@ -149,7 +149,23 @@ def bf16_accuracy(models, frames):
             with precision_context("bf16", "cpu"):
                 bf16 = model(x).float()
         rows.append((f"{MODELS[name][0]} (random init), output", float((bf16 - fp32).norm() / fp32.norm())))
-    # a trained-looking model: the fixture backbone A with its checkpoint, on the synthetic H36M test clips
+    # a trained model: the demo model on the demo's 2D keypoints (27-frame windows)
+    from lib.data.wild_input import load_wild_inputs, normalize_keypoints
+    from lib.utils.tools import get_config
+    demo_args = get_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"))
+    demo = load_backbone(demo_args).eval()
+    load_weights_from_file(demo, os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"))
+    track = load_wild_inputs(os.path.join(REPO, "examples", "demo_alphapose.json")).tracks[0]
+    motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
+    n = len(motion) // demo_args.maxlen * demo_args.maxlen
+    clips = torch.from_numpy(motion[:n].reshape(-1, demo_args.maxlen, 17, 3))
+    with torch.inference_mode():
+        fp32 = demo(clips)
+        with precision_context("bf16", "cpu"):
+            bf16 = demo(clips).float()
+    rows.append(("demo model (trained), output on examples/demo_alphapose.json",
+                 float((bf16 - fp32).norm() / fp32.norm())))
+    # the fixture backbone A with its checkpoint, on the synthetic H36M test clips
     fixtures = os.path.join(REPO, "tests", "fixtures", "pose3d")
     entry = json.load(open(os.path.join(fixtures, "backbone_configs.json")))[0]
     model = load_backbone(Config(entry["config"])).eval()

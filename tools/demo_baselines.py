@@ -25,7 +25,7 @@ if REPO not in sys.path:
 from lib.data.datareader_h36m import DataReaderH36M  # noqa: E402
 from lib.utils.checkpoint import load_weights_from_file  # noqa: E402
 from lib.utils.eval_h36m import h36m_errors, predict_pose3d  # noqa: E402
-from lib.utils.learning import load_backbone  # noqa: E402
+from lib.utils.learning import load_backbone, precision_context  # noqa: E402
 from lib.utils.tools import get_config  # noqa: E402
 
 
@@ -56,16 +56,17 @@ def apply_linear(weights, test_2d):
     return (x @ weights).reshape(shape[:-2] + (shape[-2], 3)).astype(np.float32)
 
 
-def model_predictions(args, checkpoint, test_2d, batch_size=64):
+def model_predictions(args, checkpoint, test_2d, batch_size=64, precision="fp32"):
     model = load_backbone(args)
     load_weights_from_file(model, checkpoint)
     model.eval()
     clips = torch.from_numpy(test_2d)
-    return np.concatenate([predict_pose3d(args, model, clips[i:i + batch_size])
-                           for i in range(0, len(clips), batch_size)])
+    with precision_context(precision, "cpu"):
+        return np.concatenate([predict_pose3d(args, model, clips[i:i + batch_size])
+                               for i in range(0, len(clips), batch_size)])
 
 
-def score_all(args, checkpoint):
+def score_all(args, checkpoint, precision="fp32"):
     """``{method: errors}`` for the two baselines and (if ``checkpoint`` exists) the model."""
     reader = make_datareader(args)
     train_2d, test_2d = reader.read_2d()
@@ -75,7 +76,7 @@ def score_all(args, checkpoint):
     predictions = {"zero depth": zero_depth(test_clips),
                    "linear": apply_linear(fit_linear(train_2d, train_3d), test_clips)}
     if checkpoint and os.path.isfile(checkpoint):
-        predictions["model"] = model_predictions(args, checkpoint, test_clips)
+        predictions["model"] = model_predictions(args, checkpoint, test_clips, precision=precision)
     # h36m_errors de-normalises in place: give each method a fresh reader
     return {name: h36m_errors(pred, make_datareader(args)) for name, pred in predictions.items()}
 
@@ -94,9 +95,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"))
     parser.add_argument("--checkpoint", default=os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"))
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="precision of the model")
     parser.add_argument("--json", help="also write the scores to this file")
     opts = parser.parse_args(argv)
-    scores = score_all(get_config(opts.config), opts.checkpoint)
+    scores = score_all(get_config(opts.config), opts.checkpoint, opts.precision)
     print(markdown_table(scores))
     if opts.json:
         with open(opts.json, "w") as f:
