@@ -249,7 +249,7 @@ def test_bad_inputs(tmp_path):
     _expect_error(tmp_path, "--focus 3: no person with that id", "-j", TWO, "--focus", 3, "--clip_len", 27)
     _expect_error(tmp_path, "ids present: 1 (45 detections), 2 (45 detections)", "-j", TWO, "--focus", 3,
                   "--clip_len", 27)
-    _expect_error(tmp_path, "--clip_len 243 is longer than the model's maxlen 27", "-j", SINGLE)
+    _expect_error(tmp_path, "--clip_len 243 is longer than the model's maxlen 27", "-j", SINGLE, "--clip_len", 243)
     _expect_error(tmp_path, "--stride must be between 1 and --clip_len (27)", "-j", SINGLE, "--clip_len", 27,
                   "--stride", 30)
     _expect_error(tmp_path, "--overlay draws on the input video", "-j", SINGLE, "--clip_len", 27, "--overlay")
