@@ -56,3 +56,13 @@ def test_worker_count_fits_the_machine():
     cpus = len(os.sched_getaffinity(0))
     assert runtime.num_workers(12) == min(12, cpus)
     assert Runtime(device="cpu", workers=0, progress=False).num_workers(12) == 0
+
+
+@pytest.mark.slow
+def test_compiled_training_saves_plain_keys(tmp_path):
+    import train
+    make_h36m_clips(tmp_path)
+    config = write_pose3d_config(tmp_path, "tiny", epochs=1)
+    train.main(["--config", config, "-c", str(tmp_path / "ckpt"), "--workers", "0", "--no-progress", "--compile"])
+    keys = list(load_checkpoint(tmp_path / "ckpt" / "latest_epoch.bin")["model_pos"])
+    assert keys[0] == "module.temp_embed" and not any("_orig_mod" in k for k in keys)

@@ -356,6 +356,24 @@ def _run(task_cls, opts, args, runtime):
             _write_report(opts.evaluate, report)
         return metrics
 
+    return _train(task, model, ckpt if opts.resume else None, evaluate, opts, args, runtime)
+
+
+def _restore(ckpt, optimizer, task, runtime):
+    """Epoch to start from and best metric so far; the optimizer state is loaded from ``ckpt``."""
+    if ckpt is None:
+        return 0, task.best_initial
+    start_epoch = ckpt.get("epoch", 0)
+    if ckpt.get("optimizer") is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    else:
+        warnings.warn("this checkpoint has no optimizer state; the optimizer starts afresh")
+    best = ckpt[task.best_key] if ckpt.get(task.best_key) is not None else task.best_initial
+    runtime.print(f"Resuming after epoch {start_epoch} (best {task.best_key} {best})")
+    return start_epoch, best
+
+
+def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
     model = runtime.wrap(model)
     bare = unwrap_model(model)
     model = _compiled(model, opts)
@@ -364,16 +382,7 @@ def _run(task_cls, opts, args, runtime):
     groups = task.param_groups(bare)
     optimizer = torch.optim.AdamW(groups, lr=groups[0]["lr"], weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=args.lr_decay)
-    start_epoch, best = 0, task.best_initial
-    if ckpt is not None and opts.resume:
-        start_epoch = ckpt.get("epoch", 0)
-        if ckpt.get("optimizer") is not None:
-            optimizer.load_state_dict(ckpt["optimizer"])
-        else:
-            warnings.warn("this checkpoint has no optimizer state; the optimizer starts afresh")
-        if ckpt.get(task.best_key) is not None:
-            best = ckpt[task.best_key]
-        runtime.print(f"Resuming after epoch {start_epoch} (best {task.best_key} {best})")
+    start_epoch, best = _restore(resume_ckpt, optimizer, task, runtime)
 
     writer = None
     if runtime.is_main:
@@ -406,15 +415,15 @@ def _run(task_cls, opts, args, runtime):
         minutes = (time.time() - start) / 60
         if runtime.is_main:
             task.log_epoch(writer, epoch, meters, metrics, lr_before, minutes)
-            saver.save("latest_epoch.bin", epoch, optimizer, model, best)
+            saver.save("latest_epoch.bin", epoch, optimizer, bare, best)
             if frequency and (epoch + 1) % frequency == 0:
-                saver.save(f"epoch_{epoch}.bin", epoch, optimizer, model, best)
+                saver.save(f"epoch_{epoch}.bin", epoch, optimizer, bare, best)
         metric = metrics.get("metric") if metrics else None
         if metric is not None and task.is_better(metric, best):
             best = metric
             if runtime.is_main:
                 print("save best checkpoint", flush=True)
-                saver.save("best_epoch.bin", epoch, optimizer, model, best)
+                saver.save("best_epoch.bin", epoch, optimizer, bare, best)
         runtime.barrier()
     if writer is not None:
         writer.close()
