@@ -82,6 +82,12 @@ def parse_args(argv=None):
     return opts
 
 
+def normalization(opts, video):
+    """Keyword arguments of ``normalize_keypoints``/``pixel_mapping`` for the original's two modes:
+    the frame size (``--pixel``) or the person's bounding box over the whole video."""
+    return {"vid_size": video.size} if opts.pixel else {"scale_range": [1, 1]}
+
+
 def check_window_options(opts, maxlen):
     """Validate ``--clip_len`` (default: ``maxlen``) and ``--stride`` against the model; returns the stride."""
     if opts.clip_len is None:
@@ -271,13 +277,8 @@ def run(opts):
     several = len(inputs.tracks) > 1
     written = []
     for track in inputs.tracks:
-        # the original's two normalisations: frame size (--pixel) or the person's box over the video
-        if opts.pixel:
-            motion = normalize_keypoints(track.keypoints, vid_size=video.size)
-            mapping = pixel_mapping(track.keypoints, vid_size=video.size)
-        else:
-            motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
-            mapping = pixel_mapping(track.keypoints, scale_range=[1, 1])
+        motion = normalize_keypoints(track.keypoints, **normalization(opts, video))
+        mapping = pixel_mapping(track.keypoints, **normalization(opts, video))
         results = lift_motion(run_model, motion, args, device, opts.clip_len, stride,
                               desc=f"lift person {track.track_id}")
         stem = os.path.join(opts.out_path, f"X3D_{track.name}" if several else "X3D")

@@ -16,7 +16,7 @@ import torch
 from scipy.optimize import least_squares
 from tqdm import tqdm
 
-from infer_wild import add_window_arguments, check_window_options, get_device, run_cli
+from infer_wild import add_window_arguments, check_window_options, get_device, normalization, run_cli
 from lib.data.dataset_wild import blend_windows, plan_windows
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints
 from lib.model.model_mesh import MeshRegressor
@@ -144,10 +144,7 @@ def run(opts):
     os.makedirs(opts.out_path, exist_ok=True)
     written = []
     for track in inputs.tracks:
-        if opts.pixel:
-            motion = normalize_keypoints(track.keypoints, vid_size=video.size)
-        else:
-            motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
+        motion = normalize_keypoints(track.keypoints, **normalization(opts, video))
         verts, joints = mesh_motion(model, smpl, motion, device, opts.clip_len, stride,
                                     desc=f"mesh person {track.track_id}", precision=opts.precision)
         if references[track.name]:

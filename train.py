@@ -17,10 +17,10 @@ from lib.data.dataset_motion_3d import MotionDataset3D
 from lib.model.loss import (loss_2d_weighted, loss_angle, loss_angle_velocity, loss_limb_gt, loss_limb_var,
                             loss_mpjpe, loss_velocity, n_mpjpe)
 from lib.utils import checkpoint as checkpoint_io
-from lib.utils.checkpoint import load_model_weights, model_state_for_saving
+from lib.utils.checkpoint import load_model_weights
 from lib.utils.eval_h36m import format_h36m_table, h36m_errors, predict_pose3d
 from lib.utils.learning import load_backbone, partial_train_layers
-from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
+from lib.utils.trainer import Task, TrainPass, load_finetune_state, run, training_checkpoint
 from lib.utils.trainer import parse_args as _parse_args
 from lib.utils.trainer import set_random_seed  # noqa: F401  (public name of the original script)
 
@@ -44,8 +44,8 @@ def parse_args(argv=None):
 def save_checkpoint(chk_path, epoch, lr, optimizer, model_pos, min_loss):
     """Write a train.py checkpoint (the original's function; the engine writes the same layout)."""
     print('Saving checkpoint to', chk_path)
-    checkpoint_io.save_checkpoint(chk_path, {'epoch': epoch + 1, 'lr': lr, 'optimizer': optimizer.state_dict(),
-                               'model_pos': model_state_for_saving(model_pos), 'min_loss': min_loss})
+    checkpoint_io.save_checkpoint(chk_path, training_checkpoint(epoch, lr, optimizer, model_pos, 'model_pos',
+                                                                'min_loss', min_loss))
 
 
 def pose3d_loss(args, model_pos, batch_input, batch_gt, has_3d, has_gt):

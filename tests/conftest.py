@@ -83,3 +83,16 @@ def make_ntu_pickle(path, labels, splits, seed=0, frames=(12, 30), persons=(1, 2
 
 TINY_BACKBONE = dict(maxlen=27, dim_feat=16, mlp_ratio=2, depth=1, dim_rep=16, num_heads=2, att_fuse=True,
                      num_joints=17)
+
+
+def run_torchrun(script, config, out_dir, port):
+    """Train ``script`` for the given config with two gloo processes on the CPU (torchrun); returns the
+    completed process after checking it succeeded."""
+    import subprocess
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                             "--master_port", str(port), str(script), "--config", str(config), "-c", str(out_dir),
+                             "--workers", "0", "--no-progress", "--device", "cpu"],
+                            capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result

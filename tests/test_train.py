@@ -4,8 +4,6 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,7 +11,7 @@ import torch
 import yaml
 
 import train
-from conftest import REPO, TINY_POSE3D, fixture_path, make_h36m_clips, write_pose3d_config as write_config
+from conftest import REPO, run_torchrun, TINY_POSE3D, fixture_path, make_h36m_clips, write_pose3d_config as write_config
 from lib.utils.checkpoint import load_checkpoint, load_model_weights
 from lib.utils.learning import load_backbone
 from lib.utils.tools import ConfigKeyError, get_config
@@ -133,12 +131,7 @@ def test_ddp_two_gloo_processes(trained):
     data, config, _ = trained
     out_dir = data / "ddp"
     cfg = write_config(data, "tiny_ddp", epochs=1)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29517", os.path.join(REPO, "train.py"), "--config", cfg,
-                             "-c", str(out_dir), "--workers", "0", "--no-progress", "--device", "cpu"],
-                            capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_torchrun(os.path.join(REPO, "train.py"), cfg, out_dir, 29517)
     assert result.stdout.count("[1] time") == 1  # only rank 0 reports
     ckpt = load_checkpoint(out_dir / "latest_epoch.bin")
     assert all(k.startswith("module.") and not k.startswith("module.module.") for k in ckpt["model_pos"])
@@ -193,3 +186,13 @@ def test_bf16_evaluation_and_amp_training(trained, capsys):
     out_dir = data / "amp"
     run_train("--config", write_config(data, "tiny_amp", epochs=1), "-c", str(out_dir), "--amp")
     assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 1
+
+
+def test_save_checkpoint_writes_the_original_layout(tmp_path):
+    model = load_backbone(get_config(write_config(tmp_path, "tiny")))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
+    train.save_checkpoint(str(tmp_path / "x.bin"), 4, 0.05, optimizer, model, np.float64(12.5))
+    ckpt = torch.load(tmp_path / "x.bin", weights_only=True)
+    assert ckpt["epoch"] == 5 and ckpt["lr"] == 0.05 and ckpt["min_loss"] == 12.5
+    assert sorted(ckpt) == ["epoch", "lr", "min_loss", "model_pos", "optimizer"]
+    assert next(iter(ckpt["model_pos"])) == "module.temp_embed"

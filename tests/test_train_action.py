@@ -2,8 +2,6 @@
 evaluate, finetune, torchrun) on a synthetic NTU pickle."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ import torch
 import yaml
 
 import train_action
-from conftest import REPO, TINY_BACKBONE, fixture_path, make_ntu_pickle
+from conftest import REPO, run_torchrun, TINY_BACKBONE, fixture_path, make_ntu_pickle
 from lib.data.dataset_action import NTURGBD
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_checkpoint, load_weights_from_file, model_state_for_saving, save_checkpoint
@@ -108,12 +106,7 @@ def test_bad_split_and_labels(ntu):
 def test_torchrun_two_processes(ntu):
     out_dir = ntu / "ddp"
     cfg = write_config(ntu, "ddp", epochs=1)
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29518", os.path.join(REPO, "train_action.py"), "--config", cfg,
-                             "-c", str(out_dir), "--workers", "0", "--no-progress", "--device", "cpu"],
-                            capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"),
-                            cwd=REPO, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_torchrun(os.path.join(REPO, "train_action.py"), cfg, out_dir, 29518)
     ckpt = load_checkpoint(out_dir / "latest_epoch.bin")
     model = ActionNet(load_backbone(Config(TINY_BACKBONE)), 16, num_classes=CLASSES)
     from lib.utils.checkpoint import load_model_weights

@@ -3,8 +3,6 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +10,7 @@ import torch
 import yaml
 
 import train_action_1shot
-from conftest import REPO, TINY_BACKBONE, fixture_path, make_ntu_pickle
+from conftest import REPO, run_torchrun, TINY_BACKBONE, fixture_path, make_ntu_pickle
 from lib.data.dataset_action import NTURGBD
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_checkpoint, load_weights_from_file, model_state_for_saving, save_checkpoint
@@ -94,10 +92,5 @@ def test_strict_finetune_reads_best_epoch(ntu120, capsys):
 def test_torchrun_two_processes(ntu120):
     out_dir = ntu120 / "ddp"
     cfg = write_config(ntu120, "ddp", epochs=1)
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29519", os.path.join(REPO, "train_action_1shot.py"), "--config", cfg,
-                             "-c", str(out_dir), "--workers", "0", "--no-progress", "--device", "cpu"],
-                            capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"),
-                            cwd=REPO, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_torchrun(os.path.join(REPO, "train_action_1shot.py"), cfg, out_dir, 29519)
     assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 1

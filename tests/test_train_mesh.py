@@ -1,7 +1,6 @@
 """train_mesh.py end to end with the synthetic body model: the H36M/COCO/3DPW schedule, resume,
 evaluate, finetune, and the flip-averaged validation."""
 import json
-import os
 import pickle
 import shutil
 from unittest import mock
@@ -141,9 +140,7 @@ def test_missing_smpl_files_listed(mesh_root, tmp_path):
 
 
 def test_torchrun_two_processes(mesh_root, tmp_path):
-    import subprocess
-    import sys
-    from conftest import REPO
+    from conftest import REPO, run_torchrun
     # torchrun runs a wrapper that installs the synthetic model's vertex ids, then train_mesh.main
     wrapper = tmp_path / "run_train_mesh.py"
     wrapper.write_text(
@@ -153,10 +150,5 @@ def test_torchrun_two_processes(mesh_root, tmp_path):
         "import train_mesh\n"
         "train_mesh.main()\n")
     out_dir = tmp_path / "ddp"
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", "29520", str(wrapper), "--config", write_config(mesh_root, "ddp", epochs=1),
-                             "-c", str(out_dir), "--workers", "0", "--no-progress", "--device", "cpu"],
-                            capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO,
-                            timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_torchrun(wrapper, write_config(mesh_root, "ddp", epochs=1), out_dir, 29520)
     assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 1

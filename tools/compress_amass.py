@@ -15,12 +15,17 @@ Files that are not motions (``shape.npz``, licences, ...) are skipped and listed
 """
 import argparse
 import os
-import pickle
 import sys
 import zipfile
 
 import numpy as np
 from tqdm import tqdm
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from lib.utils.tools import write_pkl  # noqa: E402
 
 TARGET_FPS = 60
 SUBSAMPLED_KEYS = ("trans", "dmpls", "poses")
@@ -102,8 +107,7 @@ def main(argv=None):
             print(fname_new, ",", len_ori, ",", fps, ",", len_new, file=f)
             all_motions.append(motion)
             np.savez(os.path.join(args.out_dir, fname_new), motion)
-    with open(args.out_pkl, "wb") as f:
-        pickle.dump(all_motions, f)
+    write_pkl(all_motions, args.out_pkl)
     if skipped:
         print(f"skipped {len(skipped)} files:")
         for path, reason in skipped:

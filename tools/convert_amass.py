@@ -15,19 +15,18 @@ import pickle
 import sys
 
 import numpy as np
-from tqdm import tqdm
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from lib.data.dataset_motion_3d import write_clip_files  # noqa: E402
 from lib.utils.utils_data import split_clips  # noqa: E402
 
 SUBSET_NAME = "AMASS"
 SCALE_FACTOR = 0.298
 # row vectors times this matrix: (x, y, z) -> (x, -z, y)
 REAL2CAM = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=np.float32)
-PICKLE_PROTOCOL = 4  # the default of the Python versions the original ran on
 
 
 def joints_to_camera(joints_all):
@@ -50,11 +49,8 @@ def save_clips(save_path, frames, split_id):
 
     Clips are cut one at a time: materialising all of them at once would need several GB for AMASS.
     """
-    os.makedirs(save_path, exist_ok=True)
-    for i, clip_ids in enumerate(tqdm(split_id, desc="AMASS clips")):
-        data_dict = {"data_input": None, "data_label": frames[np.asarray(clip_ids)]}
-        with open(os.path.join(save_path, "%08d.pkl" % i), "wb") as f:
-            pickle.dump(data_dict, f, protocol=PICKLE_PROTOCOL)
+    clips = ((None, frames[np.asarray(clip_ids)]) for clip_ids in split_id)
+    write_clip_files(save_path, clips, desc="AMASS clips", total=len(split_id))
 
 
 def parse_args(argv=None):

@@ -10,30 +10,22 @@ not; the test files are in the order that evaluation expects.
 """
 import argparse
 import os
-import pickle
 import sys
-
-from tqdm import tqdm
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.data.datareader_h36m import DataReaderH36M  # noqa: E402
+from lib.data.dataset_motion_3d import write_clip_files  # noqa: E402
 
 SUBSET_NAME = "H36M-SH"
-# pinned so the files are byte-identical whatever the Python version (4 = the original's default)
-PICKLE_PROTOCOL = 4
 
 
 def save_clips(subset_name, root_path, data, labels):
     """Write clip ``i`` of ``data``/``labels`` to ``<root_path>/<subset_name>/%08d.pkl``."""
-    save_path = os.path.join(root_path, subset_name)
-    os.makedirs(save_path, exist_ok=True)
-    for i in tqdm(range(len(data)), desc=f"{subset_name} clips"):
-        data_dict = {"data_input": data[i], "data_label": labels[i]}
-        with open(os.path.join(save_path, "%08d.pkl" % i), "wb") as f:
-            pickle.dump(data_dict, f, protocol=PICKLE_PROTOCOL)
+    write_clip_files(os.path.join(root_path, subset_name), zip(data, labels), desc=f"{subset_name} clips",
+                     total=len(data))
 
 
 def parse_args(argv=None):

@@ -27,13 +27,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from lib.utils.tools import write_pkl  # noqa: E402
 from lib.utils.utils_data import crop_scale  # noqa: E402
 
 # H36M joint index -> InstaVariety json key; None: joint not provided (left at (0, 0, 0))
 H36M_TO_INSTA_KEY = ["Hip", "R Hip", "R Knee", "R Ankle", "L Hip", "L Knee", "L Ankle", None, "Neck", "Nose", None,
                      "L Shoulder", "L Elbow", "L Wrist", "R Shoulder", "R Elbow", "R Wrist"]
 DEFAULT_ROOT = "data/motion2d/InstaVariety/InstaVariety_tracks/"
-PICKLE_PROTOCOL = 4  # the default of the Python versions the original ran on
 
 
 def json2pose(json_dict):
@@ -135,8 +135,7 @@ def main(argv=None):
         raise SystemExit(f"action folder not found: {action_root}")
     motion_all = convert_action(action_root)
     out_path = os.path.join(action_root, f"{args.name_action}.pkl")
-    with open(out_path, "wb") as f:
-        pickle.dump(motion_all, f, protocol=PICKLE_PROTOCOL)
+    write_pkl(motion_all, out_path)
     print(f"wrote {len(motion_all)} clips to {out_path}")
     return 0
 

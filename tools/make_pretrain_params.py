@@ -8,11 +8,16 @@ from a uniform of width 0.06), and the distance-to-confidence model ``a, b, m, s
 """
 import argparse
 import os
-import pickle
 import sys
 
 import numpy as np
 import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from lib.utils.tools import write_pkl  # noqa: E402
 
 # joint: (mean x, mean y, std x, std y, weight), H36M joint order
 NOISE_TABLE = [
@@ -55,8 +60,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     torch.save(noise_model(), os.path.join(args.out, "synthetic_noise.pth"))
-    with open(os.path.join(args.out, "d2c_params.pkl"), "wb") as f:
-        pickle.dump(dict(D2C_PARAMS), f)
+    write_pkl(dict(D2C_PARAMS), os.path.join(args.out, "d2c_params.pkl"))
     print(f"wrote {args.out}/synthetic_noise.pth and {args.out}/d2c_params.pkl")
     return 0
 

@@ -25,7 +25,6 @@ import dataclasses
 import json
 import math
 import os
-import pickle
 import sys
 import tempfile
 import xml.etree.ElementTree as ET
@@ -40,8 +39,8 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION  # noqa: E402
+from lib.utils.tools import write_pkl  # noqa: E402
 
-PICKLE_PROTOCOL = 4  # pinned so the output is byte-identical across Python versions
 FPS = 50  # frame rate of the pickle (that of H36M's videos)
 DEFAULT_OUTPUT = "data/motion3d/demo/h36m_demo.pkl"
 
@@ -924,8 +923,7 @@ def main(argv=None):
     subject = DemoSubject(data_dir)
     dataset, takes, report = build_dataset(subject, args.clips, args.seed, args.min_seconds)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    with open(args.output, "wb") as f:
-        pickle.dump(dataset, f, protocol=PICKLE_PROTOCOL)
+    write_pkl(dataset, args.output)
     for split in ("train", "test"):
         clips = [c for c in args.clips if split_of(c) == split]
         print(f"{split}: {len(dataset[split]['source'])} frames; clips ({len(CAMERAS)} cameras each): "

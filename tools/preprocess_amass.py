@@ -21,6 +21,12 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+from lib.utils.tools import write_pkl  # noqa: E402
+
 MAX_SLICE_LEN = 2916  # frames posed at once (bounds the body model's memory)
 NUM_BETAS = 16
 NUM_DMPLS = 8
@@ -143,8 +149,7 @@ def main(argv=None, vertices=None):
         motions = pickle.load(f)
     J_reg = np.load(args.regressor)
     all_joints = motions_to_joints(motions, read_fname_list(args.fps_csv), J_reg, vertices, args.clip_list)
-    with open(args.out_pkl, "wb") as f:
-        pickle.dump(all_joints, f)
+    write_pkl(all_joints, args.out_pkl)
     print(f"wrote {len(all_joints)} joint trajectories to {args.out_pkl} and {args.clip_list}")
     return 0
 

@@ -7,10 +7,22 @@ import torch
 from torch.utils.data import Dataset
 
 from lib.data.augmentation import Augmenter3D
-from lib.utils.tools import read_pkl
+from tqdm import tqdm
+
+from lib.utils.tools import read_pkl, write_pkl
 from lib.utils.utils_data import flip_data
 
 DATA_DOC = "docs/pose3d.md (H36M) and docs/pretrain.md (AMASS)"
+
+
+def write_clip_files(folder, clips, desc="clips", total=None):
+    """Write clip ``i`` of ``clips`` (pairs ``(data_input, data_label)``) to ``<folder>/%08d.pkl``.
+
+    The files :class:`MotionDataset3D` reads: ``{'data_input': 2D clip or None, 'data_label': 3D clip}``.
+    """
+    os.makedirs(folder, exist_ok=True)
+    for i, (data_input, data_label) in enumerate(tqdm(clips, desc=desc, total=total)):
+        write_pkl({"data_input": data_input, "data_label": data_label}, os.path.join(folder, "%08d.pkl" % i))
 
 
 class MotionDataset(Dataset):

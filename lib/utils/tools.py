@@ -92,3 +92,14 @@ def read_pkl(data_url):
     """Unpickle a file (datasets and parameter files are plain pickles)."""
     with open(data_url, "rb") as f:
         return pickle.load(f)
+
+
+# Pickle protocol of the files we write: the default of the Python versions the original ran on,
+# pinned so that the bytes do not change with the Python version (3.14 defaults to 5).
+PICKLE_PROTOCOL = 4
+
+
+def write_pkl(obj, path):
+    """Pickle ``obj`` to ``path`` (protocol :data:`PICKLE_PROTOCOL`)."""
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=PICKLE_PROTOCOL)

@@ -294,19 +294,22 @@ def load_finetune_state(opts, path=None):
     return state_dict_from_checkpoint(load_checkpoint(path), "model_pos", path), path
 
 
+def training_checkpoint(epoch, lr, optimizer, model, model_key, best_key, best):
+    """The original's checkpoint layout after 0-based ``epoch`` (spec 01 §9)."""
+    return {"epoch": epoch + 1, "lr": lr, "optimizer": optimizer.state_dict(),
+            model_key: model_state_for_saving(model), best_key: best}
+
+
 class CheckpointWriter:
     def __init__(self, task, folder):
         self.task, self.folder = task, folder
 
-    def payload(self, epoch, optimizer, model, best):
-        lrs = [g["lr"] for g in optimizer.param_groups]
-        return {"epoch": epoch + 1, "lr": lrs if self.task.lr_as_list else lrs[0],
-                "optimizer": optimizer.state_dict(), self.task.model_key: model_state_for_saving(model),
-                self.task.best_key: best}
-
     def save(self, name, epoch, optimizer, model, best):
+        lrs = [g["lr"] for g in optimizer.param_groups]
+        payload = training_checkpoint(epoch, lrs if self.task.lr_as_list else lrs[0], optimizer, model,
+                                      self.task.model_key, self.task.best_key, best)
         with deferred_interrupt():
-            save_checkpoint(os.path.join(self.folder, name), self.payload(epoch, optimizer, model, best))
+            save_checkpoint(os.path.join(self.folder, name), payload)
 
 
 # ----------------------------------------------------------------------------------------------
