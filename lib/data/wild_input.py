@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lib.data.dataset_action import coco2h36m
+from lib.utils.errors import UserError
 from lib.utils.utils_data import crop_scale
 
 # H36M-17 joint names (spec 00 §5), in the output order.
@@ -30,7 +31,7 @@ DEFAULT_VIDEO_SIZE = (1920, 1080)
 DEFAULT_FPS = 25.0
 
 
-class WildInputError(ValueError):
+class WildInputError(UserError, ValueError):
     """The keypoint file, the video or the options cannot be used; the message says why."""
 
 

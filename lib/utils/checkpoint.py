@@ -22,6 +22,8 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from lib.utils.errors import UserError
+
 MODULE_PREFIX = "module."
 
 # Backbones whose weights were released, with the configs that build them (spec 01 §1).
@@ -37,7 +39,7 @@ RELEASED_BACKBONES = OrderedDict([
 _SIZE_KEYS = ("dim_feat", "mlp_ratio", "depth", "dim_rep", "maxlen", "num_joints")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint file cannot be read, or does not fit the model."""
 
 

@@ -16,6 +16,8 @@ import torch
 from smplx.lbs import vertices2joints
 from smplx.utils import SMPLOutput, Struct
 
+from lib.utils.errors import UserError
+
 # name → index into the 54 joints (24 SMPL + 21 vertex joints + 9 J_regressor_extra joints)
 JOINT_MAP = {
     'OP Nose': 24, 'OP Neck': 12, 'OP RShoulder': 17,
@@ -60,7 +62,7 @@ SMPL_MEAN_PARAMS = 'smpl_mean_params.npz'
 _SPIN_DATA = "the SPIN project's data (https://github.com/nkolot/SPIN, scripts/fetch_data.sh)"
 
 
-class SMPLModelFileError(ValueError):
+class SMPLModelFileError(UserError, ValueError):
     """An SMPL model, regressor or mean-parameter file is unreadable or has the wrong content."""
 
 
