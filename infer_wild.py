@@ -23,8 +23,8 @@ from lib.data.dataset_wild import blend_windows, plan_windows
 from lib.data.wild_input import (H36M_JOINT_NAMES, WildInputError, add_input_arguments, inputs_from_args,
                                  normalize_keypoints, pixel_mapping)
 from lib.utils.checkpoint import CheckpointError, load_weights_from_file
+from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.learning import PRECISIONS, load_backbone, precision_context
-from lib.utils.tools import get_config
 from lib.utils.utils_data import lift_pose3d
 from lib.utils.vismo import BONES_3D, LEFT_BONES_3D, RIGHT_BONES_3D, hex2rgb, render_and_save
 
@@ -260,7 +260,7 @@ def write_overlay(video, tracks, save_path):
 
 
 def run(opts):
-    args = get_config(opts.config)
+    args = load_config(opts.config, INFER_POSE3D)
     stride = check_window_options(opts, args.maxlen)
     if opts.overlay and not opts.vid_path:
         raise WildInputError("--overlay draws on the input video: give it with --vid_path")

@@ -21,8 +21,8 @@ from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
 from lib.data.wild_input import WildInputError, add_input_arguments, coco_order_confidence, inputs_from_args
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_weights_from_file
+from lib.utils.config_schema import INFER_ACTION, load_config
 from lib.utils.learning import PRECISIONS, load_backbone, precision_context
-from lib.utils.tools import get_config
 from lib.utils.utils_data import crop_scale, resample
 
 WINDOW_SECONDS = 3.0  # default window: about the length of an NTU action sample
@@ -107,11 +107,9 @@ def _format(ranked):
 
 
 def run(opts):
-    args = get_config(opts.config)
+    args = load_config(opts.config, INFER_ACTION)
     if opts.top_k < 1:
         raise WildInputError(f"--top_k must be positive, got {opts.top_k}")
-    if args.clip_len > args.maxlen:
-        raise WildInputError(f"config {opts.config}: clip_len {args.clip_len} exceeds maxlen {args.maxlen}")
     inputs = inputs_from_args(opts)
     print(inputs.summary())
     video = inputs.video

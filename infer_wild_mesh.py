@@ -21,8 +21,8 @@ from lib.data.dataset_wild import blend_windows, plan_windows
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints
 from lib.model.model_mesh import MeshRegressor
 from lib.utils.checkpoint import load_weights_from_file
+from lib.utils.config_schema import INFER_MESH, load_config
 from lib.utils.learning import PRECISIONS, load_backbone, precision_context
-from lib.utils.tools import get_config
 from lib.utils.utils_mesh import flip_averaged_output
 from lib.utils.utils_smpl import SMPL
 from lib.utils.vismo import motion2video_mesh
@@ -131,7 +131,7 @@ def load_mesh_model(args, checkpoint_path, device):
 
 
 def run(opts):
-    args = get_config(opts.config)
+    args = load_config(opts.config, INFER_MESH)
     stride = check_window_options(opts, args.maxlen)
     inputs = inputs_from_args(opts)
     print(inputs.summary())

@@ -18,6 +18,7 @@ from lib.model.loss import (loss_2d_weighted, loss_angle, loss_angle_velocity, l
                             loss_mpjpe, loss_velocity, n_mpjpe)
 from lib.utils import checkpoint as checkpoint_io
 from lib.utils.checkpoint import load_model_weights
+from lib.utils.config_schema import TRAIN_POSE3D, validate_config
 from lib.utils.eval_h36m import format_h36m_table, h36m_errors, predict_pose3d
 from lib.utils.learning import load_backbone, partial_train_layers
 from lib.utils.trainer import Task, TrainPass, load_finetune_state, run, training_checkpoint
@@ -198,7 +199,8 @@ class Pose3DTask(Task):
 
 
 def train_with_config(args, opts):
-    """Train or evaluate with a loaded config (the original's entry point)."""
+    """Train or evaluate with a loaded config (the original's entry point); the config is checked first."""
+    validate_config(args, TRAIN_POSE3D, training=not opts.evaluate)
     print(args)
     return run(Pose3DTask, opts, args)
 

@@ -16,6 +16,7 @@ from torch import nn
 from lib.data.dataset_action import NTURGBD
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_model_weights
+from lib.utils.config_schema import TRAIN_ACTION, validate_config
 from lib.utils.learning import accuracy, load_backbone, load_pretrained_weights, partial_train_layers
 from lib.utils.tools import get_config
 from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
@@ -160,7 +161,8 @@ class ActionTask(Task):
 
 
 def train_with_config(args, opts):
-    """Train or evaluate with a loaded config (the original's entry point)."""
+    """Train or evaluate with a loaded config (the original's entry point); the config is checked first."""
+    validate_config(args, TRAIN_ACTION, training=not opts.evaluate)
     print(args)
     return run(ActionTask, opts, args)
 

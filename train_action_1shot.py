@@ -16,6 +16,7 @@ from pytorch_metric_learning.samplers import MPerClassSampler
 from lib.data.dataset_action import NTURGBD, NTURGBD1Shot
 from lib.model.loss_supcon import SupConLoss
 from lib.model.model_action import ActionNet
+from lib.utils.config_schema import TRAIN_ACTION_1SHOT, validate_config
 from lib.utils.learning import oneshot_accuracy
 from lib.utils.tools import get_config
 from lib.utils.trainer import Task, TrainPass, run
@@ -132,7 +133,8 @@ class OneShotTask(Task):
 
 
 def train_with_config(args, opts):
-    """Train or evaluate with a loaded config (the original's entry point)."""
+    """Train or evaluate with a loaded config (the original's entry point); the config is checked first."""
+    validate_config(args, TRAIN_ACTION_1SHOT, training=not opts.evaluate)
     print(args)
     return run(OneShotTask, opts, args)
 

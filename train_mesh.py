@@ -15,6 +15,7 @@ import torch
 from lib.data.dataset_mesh import MotionSMPL
 from lib.model.loss_mesh import MeshLoss
 from lib.model.model_mesh import MeshRegressor
+from lib.utils.config_schema import TRAIN_MESH, validate_config
 from lib.utils.learning import load_backbone, load_pretrained_weights, partial_train_layers
 from lib.utils.tools import get_config
 from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
@@ -115,8 +116,6 @@ class MeshTask(Task):
             self.test_datasets['pw3d'] = MotionSMPL(args, 'test', 'pw3d')
         if self.has_coco and training:
             self.train_loaders['coco'] = loader(MotionSMPL(args, 'train', 'coco'), args.batch_size_img)
-        if not self.test_datasets:
-            raise ValueError(f"config {opts.config} names no mesh data set: set dt_file_h36m and/or dt_file_pw3d")
         self.criterion = MeshLoss(loss_type=args.loss_type)
         self.smpl = None
 
@@ -215,7 +214,8 @@ class MeshTask(Task):
 
 
 def train_with_config(args, opts):
-    """Train or evaluate with a loaded config (the original's entry point)."""
+    """Train or evaluate with a loaded config (the original's entry point); the config is checked first."""
+    validate_config(args, TRAIN_MESH, training=not opts.evaluate)
     print(args)
     return run(MeshTask, opts, args)
 

@@ -37,12 +37,12 @@ def _peak_rss_mb():
 def _model(case):
     import torch
 
+    from lib.utils.config_schema import INFER_POSE3D, load_config
     from lib.utils.learning import load_backbone
-    from lib.utils.tools import get_config
     torch.manual_seed(0)
     if case.get("threads"):
         torch.set_num_threads(case["threads"])
-    args = get_config(os.path.join(REPO, MODELS[case["model"]][1]))
+    args = load_config(os.path.join(REPO, MODELS[case["model"]][1]), INFER_POSE3D)
     return load_backbone(args), args
 
 
@@ -151,8 +151,8 @@ def bf16_accuracy(models, frames):
         rows.append((f"{MODELS[name][0]} (random init), output", float((bf16 - fp32).norm() / fp32.norm())))
     # a trained model: the demo model on the demo's 2D keypoints (27-frame windows)
     from lib.data.wild_input import load_wild_inputs, normalize_keypoints
-    from lib.utils.tools import get_config
-    demo_args = get_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"))
+    from lib.utils.config_schema import INFER_POSE3D, load_config
+    demo_args = load_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"), INFER_POSE3D)
     demo = load_backbone(demo_args).eval()
     load_weights_from_file(demo, os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"))
     track = load_wild_inputs(os.path.join(REPO, "examples", "demo_alphapose.json")).tracks[0]

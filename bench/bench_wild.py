@@ -40,10 +40,10 @@ def bench_seams(n_frames=270, clip_len=27):
 
     import infer_wild
     from lib.data.dataset_wild import plan_windows, seam_jump
-    from lib.utils.tools import get_config
+    from lib.utils.config_schema import INFER_POSE3D, load_config
 
     torch.set_num_threads(1)
-    args = get_config(os.path.join(WILD, "infer_single_flip_norm.yaml"))
+    args = load_config(os.path.join(WILD, "infer_single_flip_norm.yaml"), INFER_POSE3D)
     model = infer_wild.load_pose_model(args, os.path.join(WILD, "pose3d_best_epoch.bin"), "cpu")
     run_model = infer_wild.make_model_runner(model)
     motion = smooth_motion(n_frames)

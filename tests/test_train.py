@@ -13,8 +13,9 @@ import yaml
 import train
 from conftest import REPO, run_torchrun, TINY_POSE3D, fixture_path, make_h36m_clips, write_pose3d_config as write_config
 from lib.utils.checkpoint import load_checkpoint, load_model_weights
+from lib.utils.config_schema import ConfigError
 from lib.utils.learning import load_backbone
-from lib.utils.tools import ConfigKeyError, get_config
+from lib.utils.tools import get_config
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
@@ -161,8 +162,9 @@ def test_config_missing_key(data):
     del cfg["learning_rate"]
     path = data / "nolr.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(ConfigKeyError, match=r"nolr.yaml' has no key 'learning_rate'"):
+    with pytest.raises(ConfigError, match=r"nolr.yaml: missing key 'learning_rate' \(read by train.py\)"):
         run_train("--config", str(path), "-c", str(data / "x4"))
+    assert not (data / "x4").exists()
 
 
 def test_unknown_camera_names_the_frame(data):

@@ -24,9 +24,9 @@ if REPO not in sys.path:
 
 from lib.data.datareader_h36m import DataReaderH36M  # noqa: E402
 from lib.utils.checkpoint import load_weights_from_file  # noqa: E402
+from lib.utils.config_schema import TRAIN_POSE3D, load_config  # noqa: E402
 from lib.utils.eval_h36m import h36m_errors, predict_pose3d  # noqa: E402
 from lib.utils.learning import load_backbone, precision_context  # noqa: E402
-from lib.utils.tools import get_config  # noqa: E402
 
 
 def make_datareader(args):
@@ -98,7 +98,8 @@ def main(argv=None):
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="precision of the model")
     parser.add_argument("--json", help="also write the scores to this file")
     opts = parser.parse_args(argv)
-    scores = score_all(get_config(opts.config), opts.checkpoint, opts.precision)
+    args = load_config(opts.config, TRAIN_POSE3D, training=False)  # read as train.py --evaluate reads it
+    scores = score_all(args, opts.checkpoint, opts.precision)
     print(markdown_table(scores))
     if opts.json:
         with open(opts.json, "w") as f:

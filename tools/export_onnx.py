@@ -22,15 +22,20 @@ if REPO not in sys.path:
 
 from lib.model.model_action import ActionNet  # noqa: E402
 from lib.utils.checkpoint import load_weights_from_file  # noqa: E402
+from lib.utils.config_schema import EXPORT_ACTION, EXPORT_POSE3D, validate_config  # noqa: E402
 from lib.utils.learning import load_backbone  # noqa: E402
 from lib.utils.tools import get_config  # noqa: E402
 
 TOLERANCE = 1e-4  # max abs difference between onnxruntime and PyTorch outputs
 
 
+def is_action_config(args):
+    return "model_version" in args
+
+
 def build_model(args, checkpoint=None):
     """The exported module: the backbone (pose configs) or ActionNet (configs with ``model_version``)."""
-    if "model_version" in args:
+    if is_action_config(args):
         model = ActionNet(load_backbone(args), args.dim_rep, num_classes=args.get("action_classes", 60),
                           dropout_ratio=args.dropout_ratio, version=args.model_version, hidden_dim=args.hidden_dim,
                           num_joints=args.num_joints)
@@ -89,6 +94,7 @@ def main(argv=None):
         sys.exit(f"error: exporting needs the onnx and onnxscript packages ({e}); pip install onnx onnxscript "
                  f"onnxruntime")
     args = get_config(opts.config)
+    validate_config(args, EXPORT_ACTION if is_action_config(args) else EXPORT_POSE3D)
     model, is_action = build_model(args, opts.checkpoint)
     if not opts.checkpoint:
         print("warning: no --checkpoint, exporting randomly initialised weights")

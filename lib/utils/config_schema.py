@@ -1,0 +1,393 @@
+"""The schema of the YAML configs: every key's type and range, and which script reads which key.
+
+:func:`validate_config` checks a loaded config against it before a script touches any output
+folder, data or model; :func:`load_config` loads and checks in one call. A config with an
+unknown key (a typo: "did you mean ...?"), a value of the wrong type or out of range, or a
+missing key that the script reads is one :class:`ConfigError` naming the file, the key, the
+value and what is allowed. The configs stay plain YAML read into an attribute dict
+(:func:`lib.utils.tools.get_config`); nothing here changes a value.
+
+The tables are spec 07: :data:`KEYS` lists every key of the shipped configs plus the optional
+keys this project added (``dt_root``, ``posetrack_root``, ``insta_root``,
+``scale_range_pretrain`` for 3D pose/pretraining, ``data_root`` for action), and one
+:class:`Reader` per script lists the keys it needs (spec 07 §2).
+"""
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from lib.model.loss_mesh import REGRESSION_CRITERIA
+from lib.utils.errors import UserError
+from lib.utils.tools import get_config
+
+POSE3D, ACTION, MESH = "pose3d", "action", "mesh"  # config families (configs/pretrain/ is pose3d)
+ALL = (POSE3D, ACTION, MESH)
+
+# Keys a script sets at run time (spec 07): never reported as unknown.
+RUN_TIME_KEYS = ("name", "mask", "aug")
+
+MAX_PROBLEMS_SHOWN = 3  # keeps the error one short line
+
+
+class ConfigError(UserError, ValueError):
+    """A config file with an unknown key, a missing key or a value of the wrong type or range."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """Type, range and families of one config key.
+
+    ``kind``: ``'bool'``, ``'int'``, ``'float'`` (an int is fine too, as YAML ``2`` for ``2.0``),
+    ``'str'``, ``'str_list'`` (non-empty list of strings) or ``'scale_range'`` (``[low, high]``,
+    two positive numbers, low <= high). ``low``/``high`` bound numbers (``low_open``: ``low``
+    itself excluded); ``choices`` restricts strings; ``nullable`` also allows ``null``.
+    """
+    kind: str
+    families: tuple
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_open: bool = False
+    choices: Optional[tuple] = None
+    nullable: bool = False
+
+    def accepts(self, value):
+        if value is None:
+            return self.nullable
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind in ("int", "float"):
+            return _is_number(value, integer=self.kind == "int") and self._in_range(value)
+        if self.kind == "str":
+            return isinstance(value, str) and (self.choices is None or value in self.choices)
+        if self.kind == "str_list":
+            return isinstance(value, list) and len(value) > 0 and all(isinstance(v, str) for v in value)
+        if self.kind == "scale_range":
+            return (isinstance(value, list) and len(value) == 2 and all(_is_number(v) and v > 0 for v in value)
+                    and value[0] <= value[1])
+        raise ValueError(f"unknown key kind {self.kind!r}")
+
+    def _in_range(self, value):
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        return above and (self.high is None or value <= self.high)
+
+    def allowed(self):
+        """What the key accepts, for the error message ("must be ...")."""
+        if self.kind == "bool":
+            text = "true or false"
+        elif self.kind == "int":
+            text = "a positive integer" if self.low == 1 and self.high is None else "an integer" + self._range_text()
+        elif self.kind == "float":
+            text = "a number" + self._range_text()
+        elif self.kind == "str":
+            text = "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else "a string"
+        elif self.kind == "str_list":
+            text = "a non-empty list of strings"
+        else:
+            text = "a list [low, high] of two positive numbers with low <= high"
+        return text + " or null" if self.nullable else text
+
+    def _range_text(self):
+        if self.low is not None and self.high is not None:
+            return f" in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+        if self.low is not None:
+            return f" {'>' if self.low_open else '>='} {self.low:g}"
+        return ""
+
+
+def _is_number(value, integer=False):
+    if isinstance(value, bool):  # a bool is an int to Python, not to a config
+        return False
+    if integer:
+        return isinstance(value, int)
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+# ----------------------------------------------------------------------------------------------
+# every key (spec 07 §1, meanings in specs 02-05)
+# ----------------------------------------------------------------------------------------------
+def _flag(*families):
+    return Key("bool", families)
+
+
+def _count(*families):
+    """Sizes and counts: positive integers."""
+    return Key("int", families, low=1)
+
+
+def _epoch(*families):
+    """An epoch index (0 = from the first epoch)."""
+    return Key("int", families, low=0)
+
+
+def _ratio(*families):
+    return Key("float", families, low=0, high=1)
+
+
+def _weight(*families):
+    """Loss weights and weight decay: numbers >= 0."""
+    return Key("float", families, low=0)
+
+
+def _rate(*families):
+    """Learning rates and temperatures: numbers > 0."""
+    return Key("float", families, low=0, low_open=True)
+
+
+def _text(*families):
+    """File and folder names, data set names."""
+    return Key("str", families)
+
+
+KEYS = {
+    # backbone (spec 07 §2.1; att_fuse is never read, fusion is always on)
+    "maxlen": _count(*ALL),
+    "dim_feat": _count(*ALL),
+    "mlp_ratio": _rate(*ALL),
+    "depth": _count(*ALL),
+    "dim_rep": _count(*ALL),
+    "num_heads": _count(*ALL),
+    "num_joints": _count(*ALL),
+    "att_fuse": _flag(*ALL),
+    "backbone": Key("str", ALL, choices=("DSTformer",)),
+    # shared by the training scripts
+    "finetune": _flag(*ALL),
+    "partial_train": Key("str_list", ALL, nullable=True),
+    "epochs": _count(*ALL),
+    "checkpoint_frequency": _count(POSE3D, MESH),
+    "batch_size": _count(*ALL),
+    "weight_decay": _weight(*ALL),
+    "lr_decay": Key("float", ALL, low=0, high=1, low_open=True),
+    "clip_len": _count(*ALL),
+    "data_stride": _count(POSE3D, MESH),
+    "sample_stride": _count(POSE3D, MESH),
+    "data_root": _text(*ALL),  # for action an addition: the folder of the NTU pickles (default data/action)
+    "flip": _flag(POSE3D, MESH),
+    "dropout": _ratio(POSE3D, MESH),  # pose3d: never read
+    "lambda_scale": _weight(POSE3D, MESH),
+    "lambda_lv": _weight(POSE3D, MESH),
+    "lambda_lg": _weight(POSE3D, MESH),
+    "lambda_a": _weight(POSE3D, MESH),
+    "lambda_av": _weight(POSE3D, MESH),
+    # 3D pose and pretraining (spec 02, 03)
+    "train_2d": _flag(POSE3D),
+    "no_eval": _flag(POSE3D),
+    "learning_rate": _rate(POSE3D),
+    "pretrain_3d_curriculum": _epoch(POSE3D),
+    "subset_list": Key("str_list", (POSE3D,)),
+    "dt_file": _text(POSE3D),
+    "rootrel": _flag(POSE3D),
+    "no_conf": _flag(POSE3D),
+    "gt_2d": _flag(POSE3D),
+    "lambda_3d_velocity": _weight(POSE3D),
+    "synthetic": _flag(POSE3D),
+    "mask_ratio": _ratio(POSE3D),
+    "mask_T_ratio": _ratio(POSE3D),
+    "noise": _flag(POSE3D),
+    "noise_path": _text(POSE3D),
+    "d2c_params_path": _text(POSE3D),
+    "dt_root": _text(POSE3D),  # addition: the folder of dt_file (default data/motion3d)
+    "posetrack_root": _text(POSE3D),  # addition: PoseTrack folder for pretraining
+    "insta_root": _text(POSE3D),  # addition: InstaVariety folder for pretraining
+    "scale_range_pretrain": Key("scale_range", (POSE3D,)),  # addition: rescaling of 3D clips
+    # action (spec 04)
+    "lr_backbone": _rate(ACTION, MESH),
+    "lr_head": _rate(ACTION, MESH),
+    "hidden_dim": _count(ACTION, MESH),
+    "model_version": Key("str", (ACTION,), choices=("class", "embed")),
+    "dropout_ratio": _ratio(ACTION),
+    "dataset": _text(ACTION),
+    "data_split": _text(ACTION),
+    "action_classes": _count(ACTION),
+    "random_move": _flag(ACTION),
+    "scale_range_train": Key("scale_range", (ACTION,)),
+    "scale_range_test": Key("scale_range", (ACTION,)),
+    "n_views": _count(ACTION),
+    "temp": _rate(ACTION),
+    # mesh (spec 05)
+    "train_pw3d": _flag(MESH),
+    "warmup_h36m": _epoch(MESH),
+    "warmup_coco": _epoch(MESH),
+    "batch_size_img": _count(MESH),
+    "dropout_loc": Key("int", (MESH,), low=0),  # never read
+    "dt_file_h36m": _text(MESH),
+    "dt_file_coco": _text(MESH),
+    "dt_file_pw3d": _text(MESH),
+    "lambda_3d": _weight(MESH),
+    "lambda_3dv": _weight(MESH),
+    "lambda_pose": _weight(MESH),
+    "lambda_shape": _weight(MESH),
+    "lambda_norm": _weight(MESH),
+    "loss_type": Key("str", (MESH,), choices=tuple(sorted(REGRESSION_CRITERIA))),
+}
+
+
+def family_keys(family):
+    """The keys a config of ``family`` may have."""
+    return {name for name, key in KEYS.items() if family in key.families}
+
+
+# ----------------------------------------------------------------------------------------------
+# which script reads which key (spec 07 §2)
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class When:
+    """A condition on the (valid) config values, with its wording for the error message."""
+    text: str
+    holds: Callable
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The keys one script reads: ``required`` always, ``required_training`` unless it only
+    evaluates (``--evaluate``), ``required_training_when`` = ``((keys, When), ...)`` only while
+    training and when the condition holds. ``rules`` are extra checks of several keys
+    (functions of the valid values returning a problem or None)."""
+    script: str
+    family: str
+    required: tuple
+    required_training: tuple = ()
+    required_training_when: tuple = ()
+    rules: tuple = ()
+
+
+BACKBONE = ("dim_feat", "dim_rep", "depth", "num_heads", "mlp_ratio", "maxlen", "num_joints")
+OPTIMISATION = ("lr_backbone", "lr_head", "weight_decay", "lr_decay", "epochs")
+
+
+def _heads_divide_features(values):
+    if "dim_feat" in values and "num_heads" in values and values["dim_feat"] % values["num_heads"]:
+        return f"key 'dim_feat' ({values['dim_feat']}) must be a multiple of num_heads ({values['num_heads']})"
+    return None
+
+
+def _clip_fits_model(values):
+    if "clip_len" in values and "maxlen" in values and values["clip_len"] > values["maxlen"]:
+        return (f"key 'clip_len' ({values['clip_len']}) must not exceed maxlen ({values['maxlen']}), "
+                f"the longest clip the model takes")
+    return None
+
+
+def _views_divide_batch(values):
+    if "n_views" in values and "batch_size" in values and values["batch_size"] % values["n_views"]:
+        return (f"key 'batch_size' ({values['batch_size']}) must be a multiple of n_views ({values['n_views']}) "
+                f"(whole groups of views of one class)")
+    return None
+
+
+def _names_mesh_data(values):
+    if "dt_file_h36m" not in values and "dt_file_pw3d" not in values:
+        return "no mesh data set: set dt_file_h36m and/or dt_file_pw3d"
+    return None
+
+
+RULES = (_heads_divide_features, _clip_fits_model, _views_divide_batch)  # checked for every script
+
+TRAIN_POSE3D = Reader(
+    "train.py", POSE3D,
+    required=BACKBONE + ("subset_list", "data_root", "flip", "synthetic", "gt_2d", "batch_size", "train_2d",
+                         "clip_len", "sample_stride", "data_stride", "dt_file", "finetune", "partial_train",
+                         "no_conf", "rootrel"),
+    required_training=("learning_rate", "weight_decay", "lr_decay", "epochs", "checkpoint_frequency", "mask_ratio",
+                       "mask_T_ratio", "noise", "lambda_scale", "lambda_3d_velocity", "lambda_lv", "lambda_lg",
+                       "lambda_a", "lambda_av", "no_eval"),
+    required_training_when=(
+        (("pretrain_3d_curriculum",), When("train_2d is true", lambda v: v.get("train_2d") is True)),
+        (("noise_path", "d2c_params_path"),
+         When("noise or masking is on", lambda v: v.get("noise") is True
+              or (v.get("mask_ratio", 0) > 0 and v.get("mask_T_ratio", 0) > 0))),
+    ))
+INFER_POSE3D = Reader("infer_wild.py", POSE3D, required=BACKBONE + ("no_conf", "flip", "rootrel", "gt_2d"))
+TRAIN_ACTION = Reader(
+    "train_action.py", ACTION,
+    required=BACKBONE + ("finetune", "partial_train", "action_classes", "dropout_ratio", "model_version",
+                         "hidden_dim", "batch_size", "dataset", "data_split", "clip_len", "scale_range_test"),
+    required_training=OPTIMISATION + ("random_move", "scale_range_train"))
+INFER_ACTION = Reader(
+    "infer_wild_action.py", ACTION,
+    required=BACKBONE + ("action_classes", "dropout_ratio", "model_version", "hidden_dim", "clip_len",
+                         "scale_range_test"))
+TRAIN_ACTION_1SHOT = Reader(
+    "train_action_1shot.py", ACTION,
+    required=BACKBONE + ("finetune", "partial_train", "dropout_ratio", "model_version", "hidden_dim", "temp",
+                         "batch_size", "clip_len", "scale_range_test"),
+    required_training=OPTIMISATION + ("random_move", "scale_range_train", "n_views"))
+TRAIN_MESH = Reader(
+    "train_mesh.py", MESH,
+    required=BACKBONE + ("finetune", "partial_train", "hidden_dim", "dropout", "loss_type", "data_root", "clip_len",
+                         "data_stride", "sample_stride", "flip", "batch_size", "lambda_3d", "lambda_scale",
+                         "lambda_3dv", "lambda_lv", "lambda_lg", "lambda_a", "lambda_av", "lambda_shape",
+                         "lambda_pose", "lambda_norm"),
+    required_training=OPTIMISATION + ("checkpoint_frequency",),
+    required_training_when=(
+        (("warmup_h36m",), When("dt_file_h36m is set", lambda v: "dt_file_h36m" in v)),
+        (("train_pw3d",), When("dt_file_pw3d is set", lambda v: "dt_file_pw3d" in v)),
+        (("warmup_coco", "batch_size_img"), When("dt_file_coco is set", lambda v: "dt_file_coco" in v)),
+    ),
+    rules=(_names_mesh_data,))
+INFER_MESH = Reader("infer_wild_mesh.py", MESH, required=BACKBONE + ("data_root", "hidden_dim", "dropout"))
+# tools/export_onnx.py: a backbone (pose configs) or an ActionNet (configs with model_version)
+EXPORT_POSE3D = Reader("tools/export_onnx.py", POSE3D, required=BACKBONE)
+EXPORT_ACTION = Reader("tools/export_onnx.py", ACTION,
+                       required=BACKBONE + ("dropout_ratio", "model_version", "hidden_dim"))
+
+READERS = (TRAIN_POSE3D, INFER_POSE3D, TRAIN_ACTION, INFER_ACTION, TRAIN_ACTION_1SHOT, TRAIN_MESH, INFER_MESH,
+           EXPORT_POSE3D, EXPORT_ACTION)
+
+
+# ----------------------------------------------------------------------------------------------
+# checking
+# ----------------------------------------------------------------------------------------------
+def validate_config(config, reader, training=True, source=None):
+    """Check ``config`` (a loaded config, e.g. from ``get_config``) for ``reader``'s script.
+
+    ``training``: the script trains (not ``--evaluate``), so it also reads the optimisation
+    keys. ``source``: the file named in the message (default: the file the config was loaded
+    from). Returns ``config`` unchanged; raises :class:`ConfigError` listing the problems.
+    """
+    source = source or getattr(config, "_config_path", None) or "config"
+    known = family_keys(reader.family)
+    unknown = [name for name in config if name not in known and name not in RUN_TIME_KEYS]
+    problems = []
+    other_families = [f for f in ALL if f != reader.family and set(unknown) <= family_keys(f)]
+    if len(unknown) > 1 and other_families:
+        problems.append(f"this looks like a {other_families[0]} config, but {reader.script} reads "
+                        f"{reader.family} configs")
+    for name in unknown:  # typos first: they explain the missing keys that follow
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        problems.append(f"unknown key '{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    valid = {}
+    for name, value in config.items():
+        if name in known and KEYS[name].accepts(value):
+            valid[name] = value
+        elif name in known:
+            problems.append(f"key '{name}' must be {KEYS[name].allowed()}, got {_show(value)}")
+
+    needed = [(name, "") for name in reader.required + (reader.required_training if training else ())]
+    if training:
+        needed += [(name, f" when {when.text}") for names, when in reader.required_training_when
+                   if when.holds(valid) for name in names]
+    problems += [f"missing key '{name}' (read by {reader.script}{why})" for name, why in needed if name not in config]
+
+    problems += [p for rule in RULES + reader.rules for p in [rule(valid)] if p]
+    if problems:
+        shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
+        more = len(problems) - MAX_PROBLEMS_SHOWN
+        raise ConfigError(f"{source}: {shown}" + (f"; and {more} more" if more > 0 else ""))
+    return config
+
+
+def load_config(path, reader, training=True):
+    """``get_config(path)`` checked by :func:`validate_config`."""
+    return validate_config(get_config(path), reader, training)
+
+
+def _show(value, limit=60):
+    """A value as written in YAML (``true``, ``null``, ``'Flase'``), shortened."""
+    if value is None:
+        text = "null"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
