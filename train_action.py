@@ -7,7 +7,6 @@
 See docs/action.md.
 """
 import os
-import random
 
 import numpy as np
 import torch
@@ -18,13 +17,8 @@ from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_model_weights
 from lib.utils.learning import accuracy, load_backbone, load_pretrained_weights, partial_train_layers
 from lib.utils.tools import get_config
-from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
+from lib.utils.trainer import Task, TrainPass, finetuning_from_pretrained, load_finetune_state, run
 from lib.utils.trainer import parse_args as _parse_args
-
-# the original seeds every generator on import
-random.seed(0)
-np.random.seed(0)
-torch.manual_seed(0)
 
 ACTION_DATA_ROOT = "data/action"
 
@@ -43,18 +37,18 @@ def build_action_backbone(args, opts, strict_finetune=False):
 
     NTU-60: the entries that fit are copied (``load_pretrained_weights``) and ``partial_train``
     applies in every mode; one-shot (``strict_finetune``): loaded strictly, and ``partial_train``
-    only when finetuning. Both as the original scripts.
+    only in finetuning runs, as the original scripts; unlike the original's one-shot script, also
+    when such a run resumes, so that it trains the same parameters as before.
     """
     backbone = load_backbone(args)
-    finetuning = args.finetune and not (opts.resume or opts.evaluate)
-    if finetuning:
+    if finetuning_from_pretrained(args, opts):
         state, path = load_finetune_state(opts)
         print('Loading backbone', path)
         if strict_finetune:
             load_model_weights(backbone, state, path)
         else:
             load_pretrained_weights(backbone, state)
-    if args.partial_train and (finetuning or not strict_finetune):
+    if args.partial_train and (args.finetune or not strict_finetune):
         backbone = partial_train_layers(backbone, args.partial_train)
     return backbone
 

@@ -17,7 +17,7 @@ from lib.model.loss_mesh import MeshLoss
 from lib.model.model_mesh import MeshRegressor
 from lib.utils.learning import load_backbone, load_pretrained_weights, partial_train_layers
 from lib.utils.tools import get_config
-from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
+from lib.utils.trainer import Task, TrainPass, finetuning_from_pretrained, load_finetune_state, run
 from lib.utils.trainer import parse_args as _parse_args
 from lib.utils.trainer import set_random_seed  # noqa: F401  (public name of the original script)
 from lib.utils.utils_mesh import compute_error, evaluate_mesh, flip_averaged_output
@@ -123,7 +123,7 @@ class MeshTask(Task):
     def build_model(self):
         args, opts = self.args, self.opts
         backbone = load_backbone(args)
-        if args.finetune and not (opts.resume or opts.evaluate):
+        if finetuning_from_pretrained(args, opts):
             state, path = load_finetune_state(opts)
             self.runtime.print('Loading backbone', path)
             load_pretrained_weights(backbone, state)

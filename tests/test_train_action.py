@@ -111,3 +111,30 @@ def test_torchrun_two_processes(ntu):
     model = ActionNet(load_backbone(Config(TINY_BACKBONE)), 16, num_classes=CLASSES)
     from lib.utils.checkpoint import load_model_weights
     load_model_weights(model, ckpt["model"], "ddp")
+
+
+def test_resumed_finetuning_does_not_read_the_pretrained_file(ntu, capsys):
+    backbone = load_backbone(Config(TINY_BACKBONE))
+    pretrained = ntu / "pre_gone" / "latest_epoch.bin"
+    save_checkpoint(pretrained, {"epoch": 1, "model_pos": model_state_for_saving(backbone)})
+    out_dir = ntu / "ft_resume"
+    run("--config", write_config(ntu, "ft_r1", finetune=True, epochs=1), "-p", str(pretrained.parent),
+        "-c", str(out_dir))
+    os.remove(pretrained)  # the pretrained weights are in the checkpoint now
+    capsys.readouterr()
+    run("--config", write_config(ntu, "ft_r2", finetune=True, epochs=2), "-p", str(pretrained.parent),
+        "-c", str(out_dir))
+    out = capsys.readouterr().out
+    assert "Resuming after epoch 1" in out and "Loading backbone" not in out
+    assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 2
+
+
+def test_importing_the_scripts_leaves_the_random_generators_alone():
+    import subprocess
+    import sys
+    draw = "import random, numpy, torch; print(random.random(), numpy.random.rand(), torch.rand(1).item())"
+    seed = "import random, numpy, torch; random.seed(7); numpy.random.seed(7); torch.manual_seed(7)"
+    outputs = [subprocess.run([sys.executable, "-c", f"{seed}; {imports}; {draw}"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout
+               for imports in ("pass", "import train_action, train_action_1shot")]
+    assert outputs[0] == outputs[1]

@@ -28,8 +28,8 @@ from torch.utils.data import BatchSampler, DataLoader, Sampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from lib.utils.checkpoint import (load_checkpoint, load_model_weights, model_state_for_saving, save_checkpoint,
-                                  state_dict_from_checkpoint, unwrap_model)
+from lib.utils.checkpoint import (load_checkpoint, load_model_weights, model_state_for_saving, plain_number,
+                                  remove_stale_temporaries, save_checkpoint, state_dict_from_checkpoint, unwrap_model)
 from lib.utils.learning import PRECISIONS, AverageMeter, precision_context
 from lib.utils.tools import get_config
 
@@ -232,8 +232,9 @@ class Task:
         self.args, self.opts, self.runtime = args, opts, runtime
 
     def build_model(self):
-        """The bare model, with pretrained weights loaded when finetuning and ``partial_train`` applied
-        where the original applies it."""
+        """The bare model, with pretrained weights loaded when :func:`finetuning_from_pretrained` and
+        ``partial_train`` applied where the original applies it (the same on a fresh start and on
+        resume, so that the optimizer state fits)."""
         raise NotImplementedError
 
     def param_groups(self, model):
@@ -282,6 +283,13 @@ def deferred_interrupt():
         signal.signal(signal.SIGINT, previous)
         if received:
             raise KeyboardInterrupt
+
+
+def finetuning_from_pretrained(args, opts):
+    """Whether the model starts from the ``--pretrained`` weights: finetuning, and neither resuming
+    (``--resume`` or automatically) nor evaluating. :func:`run` settles the resume before building
+    the model."""
+    return bool(args.finetune) and not (opts.resume or opts.evaluate)
 
 
 def finetune_source(opts):
@@ -336,14 +344,17 @@ def _run(task_cls, opts, args, runtime):
     task = task_cls(args, opts, runtime)
     if runtime.is_main and not opts.evaluate:
         os.makedirs(opts.checkpoint, exist_ok=True)
+        remove_stale_temporaries(opts.checkpoint)  # left by a run killed while writing a checkpoint
+
+    # decided before the model is built: a resumed run must not read the pretrained weights
+    latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
+    if not (opts.evaluate or opts.resume) and os.path.exists(latest) and (
+            task.auto_resume_in_finetune or not args.finetune):
+        opts.resume = latest  # automatic resume
+    checkpoint_path = opts.evaluate or opts.resume
 
     model = task.build_model()
     runtime.print("INFO: Trainable parameter count:", sum(p.numel() for p in model.parameters() if p.requires_grad))
-
-    checkpoint_path = opts.evaluate or opts.resume
-    latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
-    if not checkpoint_path and os.path.exists(latest) and (task.auto_resume_in_finetune or not args.finetune):
-        checkpoint_path = opts.resume = latest  # automatic resume
     ckpt = None
     if checkpoint_path:
         runtime.print("Loading checkpoint", checkpoint_path)
@@ -362,8 +373,13 @@ def _run(task_cls, opts, args, runtime):
     return _train(task, model, ckpt if opts.resume else None, evaluate, opts, args, runtime)
 
 
-def _restore(ckpt, optimizer, task, runtime):
-    """Epoch to start from and best metric so far; the optimizer state is loaded from ``ckpt``."""
+def _restore(ckpt, optimizer, task, opts, runtime):
+    """Epoch to start from and best metric so far; the optimizer state is loaded from ``ckpt``.
+
+    The best metric is the better of the checkpoint's and that of the ``best_epoch.bin`` already in
+    the output folder: a run killed after writing ``best_epoch.bin`` but before ``latest_epoch.bin``
+    repeats that epoch, and must not replace the best model by a worse one.
+    """
     if ckpt is None:
         return 0, task.best_initial
     start_epoch = ckpt.get("epoch", 0)
@@ -371,7 +387,12 @@ def _restore(ckpt, optimizer, task, runtime):
         optimizer.load_state_dict(ckpt["optimizer"])
     else:
         warnings.warn("this checkpoint has no optimizer state; the optimizer starts afresh")
-    best = ckpt[task.best_key] if ckpt.get(task.best_key) is not None else task.best_initial
+    best = plain_number(ckpt[task.best_key]) if ckpt.get(task.best_key) is not None else task.best_initial
+    best_file = os.path.join(opts.checkpoint, "best_epoch.bin")
+    if os.path.exists(best_file) and os.path.abspath(best_file) != os.path.abspath(opts.resume):
+        saved = load_checkpoint(best_file).get(task.best_key)
+        if saved is not None and task.is_better(plain_number(saved), best):
+            best = plain_number(saved)
     runtime.print(f"Resuming after epoch {start_epoch} (best {task.best_key} {best})")
     return start_epoch, best
 
@@ -385,7 +406,7 @@ def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
     groups = task.param_groups(bare)
     optimizer = torch.optim.AdamW(groups, lr=groups[0]["lr"], weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=args.lr_decay)
-    start_epoch, best = _restore(resume_ckpt, optimizer, task, runtime)
+    start_epoch, best = _restore(resume_ckpt, optimizer, task, opts, runtime)
 
     writer = None
     if runtime.is_main:
@@ -416,17 +437,20 @@ def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
         metrics = evaluate(bare)
         scheduler.step()
         minutes = (time.time() - start) / 60
+        metric = metrics.get("metric") if metrics else None
+        improved = metric is not None and task.is_better(metric, best)
+        if improved:
+            best = metric
         if runtime.is_main:
             task.log_epoch(writer, epoch, meters, metrics, lr_before, minutes)
-            saver.save("latest_epoch.bin", epoch, optimizer, bare, best)
-            if frequency and (epoch + 1) % frequency == 0:
-                saver.save(f"epoch_{epoch}.bin", epoch, optimizer, bare, best)
-        metric = metrics.get("metric") if metrics else None
-        if metric is not None and task.is_better(metric, best):
-            best = metric
-            if runtime.is_main:
+            # every file holds the best metric including this epoch; best_epoch.bin is written before
+            # latest_epoch.bin, so that a kill in between repeats this epoch instead of losing its model
+            if improved:
                 print("save best checkpoint", flush=True)
                 saver.save("best_epoch.bin", epoch, optimizer, bare, best)
+            if frequency and (epoch + 1) % frequency == 0:
+                saver.save(f"epoch_{epoch}.bin", epoch, optimizer, bare, best)
+            saver.save("latest_epoch.bin", epoch, optimizer, bare, best)
         runtime.barrier()
     if writer is not None:
         writer.close()
