@@ -91,14 +91,15 @@ class ActionTask(Task):
         data_path = action_data_path(args, args.dataset)
         if not os.path.isfile(data_path):
             raise FileNotFoundError(f"NTU data file not found: {data_path}. docs/action.md explains how to get it.")
-        self.test_dataset = NTURGBD(data_path, data_split=args.data_split + '_val', n_frames=args.clip_len,
-                                    random_move=False, scale_range=args.scale_range_test,
-                                    num_classes=args.action_classes)
+        # training set first, as the original: each construction re-seeds NumPy and draws from it
         if not opts.evaluate:
             train_dataset = NTURGBD(data_path, data_split=args.data_split + '_train', n_frames=args.clip_len,
                                     random_move=args.random_move, scale_range=args.scale_range_train,
                                     num_classes=args.action_classes)
             self.train_loader = runtime.loader(train_dataset, args.batch_size, shuffle=True, batchnorm=True)
+        self.test_dataset = NTURGBD(data_path, data_split=args.data_split + '_val', n_frames=args.clip_len,
+                                    random_move=False, scale_range=args.scale_range_test,
+                                    num_classes=args.action_classes)
         self.criterion = nn.CrossEntropyLoss()
 
     def build_model(self):

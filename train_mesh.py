@@ -94,7 +94,7 @@ class MeshTask(Task):
 
     def __init__(self, args, opts, runtime):
         super().__init__(args, opts, runtime)
-        self.epoch = 0
+        self.h36m_metrics = None  # of the validation right after this epoch's H36M pass
         training = not opts.evaluate
         if training and runtime.is_main and not os.path.exists(opts.checkpoint):
             os.makedirs(opts.checkpoint)
@@ -137,7 +137,6 @@ class MeshTask(Task):
                 {'params': [p for p in model.head.parameters() if p.requires_grad], 'lr': self.args.lr_head}]
 
     def train_passes(self, epoch):
-        self.epoch = epoch
         passes = []
         if self.has_h36m and epoch < self.args.warmup_h36m:
             passes.append(TrainPass('H36M', self.train_loaders['h36m']))
@@ -175,12 +174,21 @@ class MeshTask(Task):
             _print_metrics(name, metrics)
         return metrics
 
+    def after_pass(self, model, train_pass):
+        # as the original, H36M is validated right after its training pass (the warm-up epochs),
+        # before the COCO and 3DPW passes
+        if train_pass.name == 'H36M':
+            model.eval()
+            self.h36m_metrics = self._validate(model, 'h36m')
+
     def evaluate(self, model):
         model.eval()
         metrics = {}
-        # H36M is validated during its warm-up epochs, and always when it is the only test set (the
-        # original then left the selection metric undefined)
-        if self.has_h36m and (self.opts.evaluate or self.epoch < self.args.warmup_h36m or not self.has_pw3d):
+        if self.h36m_metrics is not None:
+            metrics['h36m'], self.h36m_metrics = self.h36m_metrics, None
+        elif self.has_h36m and (self.opts.evaluate or not self.has_pw3d):
+            # after the warm-up, H36M is still validated when it is the only test set (the original then
+            # left the selection metric undefined)
             metrics['h36m'] = self._validate(model, 'h36m')
         if self.has_pw3d:
             metrics['pw3d'] = self._validate(model, 'pw3d')

@@ -95,7 +95,7 @@ def test_finetune_from_pretrained_backbone(ntu, capsys):
 
 
 def test_bad_split_and_labels(ntu):
-    with pytest.raises(ValueError, match=r"split 'xfoo_val' is not in .*available splits: xsub_train"):
+    with pytest.raises(ValueError, match=r"split 'xfoo_train' is not in .*available splits: xsub_train"):
         run("--config", write_config(ntu, "badsplit", data_split="xfoo"), "-c", str(ntu / "b1"))
     with pytest.raises(ValueError, match=r"sample .* has label [345], outside \[0, 3\)"):
         run("--config", write_config(ntu, "badlabel", action_classes=3), "-c", str(ntu / "b2"))
@@ -138,3 +138,18 @@ def test_importing_the_scripts_leaves_the_random_generators_alone():
                               text=True, check=True).stdout
                for imports in ("pass", "import train_action, train_action_1shot")]
     assert outputs[0] == outputs[1]
+
+
+def test_numpy_state_when_training_starts_is_the_originals(ntu, monkeypatch):
+    # the original builds the training set, then the validation set, and each construction re-seeds NumPy
+    # and resamples clips with it; the model (built here right after the data sets) draws from torch only
+    states = []
+    build_model = train_action.ActionTask.build_model
+    monkeypatch.setattr(train_action.ActionTask, "build_model",
+                        lambda self: states.append(np.random.get_state()) or build_model(self))
+    run("--config", write_config(ntu, "numpy_state", epochs=1), "-c", str(ntu / "numpy_state"))
+    path = str(ntu / "ntu_tiny.pkl")
+    NTURGBD(path, "xsub_train", n_frames=16, random_move=True, scale_range=[1, 3])
+    NTURGBD(path, "xsub_val", n_frames=16, random_move=False, scale_range=[2, 2])
+    expected = np.random.get_state()
+    assert states[0][2] == expected[2] and (states[0][1] == expected[1]).all()

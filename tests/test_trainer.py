@@ -170,3 +170,56 @@ def test_a_training_run_removes_stale_checkpoint_temporaries(tmp_path):
     run_scripted(tmp_path, 1, [50.0])
     assert not any(path.exists() for path in stale)
     assert (tmp_path / "notes.tmp").exists()
+
+
+# --- torch's global random stream: drawn as the original's persistent loaders draw it -----------------------
+def _one_draw():
+    """What PyTorch draws from the global generator for a loader's worker seed or a shuffle seed."""
+    torch.empty((), dtype=torch.int64).random_()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_evaluation_draws_a_worker_seed_once_per_run(workers):
+    runtime = Runtime(device="cpu", workers=workers, progress=False)
+    data = torch.arange(10, dtype=torch.float32).reshape(10, 1)
+    torch.manual_seed(0)
+    _one_draw()  # the original's persistent test loader: one worker seed, when first iterated
+    expected = torch.get_rng_state()
+    torch.manual_seed(0)
+    for _ in range(3):  # three epochs' evaluations
+        out = runtime.predict(data, batch_size=3, fn=lambda batch: {"x": batch.numpy()})
+        np.testing.assert_array_equal(out["x"][:, 0], np.arange(10))
+        assert torch.equal(torch.get_rng_state(), expected)
+
+
+def test_training_loader_without_workers_draws_like_persistent_workers():
+    data = torch.utils.data.TensorDataset(torch.arange(20))
+    torch.manual_seed(0)
+    reference = torch.utils.data.DataLoader(data, batch_size=4, shuffle=True, num_workers=2, persistent_workers=True)
+    expected = [([b.tolist() for (b,) in reference], torch.get_rng_state()) for _ in range(3)]
+    torch.manual_seed(0)
+    loader = Runtime(device="cpu", workers=0, progress=False).loader(data, 4, shuffle=True)
+    got = [([b.tolist() for (b,) in loader], torch.get_rng_state()) for _ in range(3)]
+    for (batches, state), (ref_batches, ref_state) in zip(got, expected):
+        assert batches == ref_batches and torch.equal(state, ref_state)
+
+
+def test_logging_and_checkpoint_writing_leave_the_random_generators_alone(tmp_path):
+    import random
+    from tensorboardX import SummaryWriter
+    from tqdm import tqdm
+    from lib.utils.trainer import CheckpointWriter
+
+    def states():
+        return random.getstate(), np.random.get_state()[1].tolist(), torch.get_rng_state()
+
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.AdamW(model.parameters())
+    before = states()
+    writer = SummaryWriter(str(tmp_path / "logs"))
+    writer.add_scalar("x", 1.0, 1)
+    writer.close()
+    list(tqdm(range(3), desc="x"))
+    CheckpointWriter(ScriptedTask, str(tmp_path)).save("latest_epoch.bin", 0, optimizer, model, 1.0)
+    after = states()
+    assert after[0] == before[0] and after[1] == before[1] and torch.equal(after[2], before[2])
