@@ -123,8 +123,8 @@ def _reference_path(opts, track, several):
 
 
 def load_mesh_model(args, checkpoint_path, device):
-    model = MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, hidden_dim=args.hidden_dim,
-                          dropout_ratio=args.dropout)
+    model = MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, num_joints=args.num_joints,
+                          hidden_dim=args.hidden_dim, dropout_ratio=args.dropout)
     print(f"Loading checkpoint {checkpoint_path}")
     load_weights_from_file(model, checkpoint_path, key="model")
     return model.to(device).eval()

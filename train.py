@@ -21,7 +21,8 @@ from lib.utils.checkpoint import load_model_weights
 from lib.utils.config_schema import TRAIN_POSE3D, validate_config
 from lib.utils.eval_h36m import format_h36m_table, h36m_errors, predict_pose3d
 from lib.utils.learning import load_backbone, partial_train_layers
-from lib.utils.trainer import Task, TrainPass, load_finetune_state, run, training_checkpoint
+from lib.utils.trainer import (Task, TrainPass, finetuning_from_pretrained, load_finetune_state, run,
+                               training_checkpoint)
 from lib.utils.trainer import parse_args as _parse_args
 from lib.utils.trainer import set_random_seed  # noqa: F401  (public name of the original script)
 
@@ -140,7 +141,7 @@ class Pose3DTask(Task):
     def build_model(self):
         args, opts = self.args, self.opts
         model = load_backbone(args)
-        if args.finetune and not (opts.resume or opts.evaluate):
+        if finetuning_from_pretrained(args, opts):
             state, path = load_finetune_state(opts)
             self.runtime.print('Loading checkpoint', path)
             load_model_weights(model, state, path)

@@ -7,7 +7,6 @@
 See docs/action.md.
 """
 import os
-import random
 
 import numpy as np
 import torch
@@ -19,13 +18,8 @@ from lib.utils.checkpoint import load_model_weights
 from lib.utils.config_schema import TRAIN_ACTION, validate_config
 from lib.utils.learning import accuracy, load_backbone, load_pretrained_weights, partial_train_layers
 from lib.utils.tools import get_config
-from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
+from lib.utils.trainer import Task, TrainPass, finetuning_from_pretrained, load_finetune_state, run
 from lib.utils.trainer import parse_args as _parse_args
-
-# the original seeds every generator on import
-random.seed(0)
-np.random.seed(0)
-torch.manual_seed(0)
 
 ACTION_DATA_ROOT = "data/action"
 
@@ -44,18 +38,18 @@ def build_action_backbone(args, opts, strict_finetune=False):
 
     NTU-60: the entries that fit are copied (``load_pretrained_weights``) and ``partial_train``
     applies in every mode; one-shot (``strict_finetune``): loaded strictly, and ``partial_train``
-    only when finetuning. Both as the original scripts.
+    only in finetuning runs, as the original scripts; unlike the original's one-shot script, also
+    when such a run resumes, so that it trains the same parameters as before.
     """
     backbone = load_backbone(args)
-    finetuning = args.finetune and not (opts.resume or opts.evaluate)
-    if finetuning:
+    if finetuning_from_pretrained(args, opts):
         state, path = load_finetune_state(opts)
         print('Loading backbone', path)
         if strict_finetune:
             load_model_weights(backbone, state, path)
         else:
             load_pretrained_weights(backbone, state)
-    if args.partial_train and (finetuning or not strict_finetune):
+    if args.partial_train and (args.finetune or not strict_finetune):
         backbone = partial_train_layers(backbone, args.partial_train)
     return backbone
 
@@ -98,14 +92,15 @@ class ActionTask(Task):
         data_path = action_data_path(args, args.dataset)
         if not os.path.isfile(data_path):
             raise FileNotFoundError(f"NTU data file not found: {data_path}. docs/action.md explains how to get it.")
-        self.test_dataset = NTURGBD(data_path, data_split=args.data_split + '_val', n_frames=args.clip_len,
-                                    random_move=False, scale_range=args.scale_range_test,
-                                    num_classes=args.action_classes)
+        # training set first, as the original: each construction re-seeds NumPy and draws from it
         if not opts.evaluate:
             train_dataset = NTURGBD(data_path, data_split=args.data_split + '_train', n_frames=args.clip_len,
                                     random_move=args.random_move, scale_range=args.scale_range_train,
                                     num_classes=args.action_classes)
             self.train_loader = runtime.loader(train_dataset, args.batch_size, shuffle=True, batchnorm=True)
+        self.test_dataset = NTURGBD(data_path, data_split=args.data_split + '_val', n_frames=args.clip_len,
+                                    random_move=False, scale_range=args.scale_range_test,
+                                    num_classes=args.action_classes)
         self.criterion = nn.CrossEntropyLoss()
 
     def build_model(self):

@@ -7,7 +7,6 @@
 See docs/action.md.
 """
 import os
-import random
 
 import numpy as np
 import torch
@@ -22,11 +21,6 @@ from lib.utils.tools import get_config
 from lib.utils.trainer import Task, TrainPass, run
 from lib.utils.trainer import parse_args as _parse_args
 from train_action import action_data_path, backbone_and_head_groups, build_action_backbone
-
-# the original seeds every generator on import
-random.seed(0)
-np.random.seed(0)
-torch.manual_seed(0)
 
 ONESHOT_FILE = "ntu120_hrnet_oneshot"   # anchors (oneshot_train) and queries (oneshot_val)
 TRAIN_FILE = "ntu120_hrnet"             # the 100 auxiliary classes for training

@@ -18,7 +18,7 @@ from lib.model.model_mesh import MeshRegressor
 from lib.utils.config_schema import TRAIN_MESH, validate_config
 from lib.utils.learning import load_backbone, load_pretrained_weights, partial_train_layers
 from lib.utils.tools import get_config
-from lib.utils.trainer import Task, TrainPass, load_finetune_state, run
+from lib.utils.trainer import Task, TrainPass, finetuning_from_pretrained, load_finetune_state, run
 from lib.utils.trainer import parse_args as _parse_args
 from lib.utils.trainer import set_random_seed  # noqa: F401  (public name of the original script)
 from lib.utils.utils_mesh import compute_error, evaluate_mesh, flip_averaged_output
@@ -95,7 +95,7 @@ class MeshTask(Task):
 
     def __init__(self, args, opts, runtime):
         super().__init__(args, opts, runtime)
-        self.epoch = 0
+        self.h36m_metrics = None  # of the validation right after this epoch's H36M pass
         training = not opts.evaluate
         if training and runtime.is_main and not os.path.exists(opts.checkpoint):
             os.makedirs(opts.checkpoint)
@@ -122,7 +122,7 @@ class MeshTask(Task):
     def build_model(self):
         args, opts = self.args, self.opts
         backbone = load_backbone(args)
-        if args.finetune and not (opts.resume or opts.evaluate):
+        if finetuning_from_pretrained(args, opts):
             state, path = load_finetune_state(opts)
             self.runtime.print('Loading backbone', path)
             load_pretrained_weights(backbone, state)
@@ -136,7 +136,6 @@ class MeshTask(Task):
                 {'params': [p for p in model.head.parameters() if p.requires_grad], 'lr': self.args.lr_head}]
 
     def train_passes(self, epoch):
-        self.epoch = epoch
         passes = []
         if self.has_h36m and epoch < self.args.warmup_h36m:
             passes.append(TrainPass('H36M', self.train_loaders['h36m']))
@@ -174,12 +173,21 @@ class MeshTask(Task):
             _print_metrics(name, metrics)
         return metrics
 
+    def after_pass(self, model, train_pass):
+        # as the original, H36M is validated right after its training pass (the warm-up epochs),
+        # before the COCO and 3DPW passes
+        if train_pass.name == 'H36M':
+            model.eval()
+            self.h36m_metrics = self._validate(model, 'h36m')
+
     def evaluate(self, model):
         model.eval()
         metrics = {}
-        # H36M is validated during its warm-up epochs, and always when it is the only test set (the
-        # original then left the selection metric undefined)
-        if self.has_h36m and (self.opts.evaluate or self.epoch < self.args.warmup_h36m or not self.has_pw3d):
+        if self.h36m_metrics is not None:
+            metrics['h36m'], self.h36m_metrics = self.h36m_metrics, None
+        elif self.has_h36m and (self.opts.evaluate or not self.has_pw3d):
+            # after the warm-up, H36M is still validated when it is the only test set (the original then
+            # left the selection metric undefined)
             metrics['h36m'] = self._validate(model, 'h36m')
         if self.has_pw3d:
             metrics['pw3d'] = self._validate(model, 'pw3d')

@@ -85,14 +85,43 @@ TINY_BACKBONE = dict(maxlen=27, dim_feat=16, mlp_ratio=2, depth=1, dim_rep=16, n
                      num_joints=17)
 
 
-def run_torchrun(script, config, out_dir, port):
-    """Train ``script`` for the given config with two gloo processes on the CPU (torchrun); returns the
-    completed process after checking it succeeded."""
+def run_torchrun(script, config, out_dir, port, *extra_args):
+    """Train ``script`` for the given config (or evaluate, with ``"--evaluate", path`` in ``extra_args``) with
+    two gloo processes on the CPU (torchrun); returns the completed process after checking it succeeded."""
     import subprocess
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                              "--master_port", str(port), str(script), "--config", str(config), "-c", str(out_dir),
-                             "--workers", "0", "--no-progress", "--device", "cpu"],
+                             "--workers", "0", "--no-progress", "--device", "cpu", *map(str, extra_args)],
                             capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+# --- initialisation as the spec describes it (01 §4, 01 §8), for checking the models' random draws ------
+def spec_trunc_normal(shape, std, mean=0., a=-2., b=2.):
+    """The original's truncated normal (spec 01 §4), drawn from torch's global generator: the uniforms
+    U(2l - 1, 2u - 1) come from ``torch.Tensor.uniform_``; the transform (inverse erf, scale, shift,
+    clamp) is done here in float64 with SciPy. Returns float64 NumPy values."""
+    import math
+
+    import numpy as np
+    from scipy.special import erfinv
+    cdf = lambda x: (1. + math.erf(x / math.sqrt(2.))) / 2.  # noqa: E731
+    lower, upper = cdf((a - mean) / std), cdf((b - mean) / std)
+    uniforms = torch.empty(shape).uniform_(2 * lower - 1, 2 * upper - 1).numpy().astype(np.float64)
+    return np.clip(erfinv(uniforms) * std * math.sqrt(2.) + mean, a, b)
+
+
+def spec_default_linear(out_features, in_features):
+    """PyTorch's default ``nn.Linear`` initialisation, drawn from torch's global generator: weight, then
+    bias, each U(-1/sqrt(in_features), 1/sqrt(in_features))."""
+    bound = in_features ** -0.5
+    return (torch.empty(out_features, in_features).uniform_(-bound, bound),
+            torch.empty(out_features).uniform_(-bound, bound))
+
+
+def spec_xavier_uniform(out_features, in_features, gain):
+    """Xavier-uniform values U(-g·sqrt(6/(in+out)), +g·sqrt(6/(in+out))) drawn from torch's global generator."""
+    bound = gain * (6. / (in_features + out_features)) ** 0.5
+    return torch.empty(out_features, in_features).uniform_(-bound, bound)

@@ -5,9 +5,10 @@ from functools import partial
 import numpy as np
 import pytest
 import torch
+import yaml
 from torch import nn
 
-from conftest import fixture_path
+from conftest import fixture_path, spec_default_linear, spec_trunc_normal
 from lib.model.DSTformer import Attention, Block, DSTformer, trunc_normal_
 from lib.utils.checkpoint import load_checkpoint, strip_prefix
 from lib.utils.learning import load_backbone
@@ -221,3 +222,54 @@ def test_cpu_inference_in_chunks_matches_the_whole_batch():
             dst.CPU_INFERENCE_TOKENS = original
     torch.testing.assert_close(split, chunked, rtol=1e-6, atol=1e-6)
     assert model(x).requires_grad  # with autograd the batch is one pass
+
+
+# --- initialisation: the original's algorithm and order of draws (spec 01 §4) -----------------------------
+def spec_backbone_init(dim_in, dim_feat, dim_rep, depth, mlp_ratio, maxlen, num_joints, dim_out=3, **_):
+    """The initial weights the spec's construction order draws from the current state of torch's global
+    generator: {name: values} of the randomly initialised tensors."""
+    hidden = int(dim_feat * mlp_ratio)
+    block = [("attn_s.proj", dim_feat, dim_feat), ("attn_s.qkv", 3 * dim_feat, dim_feat),
+             ("attn_t.proj", dim_feat, dim_feat), ("attn_t.qkv", 3 * dim_feat, dim_feat),
+             ("mlp_s.fc1", hidden, dim_feat), ("mlp_s.fc2", dim_feat, hidden),
+             ("mlp_t.fc1", hidden, dim_feat), ("mlp_t.fc2", dim_feat, hidden)]
+    linears = [("joints_embed", dim_feat, dim_in)]
+    linears += [(f"{stream}.{d}.{name}", o, i) for stream in ("blocks_st", "blocks_ts") for d in range(depth)
+                for name, o, i in block]
+    linears += [("pre_logits.fc", dim_rep, dim_feat), ("head", dim_out, dim_rep)]
+    for _, o, i in linears:  # PyTorch's default init when each Linear is created (overwritten below)
+        spec_default_linear(o, i)
+    weights = {"temp_embed": spec_trunc_normal((1, maxlen, 1, dim_feat), std=0.02),
+               "pos_embed": spec_trunc_normal((1, num_joints, dim_feat), std=0.02)}
+    for name, o, i in linears:  # the recursive apply visits the Linears in creation order
+        weights[f"{name}.weight"] = spec_trunc_normal((o, i), std=0.02)
+    for _ in range(depth):  # ts_attn: created after the apply (default init, then weight 0, bias 0.5)
+        spec_default_linear(2, 2 * dim_feat)
+    return weights
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_initialisation_draws_what_the_spec_draws(seed):
+    sizes = dict(dim_in=3, dim_feat=16, dim_rep=24, depth=2, mlp_ratio=2, maxlen=9, num_joints=17)
+    torch.manual_seed(seed)
+    expected = spec_backbone_init(**sizes)
+    expected_generator_state = torch.get_rng_state()
+    torch.manual_seed(seed)
+    model = load_backbone(Config(dict(sizes, num_heads=2)))
+    assert torch.equal(torch.get_rng_state(), expected_generator_state)  # no draw more, no draw less
+    state = model.state_dict()
+    for name, values in expected.items():
+        np.testing.assert_allclose(state[name].numpy(), values, rtol=1e-5, atol=1e-9, err_msg=name)
+    assert all((state[k] == 0).all() for k in state if k.endswith(".bias") and not k.startswith("ts_attn"))
+
+
+def test_initial_weights_are_the_originals():
+    # the original's backbone right after torch.manual_seed(0) (tests/fixtures/training/README.md)
+    config = yaml.safe_load(json.load(open(fixture_path("training", "training_run.json")))["config_yaml"])
+    torch.manual_seed(0)
+    state = load_backbone(Config(config)).state_dict()
+    reference = np.load(fixture_path("training", "init_seed0.npz"))
+    assert list(state) == list(reference.files)
+    for name in reference.files:
+        # identical on the machine that recorded them; other CPUs' erfinv may differ in the last bit or two
+        np.testing.assert_allclose(state[name].numpy(), reference[name], rtol=1e-6, atol=1e-9, err_msg=name)

@@ -199,3 +199,48 @@ def test_saved_file_has_the_usual_permissions(tmp_path):
     finally:
         os.umask(old)
     assert (os.stat(tmp_path / "a.bin").st_mode & 0o777) == 0o644
+
+
+def test_saving_does_not_touch_the_process_umask(tmp_path, monkeypatch):
+    # os.umask sets the mask of the whole process: changing it, even for a moment, races with other threads
+    def umask(mask):
+        raise AssertionError(f"save_checkpoint called os.umask({mask:o})")
+
+    monkeypatch.setattr(os, "umask", umask)
+    save_checkpoint(tmp_path / "a.bin", {"epoch": 1})
+    assert load_checkpoint(tmp_path / "a.bin")["epoch"] == 1
+
+
+_KILLED_WRITE = """
+import os, signal, sys
+import torch
+sys.path.insert(0, {repo!r})
+from lib.utils import checkpoint
+
+def killed(obj, f, *args, **kwargs):
+    f.write(b"half a checkpoint")
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+checkpoint.torch.save = killed
+checkpoint.save_checkpoint({path!r}, {{"epoch": 2}})
+"""
+
+
+def test_next_save_removes_the_temporary_of_a_killed_write(tmp_path):
+    import subprocess
+    import sys
+    from conftest import REPO
+    target = tmp_path / "latest_epoch.bin"
+    save_checkpoint(target, {"epoch": 1})
+    other = tmp_path / ".best_epoch.bin.abcd1234.tmp"  # the temporary of another file stays
+    other.write_bytes(b"x")
+    for _ in range(3):  # writes killed by SIGKILL (no cleanup can run): their temporaries do not pile up
+        result = subprocess.run([sys.executable, "-c", _KILLED_WRITE.format(repo=REPO, path=str(target))])
+        assert result.returncode == -9
+        leftovers = [f for f in os.listdir(tmp_path) if f.startswith(".latest_epoch.bin.")]
+        assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")
+    assert load_checkpoint(target)["epoch"] == 1
+    save_checkpoint(target, {"epoch": 3})
+    assert sorted(os.listdir(tmp_path)) == [other.name, "latest_epoch.bin"]
+    assert load_checkpoint(target)["epoch"] == 3

@@ -115,3 +115,16 @@ def test_bf16_precision(config, inputs, tmp_path):
     run(config, tmp_path / "bf16", "-j", keypoints, "-v", video, "--clip_len", "8", "--save_npy", "--precision", "bf16")
     fp32, bf16 = np.load(tmp_path / "fp32" / "mesh.npy"), np.load(tmp_path / "bf16" / "mesh.npy")
     assert np.linalg.norm(bf16 - fp32) / np.linalg.norm(fp32) < 0.05
+
+
+def test_mesh_model_is_built_with_the_configs_joint_count(tmp_path):
+    from lib.model.model_mesh import MeshRegressor
+    from lib.utils.checkpoint import model_state_for_saving, save_checkpoint
+    from lib.utils.learning import load_backbone
+    from lib.utils.tools import Config
+    args = Config(dict(CFG["bb"], num_joints=16, data_root=fixture_path("tasks", "smpl_chumpy"),
+                       hidden_dim=CFG["mesh_hidden"], dropout=0.1))
+    trained = MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, num_joints=16, hidden_dim=args.hidden_dim)
+    save_checkpoint(tmp_path / "j16.bin", {"model": model_state_for_saving(trained)})
+    model = infer_wild_mesh.load_mesh_model(args, str(tmp_path / "j16.bin"), "cpu")
+    assert model.feat_J == 16 and model.head.fc1.in_features == 16 * args.dim_rep

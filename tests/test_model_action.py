@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import fixture_path
+from conftest import fixture_path, spec_default_linear
 from lib.model.model_action import ActionHeadClassification, ActionHeadEmbed, ActionNet
 from lib.utils.checkpoint import load_checkpoint, load_model_weights, state_dict_from_checkpoint
 from lib.utils.learning import AverageMeter, accuracy, load_backbone, oneshot_accuracy
@@ -122,3 +122,25 @@ def test_bad_version_and_input():
     model = build("embed")
     with pytest.raises(ValueError, match=r"\(batch, persons, frames, joints, channels\)"):
         model(torch.zeros(2, 5, 17, 3))
+
+
+@pytest.mark.parametrize("version", ["class", "embed"])
+def test_head_initialisation_draws_what_the_spec_draws(version):
+    # the head is created after the backbone; PyTorch's default Linear init, in registration order (01 §8.1)
+    bb = Config(CONFIG["bb"])
+    torch.manual_seed(5)
+    backbone = load_backbone(bb)
+    after_backbone = torch.get_rng_state()
+    fc1_in = bb.dim_rep * bb.num_joints
+    if version == "class":
+        expected = dict(zip(("fc1.weight", "fc1.bias"), spec_default_linear(2048, fc1_in)))
+        expected.update(zip(("fc2.weight", "fc2.bias"), spec_default_linear(7, 2048)))
+    else:
+        expected = dict(zip(("fc1.weight", "fc1.bias"), spec_default_linear(12, fc1_in)))
+    end_state = torch.get_rng_state()
+    torch.set_rng_state(after_backbone)
+    model = ActionNet(backbone, bb.dim_rep, num_classes=7, version=version, hidden_dim=12)
+    assert torch.equal(torch.get_rng_state(), end_state)
+    head = model.head.state_dict()
+    for name, values in expected.items():
+        torch.testing.assert_close(head[name], values, rtol=1e-6, atol=0, msg=name)

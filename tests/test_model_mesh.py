@@ -10,7 +10,7 @@ import smplx.vertex_ids
 import torch
 from easydict import EasyDict
 
-from conftest import fixture_path
+from conftest import fixture_path, spec_default_linear, spec_xavier_uniform
 from lib.model.model_mesh import MeshRegressor
 from lib.utils.checkpoint import load_checkpoint, load_model_weights, state_dict_from_checkpoint
 from lib.utils.learning import load_backbone
@@ -123,3 +123,26 @@ def test_bad_mean_params(tmp_path):
         (root / "smpl_mean_params.npz").write_bytes(content)  # not an npz / truncated
         with pytest.raises(SMPLModelFileError, match="cannot read SMPL mean parameters"):
             build(str(root))
+
+
+def test_head_initialisation_draws_what_the_spec_draws():
+    # after the backbone: default init of fc1, fc2, head_pose, head_shape (registration order), then
+    # Xavier-uniform (gain 0.01) of head_pose.weight and head_shape.weight; the body model draws nothing (01 §8.2)
+    args = EasyDict(CONFIG["bb"], data_root=ROOTS["plain"], hidden_dim=HIDDEN, dropout=0.1, backbone="DSTformer")
+    torch.manual_seed(11)
+    backbone = load_backbone(args)
+    after_backbone = torch.get_rng_state()
+    fc_in = args.dim_rep * 17
+    expected = {}
+    for name, (o, i) in (("fc1", (HIDDEN, fc_in)), ("fc2", (HIDDEN, fc_in)), ("head_pose", (144, HIDDEN)),
+                         ("head_shape", (10, HIDDEN))):
+        expected[f"{name}.weight"], expected[f"{name}.bias"] = spec_default_linear(o, i)
+    expected["head_pose.weight"] = spec_xavier_uniform(144, HIDDEN, gain=0.01)
+    expected["head_shape.weight"] = spec_xavier_uniform(10, HIDDEN, gain=0.01)
+    end_state = torch.get_rng_state()
+    torch.set_rng_state(after_backbone)
+    model = MeshRegressor(args, backbone, args.dim_rep, hidden_dim=HIDDEN, dropout_ratio=0.1, num_joints=17)
+    assert torch.equal(torch.get_rng_state(), end_state)
+    head = model.head.state_dict()
+    for name, values in expected.items():
+        torch.testing.assert_close(head[name], values, rtol=1e-6, atol=0, msg=name)

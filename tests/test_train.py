@@ -198,3 +198,53 @@ def test_save_checkpoint_writes_the_original_layout(tmp_path):
     assert ckpt["epoch"] == 5 and ckpt["lr"] == 0.05 and ckpt["min_loss"] == 12.5
     assert sorted(ckpt) == ["epoch", "lr", "min_loss", "model_pos", "optimizer"]
     assert next(iter(ckpt["model_pos"])) == "module.temp_embed"
+
+
+def test_two_process_evaluation_equals_single_process(trained):
+    data, config, ckpt = trained
+    best = data / "ddp_eval" / "best_epoch.bin"
+    best.parent.mkdir()
+    shutil.copy(ckpt / "best_epoch.bin", best)
+    report = best.parent / "best_epoch_eval.json"
+    run_train("--config", config, "--evaluate", str(best))
+    single = json.load(open(report))
+    os.remove(report)
+    # 17 test clips: 9 in one process, 8 in the other; the gathered predictions must be in clip order
+    run_torchrun(os.path.join(REPO, "train.py"), config, data / "ddp_eval", 29521, "--evaluate", best)
+    double = json.load(open(report))
+    assert list(double["per_action"]) == list(single["per_action"])
+    for name, errors in single["per_action"].items():
+        assert double["per_action"][name] == pytest.approx(errors, rel=1e-6)
+    assert double["protocol_1_mpjpe_mm"] == pytest.approx(single["protocol_1_mpjpe_mm"], rel=1e-6)
+    assert double["protocol_2_p_mpjpe_mm"] == pytest.approx(single["protocol_2_p_mpjpe_mm"], rel=1e-6)
+
+
+# --- run for run: the original's training run on the synthetic data (tests/fixtures/training) ---------------
+ORIGINAL_RUN = json.load(open(fixture_path("training", "training_run.json")))
+EPOCH_LINE = r"\[(\d+)\] time [\d.]+ lr ([\d.]+) 3d_train ([\d.]+) e1 ([\d.]+) e2 ([\d.]+)"
+
+
+@pytest.mark.parametrize("flip,workers", [(True, 12), (False, 12), (False, 0)],
+                         ids=["flip-12-workers", "no-flip-12-workers", "no-flip-no-workers"])
+def test_training_reproduces_the_originals_run(data, capsys, flip, workers):
+    # same seed, config and worker count as the original's run: the same initial weights, batches, flips and
+    # losses; without flipping nothing random happens inside the workers, so their number does not matter
+    import re
+    import warnings
+    config = yaml.safe_load(ORIGINAL_RUN["config_yaml"].replace("FLIP", str(flip)))
+    config.update(data_root=str(data / "clips") + "/", dt_root=fixture_path("pose3d"))
+    path = data / f"original_run_{flip}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="This DataLoader will create")  # more workers than CPUs
+        train.main(["--config", str(path), "-c", str(data / f"original_run_{flip}_{workers}"), "--seed", "0",
+                    "--workers", str(workers), "--no-progress"])
+    epochs = re.findall(EPOCH_LINE, capsys.readouterr().out)
+    original = ORIGINAL_RUN["runs"]["flip_true" if flip else "flip_false"]
+    assert [int(e[0]) for e in epochs] == [r["epoch"] for r in original]
+    for (_, lr, loss, e1, e2), reference in zip(epochs, original):
+        assert float(lr) == reference["lr"]
+        assert float(loss) == pytest.approx(reference["loss_3d_pos"], rel=5e-5)
+        assert float(e1) == pytest.approx(reference["e1"], rel=1e-5)
+        assert float(e2) == pytest.approx(reference["e2"], rel=1e-5)

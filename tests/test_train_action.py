@@ -95,7 +95,7 @@ def test_finetune_from_pretrained_backbone(ntu, capsys):
 
 
 def test_bad_split_and_labels(ntu):
-    with pytest.raises(ValueError, match=r"split 'xfoo_val' is not in .*available splits: xsub_train"):
+    with pytest.raises(ValueError, match=r"split 'xfoo_train' is not in .*available splits: xsub_train"):
         run("--config", write_config(ntu, "badsplit", data_split="xfoo"), "-c", str(ntu / "b1"))
     with pytest.raises(ValueError, match=r"sample .* has label [345], outside \[0, 3\)"):
         run("--config", write_config(ntu, "badlabel", action_classes=3), "-c", str(ntu / "b2"))
@@ -111,3 +111,45 @@ def test_torchrun_two_processes(ntu):
     model = ActionNet(load_backbone(Config(TINY_BACKBONE)), 16, num_classes=CLASSES)
     from lib.utils.checkpoint import load_model_weights
     load_model_weights(model, ckpt["model"], "ddp")
+
+
+def test_resumed_finetuning_does_not_read_the_pretrained_file(ntu, capsys):
+    backbone = load_backbone(Config(TINY_BACKBONE))
+    pretrained = ntu / "pre_gone" / "latest_epoch.bin"
+    save_checkpoint(pretrained, {"epoch": 1, "model_pos": model_state_for_saving(backbone)})
+    out_dir = ntu / "ft_resume"
+    run("--config", write_config(ntu, "ft_r1", finetune=True, epochs=1), "-p", str(pretrained.parent),
+        "-c", str(out_dir))
+    os.remove(pretrained)  # the pretrained weights are in the checkpoint now
+    capsys.readouterr()
+    run("--config", write_config(ntu, "ft_r2", finetune=True, epochs=2), "-p", str(pretrained.parent),
+        "-c", str(out_dir))
+    out = capsys.readouterr().out
+    assert "Resuming after epoch 1" in out and "Loading backbone" not in out
+    assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 2
+
+
+def test_importing_the_scripts_leaves_the_random_generators_alone():
+    import subprocess
+    import sys
+    draw = "import random, numpy, torch; print(random.random(), numpy.random.rand(), torch.rand(1).item())"
+    seed = "import random, numpy, torch; random.seed(7); numpy.random.seed(7); torch.manual_seed(7)"
+    outputs = [subprocess.run([sys.executable, "-c", f"{seed}; {imports}; {draw}"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout
+               for imports in ("pass", "import train_action, train_action_1shot")]
+    assert outputs[0] == outputs[1]
+
+
+def test_numpy_state_when_training_starts_is_the_originals(ntu, monkeypatch):
+    # the original builds the training set, then the validation set, and each construction re-seeds NumPy
+    # and resamples clips with it; the model (built here right after the data sets) draws from torch only
+    states = []
+    build_model = train_action.ActionTask.build_model
+    monkeypatch.setattr(train_action.ActionTask, "build_model",
+                        lambda self: states.append(np.random.get_state()) or build_model(self))
+    run("--config", write_config(ntu, "numpy_state", epochs=1), "-c", str(ntu / "numpy_state"))
+    path = str(ntu / "ntu_tiny.pkl")
+    NTURGBD(path, "xsub_train", n_frames=16, random_move=True, scale_range=[1, 3])
+    NTURGBD(path, "xsub_val", n_frames=16, random_move=False, scale_range=[2, 2])
+    expected = np.random.get_state()
+    assert states[0][2] == expected[2] and (states[0][1] == expected[1]).all()

@@ -94,3 +94,21 @@ def test_torchrun_two_processes(ntu120):
     cfg = write_config(ntu120, "ddp", epochs=1)
     run_torchrun(os.path.join(REPO, "train_action_1shot.py"), cfg, out_dir, 29519)
     assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 1
+
+
+def test_partial_training_selects_the_same_parameters_after_resume(ntu120, capsys):
+    backbone = load_backbone(Config(TINY_BACKBONE))
+    save_checkpoint(ntu120 / "pre_partial" / "best_epoch.bin", {"model_pos": model_state_for_saving(backbone)})
+    out_dir = ntu120 / "partial"
+    common = dict(finetune=True, partial_train=["blocks_st", "head"])
+    run("--config", write_config(ntu120, "partial1", epochs=1, **common), "-p", str(ntu120 / "pre_partial"),
+        "-c", str(out_dir))
+    trainable = capsys.readouterr().out.split("Trainable parameter count:")[1].split()[0]
+    run("--config", write_config(ntu120, "partial2", epochs=2, **common), "-p", str(ntu120 / "pre_partial"),
+        "-c", str(out_dir))  # resumes: the optimizer state must fit the same parameter selection
+    out = capsys.readouterr().out
+    assert "Resuming after epoch 1" in out
+    assert out.split("Trainable parameter count:")[1].split()[0] == trainable
+    first = load_checkpoint(out_dir / "latest_epoch.bin")
+    assert first["epoch"] == 2
+    assert len(first["optimizer"]["param_groups"][0]["params"]) < len(list(backbone.parameters()))

@@ -152,3 +152,37 @@ def test_torchrun_two_processes(mesh_root, tmp_path):
     out_dir = tmp_path / "ddp"
     run_torchrun(wrapper, write_config(mesh_root, "ddp", epochs=1), out_dir, 29520)
     assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 1
+
+
+def test_h36m_is_validated_right_after_its_training_pass(mesh_root, monkeypatch):
+    # the original's epoch: H36M pass, H36M validation, COCO pass, 3DPW pass, 3DPW validation
+    events = []
+
+    class LoggedLoader:
+        def __init__(self, loader, name):
+            self.loader, self.name = loader, name
+
+        def __iter__(self):
+            events.append(f"train {self.name}")
+            return iter(self.loader)
+
+        def __len__(self):
+            return len(self.loader)
+
+    passes, validate = train_mesh.MeshTask.train_passes, train_mesh.MeshTask._validate
+
+    def logged_passes(self, epoch):
+        result = passes(self, epoch)
+        for train_pass in result:
+            train_pass.loader = LoggedLoader(train_pass.loader, train_pass.name)
+        return result
+
+    def logged_validate(self, model, name):
+        events.append(f"validate {name}")
+        return validate(self, model, name)
+
+    monkeypatch.setattr(train_mesh.MeshTask, "train_passes", logged_passes)
+    monkeypatch.setattr(train_mesh.MeshTask, "_validate", logged_validate)
+    run("--config", write_config(mesh_root, "order"), "-c", str(mesh_root / "order"))
+    assert events == ["train H36M", "validate h36m", "train COCO", "train 3DPW", "validate pw3d",
+                      "train 3DPW", "validate pw3d"]

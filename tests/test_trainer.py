@@ -8,7 +8,8 @@ import torch
 
 from conftest import make_h36m_clips, write_pose3d_config
 from lib.utils.checkpoint import load_checkpoint
-from lib.utils.trainer import Runtime, deferred_interrupt
+from lib.utils.tools import Config
+from lib.utils.trainer import Runtime, Task, TrainPass, deferred_interrupt, parse_args, run
 
 
 def test_deferred_interrupt_finishes_the_block_then_raises():
@@ -66,3 +67,159 @@ def test_compiled_training_saves_plain_keys(tmp_path):
     train.main(["--config", config, "-c", str(tmp_path / "ckpt"), "--workers", "0", "--no-progress", "--compile"])
     keys = list(load_checkpoint(tmp_path / "ckpt" / "latest_epoch.bin")["model_pos"])
     assert keys[0] == "module.temp_embed" and not any("_orig_mod" in k for k in keys)
+
+
+# --- best metric and resume, on a toy task whose evaluation returns scripted accuracies ----------------
+class ScriptedTask(Task):
+    """A linear model trained on random numbers; ``evaluate`` returns the next of ``scores`` (higher is
+    better, as the action scripts' top-1)."""
+    scores = iter(())
+    meter_names = ("loss",)
+    checkpoint_frequency_key = None
+
+    def __init__(self, args, opts, runtime):
+        super().__init__(args, opts, runtime)
+        data = torch.utils.data.TensorDataset(torch.randn(12, 3), torch.randn(12, 1))
+        self.loader = runtime.loader(data, 4, shuffle=True)
+
+    def build_model(self):
+        return torch.nn.Linear(3, 1)
+
+    def param_groups(self, model):
+        return [{"params": list(model.parameters()), "lr": 0.01}]
+
+    def train_passes(self, epoch):
+        return [TrainPass("toy", self.loader)]
+
+    def train_step(self, model, batch, meters):
+        x, y = batch
+        loss = ((model(x) - y) ** 2).mean()
+        meters["loss"].update(loss.item(), len(x))
+        return loss
+
+    def evaluate(self, model):
+        return {"metric": next(self.scores)}
+
+    def log_epoch(self, writer, epoch, meters, metrics, lr, minutes):
+        print(f"[{epoch + 1}] top1 {metrics['metric']}")
+
+
+def run_scripted(folder, epochs, scores, *argv):
+    ScriptedTask.scores = iter(scores)
+    opts = parse_args("toy", ["--config", "toy.yaml", "-c", str(folder), "--workers", "0", "--no-progress", *argv])
+    args = Config(dict(epochs=epochs, finetune=False, weight_decay=0.01, lr_decay=0.99))
+    run(ScriptedTask, opts, args)
+
+
+def saved(folder, name):
+    ckpt = load_checkpoint(folder / name)
+    return ckpt["epoch"], ckpt["best_acc"]
+
+
+def test_latest_checkpoint_holds_the_best_metric_of_its_epoch(tmp_path):
+    run_scripted(tmp_path, 2, [50.0, 60.0])
+    assert saved(tmp_path, "best_epoch.bin") == (2, 60.0)
+    assert saved(tmp_path, "latest_epoch.bin") == (2, 60.0)
+    run_scripted(tmp_path, 3, [55.0])  # resumes; a worse epoch 3 must not replace the best model
+    assert saved(tmp_path, "best_epoch.bin") == (2, 60.0)
+    assert saved(tmp_path, "latest_epoch.bin") == (3, 60.0)
+
+
+def test_resume_restores_the_best_metric(tmp_path, capsys):
+    run_scripted(tmp_path / "a", 2, [50.0, 60.0])
+    # resume into a new folder (no best_epoch.bin there): only latest_epoch.bin knows the best so far
+    run_scripted(tmp_path / "b", 3, [55.0], "-r", str(tmp_path / "a" / "latest_epoch.bin"))
+    assert "Resuming after epoch 2 (best best_acc 60.0)" in capsys.readouterr().out
+    assert not (tmp_path / "b" / "best_epoch.bin").exists()
+    assert saved(tmp_path / "b", "latest_epoch.bin") == (3, 60.0)
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs."""
+
+
+def test_kill_between_the_checkpoint_writes_keeps_the_best_model(tmp_path, monkeypatch):
+    import lib.utils.trainer as trainer
+    writes = []
+    save = trainer.save_checkpoint
+
+    def killed_after_the_first_write_of_epoch_2(path, payload):
+        if payload["epoch"] == 2 and any(epoch == 2 for epoch, _ in writes):
+            raise Killed
+        writes.append((payload["epoch"], os.path.basename(path)))
+        return save(path, payload)
+
+    monkeypatch.setattr(trainer, "save_checkpoint", killed_after_the_first_write_of_epoch_2)
+    with pytest.raises(Killed):
+        run_scripted(tmp_path, 2, [50.0, 60.0])
+    monkeypatch.undo()
+    assert writes[-1] == (2, "best_epoch.bin")  # the model of the best epoch is on disk first
+    assert saved(tmp_path, "latest_epoch.bin") == (1, 50.0)
+    # the resumed run repeats epoch 2; here it scores worse (e.g. nondeterministic GPU kernels)
+    run_scripted(tmp_path, 3, [55.0, 58.0])
+    assert saved(tmp_path, "best_epoch.bin") == (2, 60.0)
+    assert saved(tmp_path, "latest_epoch.bin") == (3, 60.0)
+
+
+def test_a_training_run_removes_stale_checkpoint_temporaries(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    stale = [tmp_path / ".epoch_29.bin.k2j4h6d1.tmp", tmp_path / ".best_epoch.bin.0a1b2c3d.tmp"]
+    for path in stale:
+        path.write_bytes(b"killed while writing")
+    (tmp_path / "notes.tmp").write_text("not ours")
+    run_scripted(tmp_path, 1, [50.0])
+    assert not any(path.exists() for path in stale)
+    assert (tmp_path / "notes.tmp").exists()
+
+
+# --- torch's global random stream: drawn as the original's persistent loaders draw it -----------------------
+def _one_draw():
+    """What PyTorch draws from the global generator for a loader's worker seed or a shuffle seed."""
+    torch.empty((), dtype=torch.int64).random_()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_evaluation_draws_a_worker_seed_once_per_run(workers):
+    runtime = Runtime(device="cpu", workers=workers, progress=False)
+    data = torch.arange(10, dtype=torch.float32).reshape(10, 1)
+    torch.manual_seed(0)
+    _one_draw()  # the original's persistent test loader: one worker seed, when first iterated
+    expected = torch.get_rng_state()
+    torch.manual_seed(0)
+    for _ in range(3):  # three epochs' evaluations
+        out = runtime.predict(data, batch_size=3, fn=lambda batch: {"x": batch.numpy()})
+        np.testing.assert_array_equal(out["x"][:, 0], np.arange(10))
+        assert torch.equal(torch.get_rng_state(), expected)
+
+
+def test_training_loader_without_workers_draws_like_persistent_workers():
+    data = torch.utils.data.TensorDataset(torch.arange(20))
+    torch.manual_seed(0)
+    reference = torch.utils.data.DataLoader(data, batch_size=4, shuffle=True, num_workers=2, persistent_workers=True)
+    expected = [([b.tolist() for (b,) in reference], torch.get_rng_state()) for _ in range(3)]
+    torch.manual_seed(0)
+    loader = Runtime(device="cpu", workers=0, progress=False).loader(data, 4, shuffle=True)
+    got = [([b.tolist() for (b,) in loader], torch.get_rng_state()) for _ in range(3)]
+    for (batches, state), (ref_batches, ref_state) in zip(got, expected):
+        assert batches == ref_batches and torch.equal(state, ref_state)
+
+
+def test_logging_and_checkpoint_writing_leave_the_random_generators_alone(tmp_path):
+    import random
+    from tensorboardX import SummaryWriter
+    from tqdm import tqdm
+    from lib.utils.trainer import CheckpointWriter
+
+    def states():
+        return random.getstate(), np.random.get_state()[1].tolist(), torch.get_rng_state()
+
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.AdamW(model.parameters())
+    before = states()
+    writer = SummaryWriter(str(tmp_path / "logs"))
+    writer.add_scalar("x", 1.0, 1)
+    writer.close()
+    list(tqdm(range(3), desc="x"))
+    CheckpointWriter(ScriptedTask, str(tmp_path)).save("latest_epoch.bin", 0, optimizer, model, 1.0)
+    after = states()
+    assert after[0] == before[0] and after[1] == before[1] and torch.equal(after[2], before[2])

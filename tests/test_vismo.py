@@ -150,3 +150,21 @@ def test_vis_data_batch(tmp_path):
     vismo.vis_data_batch(np.repeat(inputs, 3, axis=0), np.repeat(labels, 3, axis=0), n_render=2,
                          save_path=str(tmp_path / "vis"))
     assert sorted(os.listdir(tmp_path / "vis")) == ["gt_0.mp4", "gt_1.mp4", "input_0.mp4", "input_1.mp4"]
+
+
+@pytest.mark.parametrize("n_frames", [2, 3])
+def test_short_joints_first_clips_keep_their_layout(tmp_path, monkeypatch, n_frames):
+    rendered = []
+    monkeypatch.setattr(vismo, "motion2video_3d", lambda motion, **kwargs: rendered.append(motion.shape))
+    monkeypatch.setattr(vismo, "motion2video", lambda motion, **kwargs: rendered.append(motion.shape))
+    skeleton_3d = np.stack([STANDING] * n_frames, axis=-1)  # (17, 3, T): joints, dims, frames
+    render_and_save(skeleton_3d, str(tmp_path / "a.mp4"))
+    render_and_save(skeleton_3d[:, :2], str(tmp_path / "b.mp4"))  # (17, 2, T)
+    render_and_save(np.moveaxis(skeleton_3d, -1, 0), str(tmp_path / "c.mp4"))  # (T, 17, 3)
+    assert rendered == [(17, 3, n_frames), (17, 3, n_frames), (17, 3, n_frames)]
+
+
+def test_joints2image_defaults_to_the_skeleton_it_is_given():
+    joints = np.concatenate([(STANDING[:, :2] + 1) * 256, np.ones((17, 1))], axis=1)
+    img, _ = joints2image(joints, hex2rgb("#F96706#FB8D43#FDB381"), H=512, W=512)
+    assert img.shape == (512, 512, 3) and (img != 255).any()

@@ -5,6 +5,7 @@ strict key matching (spec 01 §2, §6). Both attention kinds (over joints, over 
 through one ``Attention`` that differs only in how tokens are grouped before
 ``torch.nn.functional.scaled_dot_product_attention``.
 """
+import math
 from collections import OrderedDict
 
 import torch
@@ -17,13 +18,27 @@ from lib.model.drop import DropPath
 CPU_INFERENCE_TOKENS = 243 * 17
 
 
+def _normal_cdf(x):
+    return (1. + math.erf(x / math.sqrt(2.))) / 2.
+
+
+@torch.no_grad()
 def trunc_normal_(tensor, mean=0., std=1., a=-2., b=2.):
     """Fill ``tensor`` in place from N(mean, std²) truncated to the ABSOLUTE bounds [a, b].
 
-    Same sampling scheme as the original (uniform → inverse erf → clamp), which is what
-    ``torch.nn.init.trunc_normal_`` implements.
+    The original's algorithm (spec 01 §4), step for step, so that a seed gives the original's
+    initial weights: uniform in [2l − 1, 2u − 1] with l, u the normal CDF at the standardised
+    bounds, inverse erf, times std·√2, plus mean, clamped, all in place in the tensor's dtype.
+    (``torch.nn.init.trunc_normal_`` now uses a different, higher-precision algorithm, which
+    draws other values for the same seed.)
     """
-    return nn.init.trunc_normal_(tensor, mean=mean, std=std, a=a, b=b)
+    lower, upper = _normal_cdf((a - mean) / std), _normal_cdf((b - mean) / std)
+    tensor.uniform_(2 * lower - 1, 2 * upper - 1)
+    tensor.erfinv_()
+    tensor.mul_(std * math.sqrt(2.))
+    tensor.add_(mean)
+    tensor.clamp_(min=a, max=b)
+    return tensor
 
 
 class MLP(nn.Module):

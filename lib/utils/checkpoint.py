@@ -11,11 +11,13 @@ Every script goes through this module, so that:
 * a file that does not fit the model fails with one message listing the missing, unexpected
   and mis-shaped keys, and says which released backbone the file's shapes belong to;
 * files are written atomically (temporary file + rename) in the original layout (``module.``
-  keys, plain Python numbers), so the original code can read them too.
+  keys, plain Python numbers), so the original code can read them too; the temporary a killed
+  write leaves behind is removed by the next write of the same file.
 """
 import os
 import pickle
-import tempfile
+import re
+import secrets
 import zipfile
 from collections import OrderedDict
 
@@ -241,10 +243,36 @@ def model_state_for_saving(model):
     return OrderedDict((MODULE_PREFIX + k, v.detach().cpu()) for k, v in state.items())
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+# ``.<file name>.<8 random characters>.tmp``: the temporary of a checkpoint being written
+# (8 hex characters; earlier versions used tempfile's 8 characters of [a-z0-9_])
+_TEMPORARY = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp\Z")
+
+
+def remove_stale_temporaries(folder, name=None):
+    """Delete the temporaries that killed checkpoint writes left in ``folder``: those of the file
+    ``name``, or of every file when ``name`` is None. Returns the paths removed."""
+    removed = []
+    for entry in os.listdir(folder) if os.path.isdir(folder) else ():
+        match = _TEMPORARY.match(entry)
+        if match and (name is None or match.group("target") == name):
+            try:
+                os.unlink(os.path.join(folder, entry))
+                removed.append(os.path.join(folder, entry))
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def _create_temporary(path):
+    """Open a new hidden file next to ``path`` for writing; its permissions are the usual ones
+    (0o666 minus the process umask, applied by ``open`` itself)."""
+    folder, name = os.path.split(path)
+    while True:
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def save_checkpoint(path, payload):
@@ -255,14 +283,14 @@ def save_checkpoint(path, payload):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    remove_stale_temporaries(folder, os.path.basename(path))
     payload = {k: _to_cpu(plain_number(v)) for k, v in payload.items()}
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    fd, tmp = _create_temporary(os.path.join(folder, os.path.basename(path)))
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; use the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

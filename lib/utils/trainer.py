@@ -28,8 +28,8 @@ from torch.utils.data import BatchSampler, DataLoader, Sampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from lib.utils.checkpoint import (load_checkpoint, load_model_weights, model_state_for_saving, save_checkpoint,
-                                  state_dict_from_checkpoint, unwrap_model)
+from lib.utils.checkpoint import (load_checkpoint, load_model_weights, model_state_for_saving, plain_number,
+                                  remove_stale_temporaries, save_checkpoint, state_dict_from_checkpoint, unwrap_model)
 from lib.utils.learning import PRECISIONS, AverageMeter, precision_context
 from lib.utils.tools import get_config
 
@@ -54,7 +54,8 @@ def add_common_args(parser, selection_default="latest_epoch.bin"):
     parser.add_argument("-freq", "--print_freq", default=100, type=int, help="batches between progress lines")
     parser.add_argument("--device", default=None, help="cuda, cuda:1 or cpu (default: cuda if available)")
     parser.add_argument("--workers", default=None, type=int,
-                        help="data-loader worker processes (default: the original's count, capped at the CPUs)")
+                        help="data-loader worker processes (default: the original's count, capped at the CPUs; "
+                             "a run-for-run reproduction of the original needs its count, docs/pose3d.md)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="precision of evaluation (--evaluate and after every epoch): bf16 runs matrix products "
@@ -105,6 +106,7 @@ class Runtime:
             dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
         self.workers = workers
         self.progress = progress and self.is_main
+        self._evaluation_loaders = {}
 
     @property
     def is_main(self):
@@ -121,6 +123,13 @@ class Runtime:
         cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
         return max(0, min(original, cpus // self.world_size))
 
+    def _loader_settings(self, original_workers):
+        workers = self.num_workers(original_workers)
+        kwargs = dict(num_workers=workers, pin_memory=self.device.type == "cuda")
+        if workers > 0:
+            kwargs.update(prefetch_factor=4, persistent_workers=True)
+        return kwargs
+
     def loader(self, dataset, batch_size, shuffle, original_workers=8, sampler=None, batchnorm=False):
         """A DataLoader with the original's settings; sharded across processes when distributed.
 
@@ -129,19 +138,16 @@ class Runtime:
         batch, so a last batch of a single sample (which BatchNorm cannot train on; the original
         crashed there) is dropped.
         """
-        workers = self.num_workers(original_workers)
-        kwargs = dict(num_workers=workers, pin_memory=self.device.type == "cuda")
-        if workers > 0:
-            kwargs.update(prefetch_factor=4, persistent_workers=True)
+        kwargs = self._loader_settings(original_workers)
         if self.distributed and sampler is not None:
             batches = ShardedBatches(BatchSampler(sampler, batch_size, drop_last=False), self.rank, self.world_size)
-            return DataLoader(dataset, batch_sampler=batches, **kwargs)
+            return PersistentLoader(dataset, batch_sampler=batches, **kwargs)
         if self.distributed:
             sampler = DistributedSampler(dataset, shuffle=shuffle)
         per_process = len(sampler) if sampler is not None else len(dataset)
         drop_last = batchnorm and per_process % batch_size == 1
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                          drop_last=drop_last, **kwargs)
+        return PersistentLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                                drop_last=drop_last, **kwargs)
 
     def wrap(self, model):
         """Move to the device; DistributedDataParallel when running under torchrun."""
@@ -156,12 +162,17 @@ class Runtime:
         """Run ``fn(batch) -> dict of arrays (batch first)`` over ``dataset`` in order.
 
         Each process handles a contiguous share; the results are gathered so that every process
-        returns the arrays of the whole dataset, in dataset order.
+        returns the arrays of the whole dataset, in dataset order. The loader of a dataset is made
+        on its first evaluation and kept for the run, as the original's test loaders (``workers``:
+        the original's count, persistent, prefetch 4).
         """
-        indices = np.array_split(np.arange(len(dataset)), self.world_size)[self.rank]
-        share = Subset(dataset, indices.tolist()) if self.distributed else dataset
-        loader = DataLoader(share, batch_size=batch_size, shuffle=False, num_workers=self.num_workers(workers),
-                            pin_memory=self.device.type == "cuda")
+        key = (id(dataset), batch_size)
+        if key not in self._evaluation_loaders:
+            indices = np.array_split(np.arange(len(dataset)), self.world_size)[self.rank]
+            share = Subset(dataset, indices.tolist()) if self.distributed else dataset
+            loader = PersistentLoader(share, batch_size=batch_size, shuffle=False, **self._loader_settings(workers))
+            self._evaluation_loaders[key] = dataset, loader  # the dataset is kept so that its id stays its own
+        loader = self._evaluation_loaders[key][1]
         parts = [fn(batch) for batch in tqdm(loader, desc="evaluate", disable=not self.progress, leave=False)]
         local = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
         if not self.distributed:
@@ -189,6 +200,26 @@ class Runtime:
     def close(self):
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
+
+
+class PersistentLoader(DataLoader):
+    """A DataLoader whose iterator is made once, on the first pass, and reset for the next ones.
+
+    With worker processes this is what ``persistent_workers=True`` does. Without them, PyTorch
+    makes a new iterator every pass, and each new iterator draws a worker base seed from torch's
+    global generator; the original (12 persistent workers) draws it once per loader. Reusing the
+    iterator here too makes torch's global random stream (and so the shuffling and everything
+    drawn after it) independent of the worker count.
+    """
+
+    def __iter__(self):
+        if self.num_workers > 0:
+            return super().__iter__()
+        if self._iterator is None:
+            self._iterator = self._get_iterator()
+        else:
+            self._iterator._reset(self)
+        return self._iterator
 
 
 class ShardedBatches(Sampler):
@@ -232,8 +263,9 @@ class Task:
         self.args, self.opts, self.runtime = args, opts, runtime
 
     def build_model(self):
-        """The bare model, with pretrained weights loaded when finetuning and ``partial_train`` applied
-        where the original applies it."""
+        """The bare model, with pretrained weights loaded when :func:`finetuning_from_pretrained` and
+        ``partial_train`` applied where the original applies it (the same on a fresh start and on
+        resume, so that the optimizer state fits)."""
         raise NotImplementedError
 
     def param_groups(self, model):
@@ -247,6 +279,10 @@ class Task:
     def train_step(self, model, batch, meters, **kwargs):
         """Loss of one batch (updates ``meters``)."""
         raise NotImplementedError
+
+    def after_pass(self, model, train_pass):
+        """Called after each training pass with the bare model (for evaluations the original runs
+        between the passes of an epoch); nothing by default."""
 
     def evaluate(self, model):
         """Metrics dict with at least ``'metric'`` (the selection metric); prints its report."""
@@ -282,6 +318,13 @@ def deferred_interrupt():
         signal.signal(signal.SIGINT, previous)
         if received:
             raise KeyboardInterrupt
+
+
+def finetuning_from_pretrained(args, opts):
+    """Whether the model starts from the ``--pretrained`` weights: finetuning, and neither resuming
+    (``--resume`` or automatically) nor evaluating. :func:`run` settles the resume before building
+    the model."""
+    return bool(args.finetune) and not (opts.resume or opts.evaluate)
 
 
 def finetune_source(opts):
@@ -336,21 +379,24 @@ def _run(task_cls, opts, args, runtime):
     task = task_cls(args, opts, runtime)
     if runtime.is_main and not opts.evaluate:
         os.makedirs(opts.checkpoint, exist_ok=True)
+        remove_stale_temporaries(opts.checkpoint)  # left by a run killed while writing a checkpoint
+
+    # decided before the model is built: a resumed run must not read the pretrained weights
+    latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
+    if not (opts.evaluate or opts.resume) and os.path.exists(latest) and (
+            task.auto_resume_in_finetune or not args.finetune):
+        opts.resume = latest  # automatic resume
+    checkpoint_path = opts.evaluate or opts.resume
 
     model = task.build_model()
     runtime.print("INFO: Trainable parameter count:", sum(p.numel() for p in model.parameters() if p.requires_grad))
-
-    checkpoint_path = opts.evaluate or opts.resume
-    latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
-    if not checkpoint_path and os.path.exists(latest) and (task.auto_resume_in_finetune or not args.finetune):
-        checkpoint_path = opts.resume = latest  # automatic resume
     ckpt = None
     if checkpoint_path:
         runtime.print("Loading checkpoint", checkpoint_path)
         ckpt = load_checkpoint(checkpoint_path)
         load_model_weights(model, state_dict_from_checkpoint(ckpt, task.model_key, checkpoint_path), checkpoint_path)
 
-    evaluate = _evaluation(task, opts, runtime)
+    evaluate = _in_evaluation_precision(task.evaluate, opts, runtime)
     if opts.evaluate:
         model = model.to(runtime.device)
         metrics = evaluate(_compiled(model, opts))
@@ -362,8 +408,13 @@ def _run(task_cls, opts, args, runtime):
     return _train(task, model, ckpt if opts.resume else None, evaluate, opts, args, runtime)
 
 
-def _restore(ckpt, optimizer, task, runtime):
-    """Epoch to start from and best metric so far; the optimizer state is loaded from ``ckpt``."""
+def _restore(ckpt, optimizer, task, opts, runtime):
+    """Epoch to start from and best metric so far; the optimizer state is loaded from ``ckpt``.
+
+    The best metric is the better of the checkpoint's and that of the ``best_epoch.bin`` already in
+    the output folder: a run killed after writing ``best_epoch.bin`` but before ``latest_epoch.bin``
+    repeats that epoch, and must not replace the best model by a worse one.
+    """
     if ckpt is None:
         return 0, task.best_initial
     start_epoch = ckpt.get("epoch", 0)
@@ -371,7 +422,12 @@ def _restore(ckpt, optimizer, task, runtime):
         optimizer.load_state_dict(ckpt["optimizer"])
     else:
         warnings.warn("this checkpoint has no optimizer state; the optimizer starts afresh")
-    best = ckpt[task.best_key] if ckpt.get(task.best_key) is not None else task.best_initial
+    best = plain_number(ckpt[task.best_key]) if ckpt.get(task.best_key) is not None else task.best_initial
+    best_file = os.path.join(opts.checkpoint, "best_epoch.bin")
+    if os.path.exists(best_file) and os.path.abspath(best_file) != os.path.abspath(opts.resume):
+        saved = load_checkpoint(best_file).get(task.best_key)
+        if saved is not None and task.is_better(plain_number(saved), best):
+            best = plain_number(saved)
     runtime.print(f"Resuming after epoch {start_epoch} (best {task.best_key} {best})")
     return start_epoch, best
 
@@ -385,12 +441,13 @@ def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
     groups = task.param_groups(bare)
     optimizer = torch.optim.AdamW(groups, lr=groups[0]["lr"], weight_decay=args.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=args.lr_decay)
-    start_epoch, best = _restore(resume_ckpt, optimizer, task, runtime)
+    start_epoch, best = _restore(resume_ckpt, optimizer, task, opts, runtime)
 
     writer = None
     if runtime.is_main:
         from tensorboardX import SummaryWriter
         writer = SummaryWriter(os.path.join(opts.checkpoint, "logs"))
+    after_pass = _in_evaluation_precision(task.after_pass, opts, runtime)
     saver = CheckpointWriter(task, opts.checkpoint)
     frequency = getattr(args, task.checkpoint_frequency_key, None) if task.checkpoint_frequency_key else None
     metrics = None
@@ -411,33 +468,37 @@ def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
+            after_pass(bare, train_pass)
         runtime.reduce_meters(meters)
         lr_before = [g["lr"] for g in optimizer.param_groups]
         metrics = evaluate(bare)
         scheduler.step()
         minutes = (time.time() - start) / 60
+        metric = metrics.get("metric") if metrics else None
+        improved = metric is not None and task.is_better(metric, best)
+        if improved:
+            best = metric
         if runtime.is_main:
             task.log_epoch(writer, epoch, meters, metrics, lr_before, minutes)
-            saver.save("latest_epoch.bin", epoch, optimizer, bare, best)
-            if frequency and (epoch + 1) % frequency == 0:
-                saver.save(f"epoch_{epoch}.bin", epoch, optimizer, bare, best)
-        metric = metrics.get("metric") if metrics else None
-        if metric is not None and task.is_better(metric, best):
-            best = metric
-            if runtime.is_main:
+            # every file holds the best metric including this epoch; best_epoch.bin is written before
+            # latest_epoch.bin, so that a kill in between repeats this epoch instead of losing its model
+            if improved:
                 print("save best checkpoint", flush=True)
                 saver.save("best_epoch.bin", epoch, optimizer, bare, best)
+            if frequency and (epoch + 1) % frequency == 0:
+                saver.save(f"epoch_{epoch}.bin", epoch, optimizer, bare, best)
+            saver.save("latest_epoch.bin", epoch, optimizer, bare, best)
         runtime.barrier()
     if writer is not None:
         writer.close()
     return metrics
 
 
-def _evaluation(task, opts, runtime):
-    """``task.evaluate`` in the precision asked for with ``--precision``."""
-    def evaluate(model):
+def _in_evaluation_precision(fn, opts, runtime):
+    """``fn`` (an evaluation) in the precision asked for with ``--precision``."""
+    def evaluate(*args):
         with precision_context(opts.precision, runtime.device):
-            return task.evaluate(model)
+            return fn(*args)
     return evaluate
 
 

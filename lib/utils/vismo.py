@@ -106,12 +106,22 @@ class _VideoOut:
         self.writer.close()
 
 
+def _is_frames_first(shape):
+    """Whether a clip of ``shape`` is laid out ``(T, J, D)`` rather than ``(J, D, T)`` (D = 2 or 3).
+
+    The original looked at the last axis only, which takes a ``(J, D, T)`` clip of 2 or 3 frames
+    for the other layout; a joint axis (17 joints, 6890 vertices) is never 2 or 3 long, so the
+    middle axis tells them apart.
+    """
+    return shape[-1] in (2, 3) and shape[1] not in (2, 3)
+
+
 def render_and_save(motion_input, save_path, keep_imgs=False, fps=25, color="#F96706#FB8D43#FDB381",
                     with_conf=False, draw_face=False):
     """Render ``(T, J, D)`` (or ``(J, D, T)``) motion to a video: 2D skeleton, 3D skeleton or mesh."""
     os.makedirs(os.path.dirname(os.path.abspath(save_path)), exist_ok=True)
     motion = copy.deepcopy(motion_input)
-    if motion.shape[-1] in (2, 3):
+    if _is_frames_first(motion.shape):
         motion = np.transpose(motion, (1, 2, 0))  # (T, J, D) -> (J, D, T)
     n_joints, dims = motion.shape[:2]
     if dims == 2 or with_conf:
@@ -136,9 +146,14 @@ def vis_data_batch(data_input, data_label, n_render=10, save_path='doodle/vis_tr
 
 # ---------------------------------------------------------------- 2D skeleton (spec 06 §4.4)
 
-def joints2image(joints_position, colors, transparency=False, H=1000, W=1000, nr_joints=49, imtype=np.uint8,
+def joints2image(joints_position, colors, transparency=False, H=1000, W=1000, nr_joints=None, imtype=np.uint8,
                  grayscale=False, bg_color=(255, 255, 255)):
-    """One 2D skeleton ``(J, 3)`` (x, y, confidence) on an ``H x W`` canvas (RGB, or RGBA if transparent)."""
+    """One 2D skeleton ``(J, 3)`` (x, y, confidence) on an ``H x W`` canvas (RGB, or RGBA if transparent).
+
+    ``nr_joints`` defaults to J (the original's default, 49, named a layout that is not supported).
+    """
+    if nr_joints is None:
+        nr_joints = len(joints_position)
     if nr_joints != 17:
         raise ValueError(f"only the 17-joint H36M layout is supported (nr_joints={nr_joints}); the original's 49- "
                          f"and 15-joint layouts were never used")
