@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import fixture_path
+from conftest import assert_float_close, fixture_path
 from lib.data.dataset_action import coco2h36m
 from lib.data.dataset_wild import (WildDetDataset, blend_windows, halpe2h36m, plan_windows, read_input, seam_jump,
                                    window_weights)
@@ -33,20 +33,23 @@ def write_json(tmp_path, data, name="kpts.json"):
 
 # ------------------------------------------------------------------ the original's functions
 
+@pytest.mark.parity
 def test_halpe2h36m_matches_fixture():
     out = halpe2h36m(INPUTS["halpe_in"])
     assert out.dtype == np.float64 and out.shape == (45, 17, 3)
-    np.testing.assert_array_equal(out, INPUTS["halpe2h36m"])
+    assert_float_close(out, INPUTS["halpe2h36m"])
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_read_input_matches_fixture(name):
     json_name, vid_size, scale_range, focus = VARIANTS[name]
     out = read_input(fixture_path("tasks", "wild", json_name), vid_size, scale_range, focus)
     assert out.dtype == np.float32
-    np.testing.assert_array_equal(out, INPUTS["read_input_" + name])
+    assert_float_close(out, INPUTS["read_input_" + name])
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("k,name", list(enumerate(CONFIG["wild_wilddet_variants"])))
 def test_wild_det_dataset_chunks_match_fixture(k, name):
     json_name, vid_size, scale_range, focus = VARIANTS[name]
@@ -54,7 +57,7 @@ def test_wild_det_dataset_chunks_match_fixture(k, name):
                         scale_range=scale_range, focus=focus)
     assert len(ds) == INPUTS["wilddet_lengths"][k]
     for i in range(len(ds)):
-        np.testing.assert_array_equal(ds[i], INPUTS[f"wilddet_{name}_item{i}"])
+        assert_float_close(ds[i], INPUTS[f"wilddet_{name}_item{i}"])
 
 
 def test_read_input_needs_a_normalisation_and_a_present_focus():
@@ -83,10 +86,10 @@ def test_format_detection_by_keypoint_count():
 
 def test_format_conversions():
     halpe = INPUTS["halpe_in"]
-    np.testing.assert_array_equal(KEYPOINT_FORMATS["coco17"].to_h36m(halpe[:, :17]), coco2h36m(halpe[None, :, :17])[0])
+    assert_float_close(KEYPOINT_FORMATS["coco17"].to_h36m(halpe[:, :17]), coco2h36m(halpe[None, :, :17])[0])
     np.testing.assert_array_equal(KEYPOINT_FORMATS["h36m17"].to_h36m(INPUTS["halpe2h36m"]), INPUTS["halpe2h36m"])
     whole = np.concatenate([halpe, np.zeros((45, 110, 3))], axis=1)
-    np.testing.assert_array_equal(KEYPOINT_FORMATS["halpe136"].to_h36m(whole), INPUTS["halpe2h36m"])
+    assert_float_close(KEYPOINT_FORMATS["halpe136"].to_h36m(whole), INPUTS["halpe2h36m"])
 
 
 def _mmpose_frames(entries, first=0):
@@ -163,8 +166,8 @@ def test_several_people_become_separate_tracks():
     by_id = {t.track_id: t for t in inputs.tracks}
     for name in ("two_pixel_focus", "two_norm_focus"):  # the original with --focus on each person
         _, vid_size, scale_range, focus = VARIANTS[name]
-        np.testing.assert_array_equal(normalize_keypoints(by_id[focus].keypoints, vid_size, scale_range),
-                                      INPUTS["read_input_" + name])
+        assert_float_close(normalize_keypoints(by_id[focus].keypoints, vid_size, scale_range),
+                           INPUTS["read_input_" + name])
     summary = inputs.summary()
     assert "person 1: detected in 45 of 45 frames" in summary and "person 2: detected in 45 of 45 frames" in summary
 
