@@ -36,6 +36,16 @@ def assert_float_close(actual, expected, precision=None, err_msg=""):
     np.testing.assert_allclose(actual, expected, err_msg=err_msg, **FLOAT_TOLERANCE[coarse])
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _single_thread_determinism():
+    # the fixtures were recorded with one thread; fewer threads also keep CI predictable (session
+    # scope: module-scoped fixtures that run a model get one thread too)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --- tiny 3D-pose setup shared by the end-to-end tests -----------------------------------------
 TINY_POSE3D = dict(
     train_2d=False, no_eval=False, finetune=False, partial_train=None, epochs=2, checkpoint_frequency=1,
