@@ -167,11 +167,11 @@ def test_random_move_is_a_similarity_ramp():
     # per frame, as complex numbers: out = c·x + t with c = scale·e^(i·angle)
     z_in = (x[..., 0] + 1j * x[..., 1]).transpose(1, 0, 2).reshape(9, -1).astype(np.complex128)
     z_out = (out[..., 0] + 1j * out[..., 1]).transpose(1, 0, 2).reshape(9, -1).astype(np.complex128)
-    fits = [np.linalg.lstsq(np.stack([z_in[f], np.ones_like(z_in[f])], 1), z_out[f], rcond=None) for f in range(9)]
-    c, t = np.array([fit[0][0] for fit in fits]), np.array([fit[0][1] for fit in fits])
-    residual = max(np.abs(np.stack([z_in[f], np.ones_like(z_in[f])], 1) @ fit[0] - z_out[f]).max()
-                   for f, fit in enumerate(fits))
+    design = [np.stack([z, np.ones_like(z)], axis=1) for z in z_in]
+    coef = [np.linalg.lstsq(a, b, rcond=None)[0] for a, b in zip(design, z_out)]
+    residual = max(np.abs(a @ k - b).max() for a, k, b in zip(design, coef, z_out))
     assert residual < 1e-6  # a similarity transform of every frame (float32 output)
+    c, t = np.array(coef).T
     scale, angle = np.abs(c), np.degrees(np.angle(c))
     assert np.all((0.9 <= scale) & (scale <= 1.1)) and np.all(np.abs(angle) <= 10)
     assert np.all(np.abs(t.real) <= 0.1) and np.all(np.abs(t.imag) <= 0.1)
