@@ -1,6 +1,7 @@
 import os
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,13 +15,31 @@ def fixture_path(*parts):
     return os.path.join(FIXTURES, *parts)
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: long-running test, excluded from the default suite (run with -m slow)")
+# Float results differ in the last bits between CPUs and between the code paths PyTorch and NumPy pick
+# on one CPU (SIMD width, FMA, summation order): a float result is compared with its reference within
+# the precision of the coarser of the two dtypes, never bit for bit.
+FLOAT_TOLERANCE = {np.dtype(np.float16): dict(rtol=1e-3, atol=1e-3),
+                   np.dtype(np.float32): dict(rtol=1e-6, atol=1e-6),
+                   np.dtype(np.float64): dict(rtol=1e-9, atol=1e-9)}
 
 
-@pytest.fixture(autouse=True)
+def assert_float_close(actual, expected, precision=None, err_msg=""):
+    """``actual`` equals ``expected`` (arrays, tensors or numbers, same shape) up to float rounding.
+
+    ``precision``: the dtype of the coarsest arithmetic behind the values (e.g. float64 numbers
+    computed from float32 data); default: the coarser of the two dtypes.
+    """
+    actual, expected = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v) for v in (actual, expected))
+    dtypes = [np.dtype(precision)] if precision is not None else [a.dtype for a in (actual, expected) if a.dtype.kind == "f"]
+    coarse = max(dtypes, key=lambda d: np.finfo(d).eps)
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape} {err_msg}"
+    np.testing.assert_allclose(actual, expected, err_msg=err_msg, **FLOAT_TOLERANCE[coarse])
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _single_thread_determinism():
-    # the fixtures were recorded with one thread; fewer threads also keep CI predictable
+    # the fixtures were recorded with one thread; fewer threads also keep CI predictable (session
+    # scope: module-scoped fixtures that run a model get one thread too)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

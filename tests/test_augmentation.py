@@ -33,6 +33,7 @@ def aug():
     return Augmenter2D(make_args())
 
 
+@pytest.mark.parity
 def test_reference_vector_noise(aug):
     torch.manual_seed(0)
     out = aug.augment2D(reference_input(), noise=True)
@@ -43,6 +44,7 @@ def test_reference_vector_noise(aug):
     np.testing.assert_allclose(out[1, 29, 16].numpy(), [-0.4605855644, -0.9202290773, 0.7215059996], atol=1e-6)
 
 
+@pytest.mark.parity
 def test_reference_vector_noise_and_mask(aug):
     torch.manual_seed(0)
     out = aug.augment2D(reference_input(), noise=True, mask=True)
@@ -91,12 +93,18 @@ def test_noise_replaces_confidence_and_accepts_two_channels(aug):
     assert (out2[..., :2] - x[..., :2]).abs().max() < 0.1
 
 
-def test_dis2conf_formula(aug):
-    dis = torch.tensor([[0.0, 0.01, 0.5]])
-    torch.manual_seed(2)
-    conf = aug.dis2conf(dis, 0.028, 1.1, 0.0, 0.0)
-    expected = torch.clip(0.028 / (dis + 0.028) + 1.1 * dis, 0, 1)
-    torch.testing.assert_close(conf, expected)
+def test_dis2conf_is_the_spec_curve(aug):
+    # conf(d) = clip(a/(d + a) + b·d, 0, 1) without noise: 1 at d = 0, its minimum 2·sqrt(ab) − ab at
+    # d = sqrt(a/b) − a (where the derivative −a/(d + a)² + b vanishes), clipped to 1 for d ≥ 1/b
+    a, b = 0.028, 1.1
+    d_min = np.sqrt(a / b) - a
+    dis = torch.tensor([0.0, d_min - 0.01, d_min, d_min + 0.01, 1 / b, 2.0], dtype=torch.float64)
+    conf = aug.dis2conf(dis, a, b, 0.0, 0.0)
+    np.testing.assert_allclose(conf[[0, 2, 4, 5]].numpy(), [1.0, 2 * np.sqrt(a * b) - a * b, 1.0, 1.0], rtol=1e-12)
+    assert conf[1] > conf[2] < conf[3]
+    # the noise N(m, s²) is added before clipping: a mean shift m moves the curve by m
+    shifted = aug.dis2conf(dis[1:4], a, b, -0.1, 0.0)
+    np.testing.assert_allclose(shifted.numpy(), conf[1:4].numpy() - 0.1, rtol=1e-6)  # the noise is float32
 
 
 def test_no_flags_is_identity(aug):

@@ -10,7 +10,6 @@ import pytest
 
 from conftest import REPO
 from lib.data.dataset_motion_2d import InstaVDataset2D
-from lib.utils.utils_data import crop_scale
 from tools import convert_insta
 
 KEYS = ["Hip", "R Hip", "R Knee", "R Ankle", "L Hip", "L Knee", "L Ankle", "Neck", "Nose",
@@ -31,14 +30,11 @@ def write_clip(clip_dir, n_frames, rng, hidden=()):
     return frames
 
 
-def expected_clip(frames):
+def raw_clip(frames):
+    """``(T, 17, 3)`` pixels and logits of a clip's json frames in H36M joint order (no Belly, no Head)."""
     order = ["Hip", "R Hip", "R Knee", "R Ankle", "L Hip", "L Knee", "L Ankle", None, "Neck", "Nose", None,
              "L Shoulder", "L Elbow", "L Wrist", "R Shoulder", "R Elbow", "R Wrist"]
-    motion = np.array([[[f[k]["x"], f[k]["y"], f[k]["logits"]] if k else [0, 0, 0] for k in order] for f in frames])
-    motion = crop_scale(motion)
-    motion[:, :, :2] -= motion[0:1, 0:1, :2]
-    motion[motion[:, :, 2] == 0] = 0
-    return motion
+    return np.array([[[f[k]["x"], f[k]["y"], f[k]["logits"]] if k else [0, 0, 0] for k in order] for f in frames])
 
 
 @pytest.fixture()
@@ -65,7 +61,14 @@ def test_convert_action(tracks):
         motions = pickle.load(f)
     assert [m.shape for m in motions] == [(5, 17, 3), (3, 17, 3), (4, 17, 3)]
     for motion, frames in zip(motions, clips["dance"]):
-        np.testing.assert_allclose(motion, expected_clip(frames), rtol=0, atol=1e-12)
+        # the detected joints: the pixels scaled so that the clip's larger bounding-box side spans 2
+        # (crop_scale's [-1, 1] square), relative to the first frame's pelvis; logits kept
+        raw = raw_clip(frames)
+        seen = raw[..., 2] > 0
+        extent = np.ptp(raw[seen][:, :2], axis=0).max()
+        np.testing.assert_allclose(motion[seen][:, :2], (raw[seen][:, :2] - raw[0, 0, :2]) * 2 / extent, atol=1e-12)
+        np.testing.assert_array_equal(motion[seen][:, 2], raw[seen][:, 2])
+        assert (motion[~seen] == 0).all()
         np.testing.assert_array_equal(motion[0, 0, :2], [0, 0])  # relative to the first frame's pelvis
         assert (motion[:, [7, 10]] == 0).all()  # Belly and Head are not provided
     assert (motions[1][:, 13] == 0).all()  # undetected left wrist zeroed

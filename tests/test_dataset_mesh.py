@@ -13,7 +13,7 @@ import torch
 from easydict import EasyDict
 from torch.utils.data import DataLoader
 
-from conftest import fixture_path
+from conftest import assert_float_close, fixture_path
 from lib.data.datareader_mesh import DataReaderMesh
 from lib.data.dataset_mesh import MotionSMPL
 from lib.utils.utils_data import flip_data
@@ -54,6 +54,7 @@ def root_with(tmp_path, name, data):
     return str(root)
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("root", ["plain", "chumpy"])
 def test_pw3d_test_items_match_original(root):
     ds = MotionSMPL(mesh_args(ROOTS[root]), "test", "pw3d")
@@ -61,10 +62,10 @@ def test_pw3d_test_items_match_original(root):
     items = [ds[i] for i in range(len(ds))]
     motion_2d = np.stack([m for m, _ in items])
     assert motion_2d.dtype == np.float64
-    np.testing.assert_array_equal(motion_2d, REF["motion_2d"])
+    assert_float_close(motion_2d, REF["motion_2d"], precision=np.float32)  # normalised in float32
     theta = torch.stack([y["theta"] for _, y in items])
     assert theta.dtype == torch.float32
-    np.testing.assert_array_equal(theta.numpy(), REF["theta"])
+    assert_float_close(theta, REF["theta"])
     for key in ("kp_3d", "verts"):  # float32 SMPL skinning: a few ulps of mm values
         torch.testing.assert_close(torch.stack([y[key] for _, y in items]), torch.from_numpy(REF[key]),
                                    rtol=1e-5, atol=1e-3)
@@ -100,20 +101,27 @@ def test_loader_batches():
     assert 0 <= x[..., 2].min() and x[..., 2].max() <= 1  # confidences above 1 are clipped
 
 
-def test_datareader_mesh_normalisation():
-    data = read_pw3d()
-    reader = DataReaderMesh(8, 1, 4, 8, dt_root=ROOTS["plain"], dt_file=PW3D, res=[1920, 1080])
+def with_known_pixels(data, frame, pixels):
+    """``data`` with the first joints of a test frame moved to the given pixels (frame corners, centre)."""
+    data["test"]["joint_2d"][frame, :len(pixels)] = pixels
+    return data
+
+
+def test_datareader_mesh_normalisation(tmp_path):
+    # a 1920×1080 frame's corners and centre: x' = x/w·2 − 1, y' = y/w·2 − h/w (aspect kept, centre at 0)
+    data = with_known_pixels(read_pw3d(), 5, [[0, 0], [1920, 1080], [960, 540]])
+    root = root_with(tmp_path, "known.pkl", data)
+    reader = DataReaderMesh(8, 1, 4, 8, dt_root=root, dt_file="known.pkl", res=[1920, 1080])
     train, test = reader.read_2d()
     assert train.dtype == test.dtype == np.float64 and test.shape == (40, 17, 3)
-    xy = data["test"]["joint_2d"].astype(np.float32)
-    np.testing.assert_array_equal(test[..., 0], xy[..., 0] / np.float32(1920) * 2 - 1.0)
-    np.testing.assert_array_equal(test[..., 1], xy[..., 1] / np.float32(1920) * 2 - 1080 / 1920)
-    np.testing.assert_array_equal(test[..., 2], data["test"]["confidence"])
+    np.testing.assert_allclose(test[5, :3, :2], [[-1, -0.5625], [1, 0.5625], [0, 0]], atol=1e-7)
+    np.testing.assert_array_equal(test[..., 2], data["test"]["confidence"])  # a copy
     np.testing.assert_array_equal(reader.get_hw(), np.tile([1920., 1080.], (len(reader.get_split_id()[1]), 1)))
-    # res=None: each frame's max(img_hw) for width and height (offset 1)
-    per_frame = DataReaderMesh(8, 1, 4, 8, dt_root=ROOTS["plain"], dt_file=PW3D, res=None)
-    size = data["test"]["img_hw"].max(axis=1).astype(np.float32)[:, None]
-    np.testing.assert_allclose(per_frame.read_2d()[1][..., :2], xy / size[..., None] * 2 - 1, rtol=1e-6)
+    # res=None: each frame's max(img_hw) for width and height (so y is offset by 1 as well)
+    data["test"]["img_hw"][5] = [1080, 1920]
+    root = root_with(tmp_path, "known.pkl", data)
+    per_frame = DataReaderMesh(8, 1, 4, 8, dt_root=root, dt_file="known.pkl", res=None).read_2d()[1]
+    np.testing.assert_allclose(per_frame[5, :3, :2], [[-1, -1], [1, 0.125], [0, -0.4375]], atol=1e-7)
     for method in (reader.read_3d, reader.get_sliced_data):
         with pytest.raises(NotImplementedError, match="no 3D joint labels"):
             method()
@@ -127,18 +135,17 @@ def test_datareader_mesh_denormalize_round_trip():
                                atol=1e-3)
 
 
-def test_coco_frames_are_single_frame_clips():
-    args = mesh_args(ROOTS["plain"], dt_file_coco=PW3D)
-    ds = MotionSMPL(args, "test", "coco")
+def test_coco_frames_are_single_frame_clips(tmp_path):
+    root = root_with(tmp_path, "coco.pkl", with_known_pixels(read_pw3d(), 3, [[0, 0], [640, 0], [320, 0]]))
+    ds = MotionSMPL(mesh_args(root, dt_file_coco="coco.pkl"), "test", "coco")
     assert len(ds) == 40  # every frame of the test split
     m2d, target = ds[3]
     assert m2d.shape == (1, 17, 3) and target["verts"].shape == (1, 306, 3)
-    xy = read_pw3d()["test"]["joint_2d"][3].astype(np.float32)
-    np.testing.assert_array_equal(m2d[0, :, 0], xy[:, 0] / np.float32(640) * 2 - 1.0)
+    np.testing.assert_allclose(m2d[0, :3, 0], [-1, 1, 0], atol=1e-7)  # COCO images: 640 pixels wide
 
 
 def test_h36m_mesh_pickle(tmp_path):
-    data = read_pw3d()
+    data = with_known_pixels(read_pw3d(), 2, [[0, 0], [1000, 1000], [500, 500]])
     for split in ("train", "test"):
         data[split]["camera_name"] = ["55011271"] * len(data[split]["source"])  # 1000 × 1000 camera
     root = root_with(tmp_path, "mesh_det_h36m.pkl", data)
@@ -146,7 +153,7 @@ def test_h36m_mesh_pickle(tmp_path):
     assert len(ds) == 4
     m2d, target = ds[0]
     assert m2d.dtype == np.float32 and m2d.shape == (8, 17, 3) and target["theta"].shape == (8, 82)
-    np.testing.assert_array_equal(m2d[..., 0], data["test"]["joint_2d"][:8, :, 0] / np.float32(1000) * 2 - 1)
+    np.testing.assert_allclose(m2d[2, :3, :2], [[-1, -1], [1, 1], [0, 0]], atol=1e-7)
 
 
 def test_unknown_dataset():

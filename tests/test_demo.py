@@ -1,12 +1,16 @@
-"""The README's first command: the offline demo runs from the files shipped in the repository."""
+"""The README's first command: the offline demo runs from the files shipped in the repository, and the
+shipped demo model beats the baselines on its test clips by the margin docs/demo.md reports."""
 import json
 import os
+import re
 
 import numpy as np
+import pytest
 
 import infer_wild
 from conftest import REPO
 from lib.utils.checkpoint import load_checkpoint
+from lib.utils.tools import get_config
 
 
 def test_demo_files_ship_with_the_repository():
@@ -28,3 +32,35 @@ def test_demo_command_writes_its_outputs(tmp_path, monkeypatch):
     doc = json.load(open(out / "X3D.json"))
     assert x3d.shape == (doc["n_frames"], 17, 3) and doc["n_frames"] == 200
     assert np.isfinite(x3d).all()
+
+
+@pytest.fixture(scope="module")
+def demo_scores(tmp_path_factory):
+    """P1/P2 of the shipped model and of the two baselines on the demo test clips (docs/demo.md)."""
+    pytest.importorskip("pybullet", reason="the demo data are made from the motion clips shipped with pybullet")
+    from tools import demo_baselines, prepare_demo_data
+    folder = tmp_path_factory.mktemp("demo_data")
+    assert prepare_demo_data.main(["--output", str(folder / "h36m_demo.pkl"), "--no-examples"]) == 0
+    args = get_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"))
+    args.dt_root = str(folder)
+    return demo_baselines.score_all(args, os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"))
+
+
+def test_demo_model_beats_the_baselines(demo_scores):
+    assert set(demo_scores) == {"zero depth", "linear", "model"}
+    assert demo_scores["model"]["action_names"] == ["dance_b", "jump", "kick", "walk"]  # the held-out clips
+    mean_p1 = {name: errors["e1"] for name, errors in demo_scores.items()}
+    assert mean_p1["model"] < mean_p1["linear"] < mean_p1["zero depth"]
+    assert demo_scores["model"]["e2"] < demo_scores["linear"]["e2"]
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/demo.md"])
+def test_demo_results_table_in_the_docs_is_current(demo_scores, doc):
+    """The results table: the mean P1 and P2 of each method, to the 0.1 mm it prints."""
+    rows = {"zero depth": "2D input, zero depth", "linear": "per-frame linear", "model": "demo DSTformer"}
+    text = open(os.path.join(REPO, doc)).read()
+    for name, label in rows.items():
+        row = next(line for line in text.splitlines() if line.startswith("| ") and label in line)
+        p1, p2 = (float(v) for v in re.findall(r"\*{0,2}(\d+\.\d)\*{0,2} \|", row)[-2:])
+        assert demo_scores[name]["e1"] == pytest.approx(p1, abs=0.051), row
+        assert demo_scores[name]["e2"] == pytest.approx(p2, abs=0.051), row

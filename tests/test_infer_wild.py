@@ -53,6 +53,7 @@ def video_props(path):
     return n, meta["fps"], meta["size"]
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("spec", RUNS, ids=[r["name"] for r in RUNS])
 def test_chunk_mode_reproduces_the_original(tmp_path, spec):
     args = ["-j", os.path.join(WILD, spec["json"]), "--clip_len", 20, "--stride", 20, "--size", 1920, 1080,

@@ -60,9 +60,14 @@ def test_prints_and_saves_top5_class_names(tiny_action_model, tmp_path, capsys):
 
 def test_input_is_prepared_as_the_ntu_data():
     from lib.data.wild_input import load_wild_inputs
+    # NTU's make_cam (spec 04 §2.1): both coordinates over the longer side, [0, w] onto [-1, 1]
+    pixels = np.zeros((1, 17, 3))
+    pixels[0, :3, :2] = [[0, 0], [1920, 960], [480, 1080]]
+    np.testing.assert_allclose(infer_wild_action.ntu_input(pixels, (1080, 1920))[0, :3, :2],
+                               [[-1, -1], [1, 0], [-0.5, 0.125]])
+    np.testing.assert_allclose(infer_wild_action.ntu_input(pixels, (1920, 1080))[0, 1, :2], [1, 0])  # portrait: h
     track = load_wild_inputs(SINGLE).tracks[0]
     motion = infer_wild_action.ntu_input(track.keypoints, (1080, 1920))
-    np.testing.assert_allclose(motion[..., :2], track.keypoints[..., :2] / 1920 * 2 - 1)
     sample = infer_wild_action.clip_sample(motion, 27, [2, 2])
     assert sample.shape == (2, 27, 17, 3) and sample.dtype == np.float32
     assert np.abs(sample[0, ..., :2]).max() <= 0.5 + 1e-6  # scale 2: the person fills the middle half

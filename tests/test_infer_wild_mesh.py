@@ -11,6 +11,9 @@ import yaml
 import infer_wild
 import infer_wild_mesh
 from conftest import fixture_path
+from lib.data.dataset_wild import plan_windows
+from lib.data.wild_input import load_wild_inputs, normalize_keypoints
+from lib.utils.tools import get_config
 from test_infer_wild import make_video, scaled_entries, video_props, write_json
 
 WILD = fixture_path("tasks", "wild")
@@ -57,10 +60,36 @@ def test_mesh_video_and_arrays(config, inputs, tmp_path):
 
 def test_chunks_and_windows(config, inputs, tmp_path):
     video, keypoints = inputs
+    verts = {}
     for stride in (8, 3):
         out = tmp_path / f"s{stride}"
         run(config, out, "-j", keypoints, "-v", video, "--clip_len", 8, "--stride", stride, "--save_npy")
-        assert np.load(out / "mesh.npy").shape == (45, 306, 3)
+        verts[stride] = np.load(out / "mesh.npy")
+        assert verts[stride].shape == (45, 306, 3)
+    # the model run directly on each window of the normalised input (vertices in mm)
+    args = get_config(config)
+    model = infer_wild_mesh.load_mesh_model(args, MESH_CKPT, "cpu")
+    smpl = infer_wild_mesh.SMPL(args.data_root, batch_size=1)
+    motion = normalize_keypoints(load_wild_inputs(keypoints, video).tracks[0].keypoints, scale_range=[1, 1])
+
+    def direct(windows):
+        return [infer_wild_mesh.mesh_window(model, smpl, motion[start:end], "cpu")[0] for start, end in windows]
+
+    tol = dict(rtol=1e-5, atol=1e-3)
+    # stride = clip_len: the original's chunks, one after the other
+    np.testing.assert_allclose(verts[8], np.concatenate(direct(plan_windows(45, 8, 8))), **tol)
+    # overlapping windows: a frame seen by one window is that window's mesh; a frame seen by several is
+    # a weighted mean of theirs, so every coordinate lies between their smallest and largest value
+    windows = plan_windows(45, 8, 3)
+    low, high = np.full((45, 306, 3), np.inf), np.full((45, 306, 3), -np.inf)
+    for (start, end), window in zip(windows, direct(windows)):
+        low[start:end] = np.minimum(low[start:end], window)
+        high[start:end] = np.maximum(high[start:end], window)
+    single = np.all(low == high, axis=(1, 2))
+    assert single[:3].all() and not single.all()
+    np.testing.assert_allclose(verts[3][single], low[single], **tol)
+    assert np.all((verts[3] >= low - 1e-3) & (verts[3] <= high + 1e-3))
+    assert np.abs(verts[3] - verts[8]).max() > 1.0  # blending changed the chunked result
 
 
 def test_reference_motion_sets_the_trajectory(config, inputs, tmp_path):

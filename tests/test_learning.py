@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import fixture_path
+from conftest import assert_float_close, fixture_path
 from lib.utils.learning import (AverageMeter, accuracy, load_backbone, load_pretrained_weights,
                                 partial_train_layers)
 from lib.utils.tools import Config
@@ -61,14 +61,16 @@ def test_average_meter():
     assert isinstance(t.avg, torch.Tensor)
 
 
+@pytest.mark.parity
 def test_accuracy_matches_original():
     d = np.load(fixture_path("tasks", "action", "accuracy.npz"))
     top1, top5 = accuracy(torch.from_numpy(d["output"]), torch.from_numpy(d["target"]), topk=(1, 5))
     assert top1.shape == (1,) and top1.dtype == torch.float32
-    np.testing.assert_allclose(top1.numpy(), d["top1"])
-    np.testing.assert_allclose(top5.numpy(), d["top5"])
+    assert_float_close(top1, d["top1"])
+    assert_float_close(top5, d["top5"])
 
 
+@pytest.mark.parity
 def test_oneshot_accuracy_matches_original(monkeypatch):
     from lib.utils import learning
     d = np.load(fixture_path("tasks", "action", "oneshot_eval.npz"))
@@ -76,9 +78,9 @@ def test_oneshot_accuracy_matches_original(monkeypatch):
         args = [torch.from_numpy(d[f"s{s}_{k}"]) for k in ("anchor_emb", "anchor_lab", "query_emb", "query_lab")]
         acc = learning.oneshot_accuracy(*args)
         assert acc.shape == () and acc.dtype == torch.float32
-        np.testing.assert_allclose(acc.item(), d[f"s{s}_acc"])
+        assert_float_close(acc, d[f"s{s}_acc"])
         monkeypatch.setattr(learning, "_ONESHOT_CHUNK_ELEMENTS", 1)  # one query per chunk: same result
-        np.testing.assert_allclose(learning.oneshot_accuracy(*args).item(), d[f"s{s}_acc"])
+        assert_float_close(learning.oneshot_accuracy(*args), d[f"s{s}_acc"])
         monkeypatch.undo()
     # scenario 2: anchors 1 and 3 are identical with different labels; the first one wins the tie
     anchors, anchor_labels = torch.from_numpy(d["s2_anchor_emb"]), torch.from_numpy(d["s2_anchor_lab"])
@@ -96,7 +98,7 @@ def test_oneshot_accuracy_features_and_labels_on_different_devices():
     d = np.load(fixture_path("tasks", "action", "oneshot_eval.npz"))
     acc = oneshot_accuracy(torch.from_numpy(d["s0_anchor_emb"]).cuda(), torch.from_numpy(d["s0_anchor_lab"]),
                            torch.from_numpy(d["s0_query_emb"]).cuda(), torch.from_numpy(d["s0_query_lab"]))
-    np.testing.assert_allclose(acc.item(), d["s0_acc"])
+    assert_float_close(acc, d["s0_acc"])
 
 
 def test_oneshot_accuracy_bad_inputs():

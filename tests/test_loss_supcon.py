@@ -29,6 +29,7 @@ def run(kwargs, features, forward):
     return loss
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("key", list(CASES))
 def test_matches_original(key):
     np.testing.assert_allclose(run(*CASES[key]).item(), D[key], rtol=1e-5)

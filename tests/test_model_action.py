@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import fixture_path, spec_default_linear
+from conftest import assert_float_close, fixture_path, spec_default_linear
 from lib.model.model_action import ActionHeadClassification, ActionHeadEmbed, ActionNet
 from lib.utils.checkpoint import load_checkpoint, load_model_weights, state_dict_from_checkpoint
 from lib.utils.learning import AverageMeter, accuracy, load_backbone, oneshot_accuracy
@@ -52,6 +52,7 @@ def test_checkpoint_loads_strictly_in_original_order(version):
         assert torch.equal(v, state["module." + k])
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("version", ["class", "embed"])
 def test_outputs_match_original(version):
     model, _ = load_fixture_model(version)
@@ -63,6 +64,7 @@ def test_outputs_match_original(version):
         np.testing.assert_allclose(np.linalg.norm(y, axis=1), 1, rtol=1e-6)
 
 
+@pytest.mark.parity
 def test_class_validation_metrics_match_original():
     """train_action.validate on the val items in batches of 2: CE loss, top-1 / top-5 in percent."""
     model, _ = load_fixture_model("class")
@@ -82,6 +84,7 @@ def test_class_validation_metrics_match_original():
     np.testing.assert_allclose(top5.avg.item(), d["val_top5"], atol=1e-4)
 
 
+@pytest.mark.parity
 def test_embed_oneshot_evaluation_matches_original():
     model, _ = load_fixture_model("embed")
     d = np.load(action_fixture("embed_model.npz"))
@@ -91,7 +94,7 @@ def test_embed_oneshot_evaluation_matches_original():
         queries = model(torch.from_numpy(o["test_x"]))
     np.testing.assert_allclose(anchors.numpy(), d["anchor_emb"], rtol=1e-5, atol=1e-5)
     acc = oneshot_accuracy(anchors, torch.from_numpy(o["anchor_y"]), queries, torch.from_numpy(o["test_y"]))
-    np.testing.assert_allclose(acc.item(), d["oneshot_acc"])
+    assert_float_close(acc, d["oneshot_acc"])
 
 
 def test_class_head_ignores_hidden_dim_and_embed_uses_it():
@@ -104,15 +107,21 @@ def test_class_head_ignores_hidden_dim_and_embed_uses_it():
     assert isinstance(emb.head, ActionHeadEmbed) and emb.head.fc1.weight.shape == (32, bb.dim_rep * 17)
 
 
-def test_heads_pool_frames_then_persons():
-    """Mean over frames, joint-major flatten, mean over persons, then fc1."""
+def test_heads_pool_frames_and_persons_joint_major():
+    """The head averages over persons and frames and feeds fc1 the joints one after the other
+    (feature index j·dim_rep + c). Features built as a per-(joint, channel) value plus deviations
+    that cancel over frames and over persons must pool to exactly that value."""
     head = ActionHeadEmbed(dim_rep=3, num_joints=2, hidden_dim=6).eval()
+    value = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # (joints, channels)
+    frame_dev = torch.tensor([1.0, -1.0, 2.0, -2.0])[:, None, None] * torch.randn(2, 3)
+    person_dev = torch.tensor([0.5, -0.5])[:, None, None, None] * torch.randn(2, 3)
+    feat = (value + frame_dev + person_dev).expand(3, 2, 4, 2, 3)  # (batch, persons, frames, joints, channels)
     with torch.no_grad():
         head.fc1.weight.copy_(torch.eye(6))
         head.fc1.bias.zero_()
-        feat = torch.randn(4, 2, 5, 2, 3)
-        pooled = feat.mean(dim=(1, 2)).reshape(4, 6)  # index j * dim_rep + c
-        torch.testing.assert_close(head(feat), nn.functional.normalize(pooled, dim=-1))
+        out = head(feat)
+    expected = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]) / np.sqrt(91.0)  # unit length (embedding head)
+    torch.testing.assert_close(out, expected.expand(3, 6), rtol=1e-6, atol=1e-6)
 
 
 def test_bad_version_and_input():

@@ -41,6 +41,7 @@ def checkpoint_weights():
     return state_dict_from_checkpoint(load_checkpoint(CKPT), "model", CKPT)
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("root", ["plain", "chumpy"])
 def test_checkpoint_loads_strictly_and_reproduces_outputs(root):
     model = build(ROOTS[root])

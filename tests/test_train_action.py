@@ -19,6 +19,7 @@ from lib.utils.tools import Config
 CLASSES = 6
 
 
+@pytest.mark.parity
 def test_validate_matches_original():
     cfg = json.load(open(fixture_path("tasks", "config.json")))
     model = ActionNet(load_backbone(Config(cfg["bb_class"])), cfg["bb_class"]["dim_rep"],

@@ -18,6 +18,7 @@ from lib.utils.learning import load_backbone
 from lib.utils.tools import Config
 
 
+@pytest.mark.parity
 def test_validate_matches_original_and_is_deterministic():
     cfg = json.load(open(fixture_path("tasks", "config.json")))
     model = ActionNet(load_backbone(Config(cfg["bb"])), cfg["bb"]["dim_rep"], version="embed",

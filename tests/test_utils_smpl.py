@@ -91,6 +91,7 @@ def test_npz_model_file(tmp_path):
         torch.testing.assert_close(smpl.state_dict()[key], value, rtol=0, atol=0)
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("root", ["plain", "chumpy"])
 def test_forward_matches_original(root):
     smpl = S.SMPL(ROOTS[root], batch_size=1, vertex_ids=VERTEX_IDS)

@@ -29,10 +29,13 @@ def test_color_and_coordinate_helpers():
     assert hex2rgb("#02315E", 1) == [(2, 49, 94)]
     assert rgb2rgba((1, 2, 3)) == (1, 2, 3, 255)
     np.testing.assert_allclose(pixel2world_vis(np.array([[-1., 1.], [0., 0.]])), [[0, 512], [256, 256]])
-    motion = np.stack([STANDING, STANDING], axis=-1)  # (17, 3, 2)
+    motion = np.zeros((2, 3, 2))  # (joints, x/y/z, frames): x, y in [-1, 1] map onto [0, 512], z onto z·256
+    motion[0, :, 0] = [-1.0, 1.0, 0.5]
+    motion[1, :, 1] = [0.0, -0.5, -0.25]
     out3 = pixel2world_vis_motion(motion, dim=3)
-    np.testing.assert_allclose(out3[:, :2], (motion[:, :2] + 1) * 256)
-    np.testing.assert_allclose(out3[:, 2], motion[:, 2] * 256)
+    np.testing.assert_allclose(out3[0, :, 0], [0, 512, 128])
+    np.testing.assert_allclose(out3[1, :, 1], [256, 128, -64])
+    np.testing.assert_allclose(out3[1, :, 0], [256, 256, 0])
     conf = motion.copy()
     conf[:, 2] = 0.7
     out2 = pixel2world_vis_motion(conf, dim=2)
