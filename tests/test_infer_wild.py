@@ -9,6 +9,7 @@ import pytest
 import infer_wild
 from conftest import fixture_path
 from lib.data.dataset_wild import plan_windows, read_input, seam_jump
+from lib.utils.errors import UserError
 from lib.utils.tools import get_config
 
 WILD = fixture_path("tasks", "wild")
@@ -216,10 +217,9 @@ def test_overlap_mode_aligns_each_windows_depth_origin():
 
 def _expect_error(tmp_path, message, *args):
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(UserError) as err:
         run(out, *args)
-    assert message in str(err.value.code), str(err.value.code)
-    assert str(err.value.code).startswith("error: ")
+    assert message in str(err.value), str(err.value)
     assert not out.exists()  # nothing written
 
 

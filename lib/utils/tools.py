@@ -6,6 +6,8 @@ import pickle
 import yaml
 from easydict import EasyDict
 
+from lib.utils.errors import DataError, UserError
+
 ROOT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
@@ -48,7 +50,7 @@ def construct_include(loader, node):
 yaml.add_constructor("!include", construct_include, Loader)
 
 
-class ConfigKeyError(AttributeError):
+class ConfigKeyError(UserError, AttributeError):
     """A script asked the config for a key that the YAML file does not define."""
 
 
@@ -89,9 +91,13 @@ def ensure_dir(path):
 
 
 def read_pkl(data_url):
-    """Unpickle a file (datasets and parameter files are plain pickles)."""
+    """Unpickle a file (datasets and parameter files are plain pickles); a damaged one raises ``DataError``."""
     with open(data_url, "rb") as f:
-        return pickle.load(f)
+        try:
+            return pickle.load(f)
+        except Exception as e:  # unpickling damaged data raises almost any type
+            raise DataError(f"cannot read {data_url}: it is truncated, corrupt or not a pickle "
+                            f"({type(e).__name__}); re-create or re-download it") from e
 
 
 # Pickle protocol of the files we write: the default of the Python versions the original ran on,
