@@ -57,27 +57,34 @@ class OutputSet:
             np.save(out.path("X3D.npy"), poses)     # writes out_folder/.X3D.partial-<pid>.npy
             ...                                     # all renamed to their names at the end
 
-    Temporary names keep the extension (writers such as ffmpeg and ``np.save`` go by it).
+    ``OutputSet()`` without a folder takes paths. Missing folders are made, and removed again
+    if the run fails. Temporary names keep the extension (writers such as ffmpeg and
+    ``np.save`` go by it).
     """
 
-    def __init__(self, folder):
-        self.folder = os.fspath(folder)
+    def __init__(self, folder=None):
+        self.folder = os.fspath(folder) if folder is not None else None
         self._pending = {}  # final path -> temporary path
-        self._made = []     # folders this run created, deepest last
+        self._made = []     # folders this run created, in the order made
 
-    def __enter__(self):
-        missing, folder = [], os.path.abspath(self.folder)
+    def _make_folders(self, folder):
+        missing, folder = [], os.path.abspath(folder)
         while not os.path.lexists(folder):
             missing.append(folder)
             folder = os.path.dirname(folder)
         for folder in reversed(missing):
             os.mkdir(folder)
             self._made.append(folder)
+
+    def __enter__(self):
+        if self.folder is not None:
+            self._make_folders(self.folder)
         return self
 
     def path(self, name):
         """The temporary path to write the output ``name`` (relative to the folder) to."""
-        final = os.path.join(self.folder, name)
+        final = os.path.join(self.folder, name) if self.folder is not None else os.fspath(name)
+        self._make_folders(os.path.dirname(final) or ".")
         stem, ext = os.path.splitext(os.path.basename(final))
         temporary = os.path.join(os.path.dirname(final), f".{stem}.partial-{os.getpid()}{ext}")
         self._pending[final] = temporary
@@ -102,5 +109,5 @@ class OutputSet:
             try:
                 os.rmdir(folder)
             except OSError:  # not empty: something else was put there meanwhile
-                break
+                pass
         return False
