@@ -290,6 +290,7 @@ def run(opts):
     stems, names = output_names(inputs.tracks, opts.overlay)
     check_output_folder(opts.out_path, names)
     device = get_device()
+    precision_context(opts.precision, device)  # an unusable --precision fails before the model loads
     if opts.onnx:
         print(f"Running {opts.onnx} with onnxruntime")
         run_model = make_onnx_runner(opts.onnx)

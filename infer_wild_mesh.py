@@ -162,8 +162,8 @@ def run(opts):
     check_output_folder(opts.out_path, [stem + ext for stem in stems.values() for ext in extensions])
     device = get_device()
     precision_context(opts.precision, device)  # an unusable --precision fails before the models load
-    smpl = SMPL(args.data_root, batch_size=1).to(device)
     model = load_mesh_model(args, opts.evaluate, device)
+    smpl = SMPL(args.data_root, batch_size=1).to(device)
     with OutputSet(opts.out_path) as out:
         for track, motion in zip(inputs.tracks, motions):
             verts, joints = mesh_motion(model, smpl, motion, device, opts.clip_len, stride,

@@ -288,6 +288,8 @@ def read_detections(path, first_frame_id=None):
     the file gives the first video frame (default: 1 for MMPose demo files, else 0).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise WildInputError(f"keypoint file {path} is a folder; give the detector's JSON file or a .npy array")
     if not os.path.isfile(path):
         raise WildInputError(f"keypoint file not found: {path}")
     if path.lower().endswith(".npy"):
@@ -477,6 +479,8 @@ def read_video_info(path):
     import cv2
     import imageio
 
+    if os.path.isdir(path):
+        raise WildInputError(f"video {path} is a folder; give the video file the keypoints were detected on")
     if not os.path.isfile(path):
         raise WildInputError(f"video not found: {path}")
     try:
