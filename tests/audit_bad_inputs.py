@@ -303,7 +303,8 @@ def cases(f, tmp):
     mesh("smpl_synthetic", [], ["vertex ids", "306-vertex model"])  # the test body model needs its vertex ids
     mesh("ref_missing", ["--ref_3d_motion_path", os.path.join(tmp, "nope.npy")], ["reference motion not found",
                                                                                   "nope.npy"])
-    mesh("ref_short", ["--ref_3d_motion_path", f["ref_short"]], ["ref_short.npy", "expected (45, 17, 3)"])
+    mesh("ref_short", ["--ref_3d_motion_path", f["ref_short"]], ["ref_short.npy", "expected (45, 17, 3)"],
+         fast=True)
     mesh("ref_garbage", ["--ref_3d_motion_path", f["ref_garbage"]], ["ref_garbage.npy", "not a readable .npy"])
     mesh("kp_zeros", ["-j", f["kp_zeros"]], ["holds no usable detection"])
     mesh("out_is_file", [], ["is a file, not a folder"], o=f["file"], outputs=[])
@@ -378,7 +379,7 @@ def cases(f, tmp):
     train("train_action.py", "data_missing", ["--config", f["ntu_cfg_nodata"], "-c", ck("n")],
           ["nope.pkl", "docs/action.md"])
     train("train_action.py", "bad_split", ["--config", f["ntu_cfg_split"], "-c", ck("o")],
-          ["split 'xfoo_val'", "available splits"])
+          ["split 'xfoo_val'", "available splits"], fast=True)
     train("train_action.py", "bad_labels", ["--config", f["ntu_cfg_labels"], "-c", ck("p")], ["outside [0, 3)"])
     train("train_action.py", "not_pyskl", ["--config", f["ntu_cfg_notpyskl"], "-c", ck("q")],
           ["list.pkl", "not a pyskl action pickle"])
