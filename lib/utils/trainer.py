@@ -330,10 +330,10 @@ def run(task_cls, opts, args=None):
     if not opts.evaluate:
         check_output_folder(opts.checkpoint, ["latest_epoch.bin", "best_epoch.bin"], option="--checkpoint")
     runtime = Runtime(device=opts.device, workers=opts.workers, progress=not opts.no_progress)
-    # an unusable --precision/--amp fails now, not after the first epoch
-    precision_context(opts.precision, runtime.device)
-    precision_context(_training_precision(opts.amp, runtime.device), runtime.device)
     try:
+        # an unusable --precision/--amp fails now, not after the first epoch
+        precision_context(opts.precision, runtime.device)
+        precision_context(_training_precision(opts.amp, runtime.device), runtime.device)
         return _run(task_cls, opts, args, runtime)
     except KeyboardInterrupt:
         latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
