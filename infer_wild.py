@@ -11,7 +11,6 @@ windows so poses do not jump at chunk borders.
 import argparse
 import json
 import os
-import sys
 
 import cv2
 import imageio
@@ -22,9 +21,11 @@ from tqdm import tqdm
 from lib.data.dataset_wild import blend_windows, plan_windows
 from lib.data.wild_input import (H36M_JOINT_NAMES, WildInputError, add_input_arguments, inputs_from_args,
                                  normalize_keypoints, pixel_mapping)
-from lib.utils.checkpoint import CheckpointError, load_weights_from_file
+from lib.utils.checkpoint import load_weights_from_file
+from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.learning import PRECISIONS, load_backbone, precision_context
+from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.utils_data import lift_pose3d
 from lib.utils.vismo import BONES_3D, LEFT_BONES_3D, RIGHT_BONES_3D, hex2rgb, render_and_save
 
@@ -69,6 +70,7 @@ def parse_args(argv=None):
     add_runtime_arguments(parser)
     parser.add_argument("--overlay", action="store_true",
                         help="also write overlay.mp4: the 2D input skeletons drawn on the video")
+    add_debug_argument(parser)
     opts = parser.parse_args(argv)
     defaults = dict(DEMO) if opts.demo else dict(DEFAULTS)
     if opts.demo and opts.json_path:  # your own keypoints with the demo model: no demo video
@@ -85,7 +87,12 @@ def parse_args(argv=None):
 def normalization(opts, video):
     """Keyword arguments of ``normalize_keypoints``/``pixel_mapping`` for the original's two modes:
     the frame size (``--pixel``) or the person's bounding box over the whole video."""
-    return {"vid_size": video.size} if opts.pixel else {"scale_range": [1, 1]}
+    if not opts.pixel:
+        return {"scale_range": [1, 1]}
+    if video.size is None:
+        raise WildInputError("--pixel normalises by the frame size, which is unknown without a video: give "
+                             "--vid_path or --size WIDTH HEIGHT")
+    return {"vid_size": video.size}
 
 
 def check_window_options(opts, maxlen):
@@ -142,7 +149,11 @@ def make_onnx_runner(path):
         raise WildInputError("--onnx needs onnxruntime: pip install onnxruntime")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"ONNX file not found: {path} (write it with tools/export_onnx.py)")
-    session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception types for unreadable models
+        raise WildInputError(f"--onnx {path} is not a readable ONNX model ({type(e).__name__}); write it with "
+                             f"tools/export_onnx.py") from e
     name = session.get_inputs()[0].name
 
     def run(x):
@@ -195,7 +206,8 @@ def to_pixels(results, vid_size):
 
 
 def x3d_json(results, track, video, opts, mapping, stride):
-    """``X3D.json``: the poses of ``X3D.npy`` with joint names, units and the video's fps and size."""
+    """``X3D.json``: the poses of ``X3D.npy`` with joint names, units and the video's fps and size
+    (null when unknown: no video and no --fps/--size)."""
     pixel = opts.pixel
     doc = {
         "description": "MotionBERT 3D poses, one per video frame (see docs/inference.md)",
@@ -259,6 +271,13 @@ def write_overlay(video, tracks, save_path):
         reader.close()
 
 
+def output_names(tracks, overlay=False):
+    """Output file stems per track (``X3D``, or ``X3D_<id>`` with several people) and every file name."""
+    stems = {t.name: f"X3D_{t.name}" if len(tracks) > 1 else "X3D" for t in tracks}
+    names = [stem + ext for stem in stems.values() for ext in (".npy", ".json", ".mp4")]
+    return stems, names + (["overlay.mp4"] if overlay else [])
+
+
 def run(opts):
     args = load_config(opts.config, INFER_POSE3D)
     stride = check_window_options(opts, args.maxlen)
@@ -266,47 +285,38 @@ def run(opts):
         raise WildInputError("--overlay draws on the input video: give it with --vid_path")
     inputs = inputs_from_args(opts)
     print(inputs.summary())
+    video = inputs.video
+    motions = [normalize_keypoints(track.keypoints, **normalization(opts, video)) for track in inputs.tracks]
+    stems, names = output_names(inputs.tracks, opts.overlay)
+    check_output_folder(opts.out_path, names)
     device = get_device()
+    precision_context(opts.precision, device)  # an unusable --precision fails before the model loads
     if opts.onnx:
         print(f"Running {opts.onnx} with onnxruntime")
         run_model = make_onnx_runner(opts.onnx)
     else:
         run_model = make_model_runner(load_pose_model(args, opts.evaluate, device), device, opts.precision)
-    video = inputs.video
-    os.makedirs(opts.out_path, exist_ok=True)
-    several = len(inputs.tracks) > 1
-    written = []
-    for track in inputs.tracks:
-        motion = normalize_keypoints(track.keypoints, **normalization(opts, video))
-        mapping = pixel_mapping(track.keypoints, **normalization(opts, video))
-        results = lift_motion(run_model, motion, args, device, opts.clip_len, stride,
-                              desc=f"lift person {track.track_id}")
-        stem = os.path.join(opts.out_path, f"X3D_{track.name}" if several else "X3D")
-        render_and_save(results, stem + ".mp4", keep_imgs=False, fps=video.fps)
-        if opts.pixel:
-            results = to_pixels(results, video.size)
-        np.save(stem + ".npy", results)
-        with open(stem + ".json", "w") as f:
-            json.dump(x3d_json(results, track, video, opts, mapping, stride), f)
-        written += [stem + ext for ext in (".npy", ".json", ".mp4")]
-    if opts.overlay:
-        write_overlay(video, inputs.tracks, os.path.join(opts.out_path, "overlay.mp4"))
-        written.append(os.path.join(opts.out_path, "overlay.mp4"))
-    print("Wrote " + ", ".join(written))
-    return written
-
-
-def run_cli(run_fn, opts):
-    """Run an in-the-wild script; a bad input, file or checkpoint ends it with one ``error:`` line."""
-    try:
-        return run_fn(opts)
-    except (WildInputError, CheckpointError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    with OutputSet(opts.out_path) as out:
+        for track, motion in zip(inputs.tracks, motions):
+            mapping = pixel_mapping(track.keypoints, **normalization(opts, video))
+            results = lift_motion(run_model, motion, args, device, opts.clip_len, stride,
+                                  desc=f"lift person {track.track_id}")
+            stem = stems[track.name]
+            render_and_save(results, out.path(stem + ".mp4"), keep_imgs=False, fps=video.playback_fps)
+            if opts.pixel:
+                results = to_pixels(results, video.size)
+            np.save(out.path(stem + ".npy"), results)
+            with open(out.path(stem + ".json"), "w") as f:
+                json.dump(x3d_json(results, track, video, opts, mapping, stride), f)
+        if opts.overlay:
+            write_overlay(video, inputs.tracks, out.path("overlay.mp4"))
+    print("Wrote " + ", ".join(out.written))
+    return out.written
 
 
 def main(argv=None):
-    return run_cli(run, parse_args(argv))
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -11,18 +11,19 @@ resampled to the config's ``clip_len``, then ``crop_scale`` with ``scale_range_t
 """
 import argparse
 import json
-import os
 
 import numpy as np
 import torch
 
-from infer_wild import run_cli
 from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
-from lib.data.wild_input import WildInputError, add_input_arguments, coco_order_confidence, inputs_from_args
+from lib.data.wild_input import (DEFAULT_FPS, DEFAULT_VIDEO_SIZE, WildInputError, add_input_arguments,
+                                 coco_order_confidence, inputs_from_args)
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_weights_from_file
+from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_ACTION, load_config
 from lib.utils.learning import PRECISIONS, load_backbone, precision_context
+from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.utils_data import crop_scale, resample
 
 WINDOW_SECONDS = 3.0  # default window: about the length of an NTU action sample
@@ -43,6 +44,7 @@ def parse_args(argv=None):
     parser.add_argument("--batch_size", type=int, default=8, help="clips per forward pass")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: matrix products in bfloat16 (docs/performance.md); fp16: CUDA only")
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -66,7 +68,11 @@ def load_action_model(args, checkpoint_path, device):
 
 
 def ntu_input(keypoints, img_shape):
-    """Pixel keypoints ``(F, 17, 3)`` (H36M order) → NTU-style: make_cam x, y and COCO-order confidence."""
+    """Pixel keypoints ``(F, 17, 3)`` (H36M order) → NTU-style: make_cam x, y and COCO-order confidence.
+
+    ``crop_scale`` later removes the scale and offset of ``make_cam``, so a guessed image shape
+    (no video) does not change the result.
+    """
     xy = make_cam(keypoints[..., :2], img_shape)
     return np.concatenate([xy, coco_order_confidence(keypoints)[..., None]], axis=-1)
 
@@ -108,49 +114,52 @@ def _format(ranked):
 
 def run(opts):
     args = load_config(opts.config, INFER_ACTION)
-    if opts.top_k < 1:
-        raise WildInputError(f"--top_k must be positive, got {opts.top_k}")
+    for name in ("top_k", "window", "window_stride", "batch_size"):
+        if getattr(opts, name) is not None and getattr(opts, name) < 1:
+            raise WildInputError(f"--{name} must be positive, got {getattr(opts, name)}")
     inputs = inputs_from_args(opts)
     print(inputs.summary())
     video = inputs.video
-    for name in ("window", "window_stride", "batch_size"):
-        if getattr(opts, name) is not None and getattr(opts, name) < 1:
-            raise WildInputError(f"--{name} must be positive, got {getattr(opts, name)}")
-    window = opts.window or max(1, round(WINDOW_SECONDS * video.fps))
+    window = opts.window or max(1, round(WINDOW_SECONDS * video.playback_fps))
     stride = opts.window_stride or max(1, window // 2)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_action_model(args, opts.evaluate, device)
-    names = class_names(args.action_classes)
-    k = min(opts.top_k, len(names))
-    os.makedirs(opts.out_path, exist_ok=True)
+    if not (opts.window or video.fps):
+        print(f"  note: fps unknown: windows of {window} frames ({WINDOW_SECONDS:g} s at {DEFAULT_FPS:g} fps); "
+              f"give --fps or --window")
     several = len(inputs.tracks) > 1
-    written = []
-    for track in inputs.tracks:
-        motion = ntu_input(track.keypoints, (video.height, video.width))
-        windows = plan_action_windows(len(motion), window, stride)
-        samples = [clip_sample(motion, args.clip_len, args.scale_range_test)]
-        samples += [clip_sample(motion[st:end], args.clip_len, args.scale_range_test) for st, end in windows]
-        probs = classify(model, samples, device, opts.batch_size, opts.precision)
-        result = {"track_id": track.track_id, "fps": video.fps, "n_frames": len(motion),
-                  "classes": "NTU-60" if names[0] == NTU60_ACTION_NAMES[0] else f"{len(names)} classes",
-                  "clip": {"frames": [0, len(motion) - 1], "top": top_k(probs[0], names, k)},
-                  "windows": [{"frames": [st, end - 1], "seconds": [st / video.fps, end / video.fps],
-                               "top": top_k(p, names, k)} for (st, end), p in zip(windows, probs[1:])]}
-        print(f"person {track.track_id}, whole clip ({len(motion)} frames): {_format(result['clip']['top'])}")
-        for w in result["windows"]:
-            print(f"  frames {w['frames'][0]}-{w['frames'][1]} ({w['seconds'][0]:.1f}-{w['seconds'][1]:.1f} s): "
-                  f"{_format(w['top'])}")
-        path = os.path.join(opts.out_path, f"action_{track.name}.json" if several else "action.json")
-        with open(path, "w") as f:
-            json.dump(result, f, indent=1)
-        written.append(path)
-    print("Wrote " + ", ".join(written))
-    return written
+    names = {track.name: f"action_{track.name}.json" if several else "action.json" for track in inputs.tracks}
+    check_output_folder(opts.out_path, list(names.values()))
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    precision_context(opts.precision, device)  # an unusable --precision fails before the model loads
+    model = load_action_model(args, opts.evaluate, device)
+    classes = class_names(args.action_classes)
+    k = min(opts.top_k, len(classes))
+    image_shape = (video.height, video.width) if video.size else DEFAULT_VIDEO_SIZE[::-1]
+    with OutputSet(opts.out_path) as out:
+        for track in inputs.tracks:
+            motion = ntu_input(track.keypoints, image_shape)
+            windows = plan_action_windows(len(motion), window, stride)
+            samples = [clip_sample(motion, args.clip_len, args.scale_range_test)]
+            samples += [clip_sample(motion[st:end], args.clip_len, args.scale_range_test) for st, end in windows]
+            probs = classify(model, samples, device, opts.batch_size, opts.precision)
+            result = {"track_id": track.track_id, "fps": video.fps, "n_frames": len(motion),
+                      "classes": "NTU-60" if classes[0] == NTU60_ACTION_NAMES[0] else f"{len(classes)} classes",
+                      "clip": {"frames": [0, len(motion) - 1], "top": top_k(probs[0], classes, k)},
+                      "windows": [dict({"frames": [st, end - 1]},
+                                       **({"seconds": [st / video.fps, end / video.fps]} if video.fps else {}),
+                                       top=top_k(p, classes, k)) for (st, end), p in zip(windows, probs[1:])]}
+            print(f"person {track.track_id}, whole clip ({len(motion)} frames): {_format(result['clip']['top'])}")
+            for w in result["windows"]:
+                seconds = f" ({w['seconds'][0]:.1f}-{w['seconds'][1]:.1f} s)" if "seconds" in w else ""
+                print(f"  frames {w['frames'][0]}-{w['frames'][1]}{seconds}: {_format(w['top'])}")
+            with open(out.path(names[track.name]), "w") as f:
+                json.dump(result, f, indent=1)
+    print("Wrote " + ", ".join(out.written))
+    return out.written
 
 
 def main(argv=None):
-    return run_cli(run, parse_args(argv))
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -16,13 +16,15 @@ import torch
 from scipy.optimize import least_squares
 from tqdm import tqdm
 
-from infer_wild import add_window_arguments, check_window_options, get_device, normalization, run_cli
+from infer_wild import add_window_arguments, check_window_options, get_device, normalization
 from lib.data.dataset_wild import blend_windows, plan_windows
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints
 from lib.model.model_mesh import MeshRegressor
 from lib.utils.checkpoint import load_weights_from_file
+from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_MESH, load_config
 from lib.utils.learning import PRECISIONS, load_backbone, precision_context
+from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.utils_mesh import flip_averaged_output
 from lib.utils.utils_smpl import SMPL
 from lib.utils.vismo import motion2video_mesh
@@ -41,6 +43,7 @@ def parse_args(argv=None):
                         help="bf16: matrix products in bfloat16 (docs/performance.md); fp16: CUDA only")
     add_input_arguments(parser)
     add_window_arguments(parser)
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -98,9 +101,6 @@ def follow_reference(verts, joints, ref_motion):
 
     The reference is scaled into millimetres by :func:`solve_scale`.
     """
-    if ref_motion.shape != joints.shape:
-        raise WildInputError(f"the reference motion has shape {ref_motion.shape} but the mesh has "
-                             f"{joints.shape}: use the X3D.npy of infer_wild.py for the same video and person")
     x = ref_motion - ref_motion[:, :1]
     y = joints - joints[:, :1]
     scale = solve_scale(x, y)
@@ -122,6 +122,21 @@ def _reference_path(opts, track, several):
     return path
 
 
+def load_reference(path, n_frames):
+    """The reference motion ``(n_frames, 17, 3)`` of ``--ref_3d_motion_path`` (an ``X3D.npy``)."""
+    try:
+        motion = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise WildInputError(f"--ref_3d_motion_path {path} is not a readable .npy array ({str(e).splitlines()[0]}); "
+                             f"use the X3D.npy of infer_wild.py") from e
+    if motion.shape != (n_frames, 17, 3) or not np.issubdtype(motion.dtype, np.number):
+        raise WildInputError(f"--ref_3d_motion_path {path} has shape {motion.shape} ({motion.dtype}), expected "
+                             f"({n_frames}, 17, 3): use the X3D.npy of infer_wild.py for the same video and person")
+    if not np.isfinite(motion).all():
+        raise WildInputError(f"--ref_3d_motion_path {path} holds NaN or infinite values")
+    return motion.astype(np.float64)
+
+
 def load_mesh_model(args, checkpoint_path, device):
     model = MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, num_joints=args.num_joints,
                           hidden_dim=args.hidden_dim, dropout_ratio=args.dropout)
@@ -135,35 +150,39 @@ def run(opts):
     stride = check_window_options(opts, args.maxlen)
     inputs = inputs_from_args(opts)
     print(inputs.summary())
-    several = len(inputs.tracks) > 1
-    references = {track.name: _reference_path(opts, track, several) for track in inputs.tracks}
-    device = get_device()
-    smpl = SMPL(args.data_root, batch_size=1).to(device)
-    model = load_mesh_model(args, opts.evaluate, device)
     video = inputs.video
-    os.makedirs(opts.out_path, exist_ok=True)
-    written = []
+    motions = [normalize_keypoints(track.keypoints, **normalization(opts, video)) for track in inputs.tracks]
+    several = len(inputs.tracks) > 1
+    references = {}
     for track in inputs.tracks:
-        motion = normalize_keypoints(track.keypoints, **normalization(opts, video))
-        verts, joints = mesh_motion(model, smpl, motion, device, opts.clip_len, stride,
-                                    desc=f"mesh person {track.track_id}", precision=opts.precision)
-        if references[track.name]:
-            verts, joints = follow_reference(verts, joints, np.load(references[track.name]))
-        stem = os.path.join(opts.out_path, f"mesh_{track.name}" if several else "mesh")
-        motion2video_mesh(np.transpose(verts, (1, 2, 0)), stem + ".mp4", fps=video.fps, draw_face=True,
-                          faces=smpl.faces)
-        written.append(stem + ".mp4")
-        if opts.save_npy:
-            np.save(stem + ".npy", verts)
-            np.save(stem + "_joints.npy", joints)
-            written += [stem + ".npy", stem + "_joints.npy"]
-    print("Wrote " + ", ".join(written))
-    return written
+        path = _reference_path(opts, track, several)
+        references[track.name] = load_reference(path, len(track.detected)) if path else None
+    stems = {track.name: f"mesh_{track.name}" if several else "mesh" for track in inputs.tracks}
+    extensions = (".mp4", ".npy", "_joints.npy") if opts.save_npy else (".mp4",)
+    check_output_folder(opts.out_path, [stem + ext for stem in stems.values() for ext in extensions])
+    device = get_device()
+    precision_context(opts.precision, device)  # an unusable --precision fails before the models load
+    model = load_mesh_model(args, opts.evaluate, device)
+    smpl = SMPL(args.data_root, batch_size=1).to(device)
+    with OutputSet(opts.out_path) as out:
+        for track, motion in zip(inputs.tracks, motions):
+            verts, joints = mesh_motion(model, smpl, motion, device, opts.clip_len, stride,
+                                        desc=f"mesh person {track.track_id}", precision=opts.precision)
+            if references[track.name] is not None:
+                verts, joints = follow_reference(verts, joints, references[track.name])
+            stem = stems[track.name]
+            motion2video_mesh(np.transpose(verts, (1, 2, 0)), out.path(stem + ".mp4"), fps=video.playback_fps,
+                              draw_face=True, faces=smpl.faces)
+            if opts.save_npy:
+                np.save(out.path(stem + ".npy"), verts)
+                np.save(out.path(stem + "_joints.npy"), joints)
+    print("Wrote " + ", ".join(out.written))
+    return out.written
 
 
 def main(argv=None):
-    return run_cli(run, parse_args(argv))
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -19,6 +19,8 @@ from lib.model.loss import (loss_2d_weighted, loss_angle, loss_angle_velocity, l
 from lib.utils import checkpoint as checkpoint_io
 from lib.utils.checkpoint import load_model_weights
 from lib.utils.config_schema import TRAIN_POSE3D, validate_config
+from lib.utils.cli import run_cli
+from lib.utils.errors import DataError
 from lib.utils.eval_h36m import format_h36m_table, h36m_errors, predict_pose3d
 from lib.utils.learning import load_backbone, partial_train_layers
 from lib.utils.trainer import (Task, TrainPass, finetuning_from_pretrained, load_finetune_state, run,
@@ -130,9 +132,9 @@ class Pose3DTask(Task):
                                              dt_root=args.get('dt_root', 'data/motion3d'), dt_file=args.dt_file)
             n_clips = len(self.datareader.get_split_id()[1])
             if n_clips != len(self.test_dataset):
-                raise ValueError(f"{len(self.test_dataset)} test clip files under {args.data_root} but {n_clips} test "
-                                 f"clips in {args.dt_file} with clip_len {args.clip_len}: re-create the clips with "
-                                 f"tools/convert_h36m.py (docs/pose3d.md)")
+                raise DataError(f"{len(self.test_dataset)} test clip files under {args.data_root} but {n_clips} test "
+                                f"clips in {args.dt_file} with clip_len {args.clip_len}: re-create the clips with "
+                                f"tools/convert_h36m.py (docs/pose3d.md)")
 
     def _path_kwargs(self, key):
         # optional config keys to move the 2D datasets away from their default folders
@@ -214,4 +216,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -16,6 +16,7 @@ from lib.data.dataset_action import NTURGBD
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_model_weights
 from lib.utils.config_schema import TRAIN_ACTION, validate_config
+from lib.utils.cli import run_cli
 from lib.utils.learning import accuracy, load_backbone, load_pretrained_weights, partial_train_layers
 from lib.utils.tools import get_config
 from lib.utils.trainer import Task, TrainPass, finetuning_from_pretrained, load_finetune_state, run
@@ -25,7 +26,7 @@ ACTION_DATA_ROOT = "data/action"
 
 
 def parse_args(argv=None):
-    return _parse_args(__doc__.split("\n\n")[0], argv)
+    return _parse_args(__doc__.split("\n\n")[0], argv, config_example="configs/action/MB_ft_NTU60_xsub.yaml")
 
 
 def action_data_path(args, name):
@@ -168,4 +169,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

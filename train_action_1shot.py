@@ -16,6 +16,7 @@ from lib.data.dataset_action import NTURGBD, NTURGBD1Shot
 from lib.model.loss_supcon import SupConLoss
 from lib.model.model_action import ActionNet
 from lib.utils.config_schema import TRAIN_ACTION_1SHOT, validate_config
+from lib.utils.cli import run_cli
 from lib.utils.learning import oneshot_accuracy
 from lib.utils.tools import get_config
 from lib.utils.trainer import Task, TrainPass, run
@@ -27,7 +28,8 @@ TRAIN_FILE = "ntu120_hrnet"             # the 100 auxiliary classes for training
 
 
 def parse_args(argv=None):
-    return _parse_args(__doc__.split("\n\n")[0], argv, selection_default="best_epoch.bin")
+    return _parse_args(__doc__.split("\n\n")[0], argv, selection_default="best_epoch.bin",
+                       config_example="configs/action/MB_ft_NTU120_oneshot.yaml")
 
 
 @torch.no_grad()
@@ -139,4 +141,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -16,6 +16,7 @@ from lib.data.dataset_mesh import MotionSMPL
 from lib.model.loss_mesh import MeshLoss
 from lib.model.model_mesh import MeshRegressor
 from lib.utils.config_schema import TRAIN_MESH, validate_config
+from lib.utils.cli import run_cli
 from lib.utils.learning import load_backbone, load_pretrained_weights, partial_train_layers
 from lib.utils.tools import get_config
 from lib.utils.trainer import Task, TrainPass, finetuning_from_pretrained, load_finetune_state, run
@@ -31,7 +32,7 @@ LOSS_WEIGHTS = {'loss_3d_pos': 'lambda_3d', 'loss_3d_scale': 'lambda_scale', 'lo
 
 
 def parse_args(argv=None):
-    return _parse_args(__doc__.split("\n\n")[0], argv)
+    return _parse_args(__doc__.split("\n\n")[0], argv, config_example="configs/mesh/MB_ft_pw3d.yaml")
 
 
 def weighted_mesh_loss(args, loss_dict):
@@ -234,4 +235,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -104,12 +104,13 @@ TINY_BACKBONE = dict(maxlen=27, dim_feat=16, mlp_ratio=2, depth=1, dim_rep=16, n
                      num_joints=17)
 
 
-def run_torchrun(script, config, out_dir, port, *extra_args):
+def run_torchrun(script, config, out_dir, *extra_args):
     """Train ``script`` for the given config (or evaluate, with ``"--evaluate", path`` in ``extra_args``) with
-    two gloo processes on the CPU (torchrun); returns the completed process after checking it succeeded."""
+    two gloo processes on the CPU (torchrun); returns the completed process after checking it succeeded.
+    ``--standalone`` lets torchrun pick a free port, so concurrent runs cannot collide."""
     import subprocess
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                             "--master_port", str(port), str(script), "--config", str(config), "-c", str(out_dir),
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             str(script), "--config", str(config), "-c", str(out_dir),
                              "--workers", "0", "--no-progress", "--device", "cpu", *map(str, extra_args)],
                             capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=REPO,
                             timeout=300)

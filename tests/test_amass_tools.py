@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+from lib.utils.errors import UserError
 from lib.utils.utils_data import split_clips
 from tools import compress_amass, convert_amass, preprocess_amass
 
@@ -70,9 +71,9 @@ def test_compress_subsamples_and_reports_skips(amass_tree, capsys):
 
 
 def test_compress_missing_source(tmp_path):
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(UserError) as err:
         compress_amass.main(["--src", str(tmp_path / "amass"), "--fps_csv", str(tmp_path / "fps.csv")])
-    assert str(tmp_path / "amass") in str(err.value.code)
+    assert str(tmp_path / "amass") in str(err.value)
 
 
 # ---------------------------------------------------------------- preprocess_amass
@@ -144,17 +145,17 @@ def test_preprocess_without_human_body_prior(amass_tree, monkeypatch):
     out = run_compress(tmp_path, src)
     np.save(out / "J_regressor_h36m_correct.npy", np.zeros((17, N_VERTS)))
     monkeypatch.setitem(sys.modules, "human_body_prior", None)  # makes the import fail
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(UserError) as err:
         preprocess_amass.main(["--motions", str(out / "all_motions_fps60.pkl"), "--fps_csv", str(out / "fps.csv"),
                                "--regressor", str(out / "J_regressor_h36m_correct.npy")])
-    assert "pip install" in str(err.value.code) and "human_body_prior" in str(err.value.code)
+    assert "pip install" in str(err.value) and "human_body_prior" in str(err.value)
 
 
 def test_preprocess_missing_inputs(tmp_path):
     missing = str(tmp_path / "all_motions_fps60.pkl")
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(UserError) as err:
         preprocess_amass.main(["--motions", missing])
-    assert missing in str(err.value.code) and "tools/compress_amass.py" in str(err.value.code)
+    assert missing in str(err.value) and "tools/compress_amass.py" in str(err.value)
 
 
 def test_preprocess_rejects_mismatched_lists(tmp_path):
@@ -190,9 +191,9 @@ def test_convert_amass_clips(tmp_path):
 
 
 def test_convert_amass_missing_input(tmp_path):
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(UserError) as err:
         convert_amass.main(["--input", str(tmp_path / "joints.pkl")])
-    assert "joints.pkl" in str(err.value.code) and "tools/preprocess_amass.py" in str(err.value.code)
+    assert "joints.pkl" in str(err.value) and "tools/preprocess_amass.py" in str(err.value)
 
 
 @pytest.mark.parametrize("tool, default", [(compress_amass, "data/AMASS/amass_202203/"),

@@ -1,6 +1,8 @@
 """The checkpoint module: original formats, safe loading, clear mismatch errors, atomic saving."""
+import argparse
 import json
 import os
+import re
 import zipfile
 
 import numpy as np
@@ -13,6 +15,7 @@ from lib.utils import checkpoint as ckpt_mod
 from lib.utils.checkpoint import (CheckpointError, CheckpointMismatchError, infer_backbone_sizes, load_checkpoint,
                                   load_model_weights, load_weights_from_file, match_released_backbone,
                                   model_state_for_saving, save_checkpoint, state_dict_from_checkpoint)
+from lib.utils.errors import UserError
 from lib.utils.learning import load_backbone
 from lib.utils.tools import Config, get_config
 
@@ -124,16 +127,68 @@ def test_state_dict_formats():
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.bin"):
+    with pytest.raises(FileNotFoundError, match="nope.bin") as err:
         load_checkpoint(tmp_path / "nope.bin")
+    assert isinstance(err.value, UserError)
+
+
+def _fixture_bytes():
+    return open(fixture_path("pose3d", A["checkpoint"]), "rb").read()
 
 
 def test_truncated_file(tmp_path):
-    data = open(fixture_path("pose3d", A["checkpoint"]), "rb").read()
+    data = _fixture_bytes()
     path = tmp_path / "cut.bin"
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match="cut.bin.*truncated, corrupt"):
+    with pytest.raises(CheckpointError, match="cut.bin: it is truncated or corrupt"):
         load_checkpoint(path)
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="cut.bin: it is empty"):
+        load_checkpoint(path)
+
+
+def test_truncated_latest_names_the_epoch_to_resume_from(tmp_path):
+    data = _fixture_bytes()
+    for name, content in (("epoch_3.bin", data), ("epoch_12.bin", data), ("epoch_13.bin", data[:500]),
+                          ("latest_epoch.bin", data[:-100])):
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "latest_epoch.bin")
+    assert f"resume from the last saved epoch with --resume {tmp_path / 'epoch_12.bin'}" in str(err.value)
+    for name in ("epoch_3.bin", "epoch_12.bin"):
+        os.unlink(tmp_path / name)
+    with pytest.raises(CheckpointError, match="delete .*latest_epoch.bin to start afresh"):
+        load_checkpoint(tmp_path / "latest_epoch.bin")
+
+
+@pytest.mark.parametrize("name, content, what", [
+    ("image.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "not a PyTorch checkpoint (a PNG image)"),
+    ("notes.txt", b"hello world\n", "not a PyTorch checkpoint (12 bytes of something else)"),
+    ("zeros.bin", bytes(4096), "not a PyTorch checkpoint"),
+])
+def test_non_checkpoints_are_named_as_such(tmp_path, name, content, what):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(CheckpointError, match=re.escape(what)) as err:
+        load_checkpoint(tmp_path / name)
+    assert "weights_only" not in str(err.value) and "arbitrary code" not in str(err.value)
+
+
+def test_random_bytes_never_give_the_security_message_or_a_raw_error(tmp_path):
+    rng = np.random.default_rng(0)  # among these, torch itself raises IndexError and KeyError for some
+    for i in range(40):
+        path = tmp_path / f"random{i}.bin"
+        path.write_bytes(rng.bytes(int(rng.integers(1, 5000))))
+        with pytest.raises(CheckpointError) as err:
+            load_checkpoint(path)
+        message = str(err.value)
+        assert f"random{i}.bin" in message and "not a PyTorch checkpoint" in message, message
+        assert "weights_only" not in message and "arbitrary code" not in message, message
+
+
+def test_an_npz_archive_is_not_a_checkpoint(tmp_path):
+    np.savez(tmp_path / "arrays.npz", a=np.ones(3))
+    with pytest.raises(CheckpointError, match="arrays.npz: it is a zip archive but not a PyTorch checkpoint"):
+        load_checkpoint(tmp_path / "arrays.npz")
 
 
 def test_not_a_checkpoint(tmp_path):
@@ -154,9 +209,14 @@ class _Evil:
 def test_malicious_pickle_does_not_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.save({"model_pos": {}, "payload": _Evil()}, tmp_path / "evil.bin")
-    with pytest.raises(CheckpointError, match="evil.bin.*arbitrary code"):
+    with pytest.raises(CheckpointError, match="evil.bin: it holds the Python object posix.system.*arbitrary code") \
+            as err:
         load_checkpoint(tmp_path / "evil.bin")
     assert not (tmp_path / "PWNED_BY_CHECKPOINT").exists()
+    assert "weights_only" not in str(err.value)  # no hint at an unsafe load
+    torch.save({"model_pos": {}, "args": argparse.Namespace(lr=1)}, tmp_path / "namespace.bin")
+    with pytest.raises(CheckpointError, match="holds the Python object argparse.Namespace"):
+        load_checkpoint(tmp_path / "namespace.bin")
 
 
 def test_saved_files_use_original_layout_and_plain_numbers(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 from conftest import REPO, assert_float_close, fixture_path
 from lib.data.datareader_h36m import DataReaderH36M
+from lib.utils.errors import UserError
 from tools.convert_h36m import main, save_clips
 
 FIXTURE = fixture_path("pose3d", "convert_h36m.json")
@@ -85,9 +86,9 @@ def test_save_clips_writes_numbered_files(tmp_path):
 
 def test_missing_input_is_named(tmp_path):
     missing = str(tmp_path / "h36m.pkl")
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(UserError) as err:
         main(["--input", missing, "--output", str(tmp_path)])
-    assert missing in str(err.value.code)
+    assert missing in str(err.value)
 
 
 def test_help_from_another_folder(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import REPO
 from lib.data.dataset_motion_2d import InstaVDataset2D
+from lib.utils.errors import UserError
 from tools import convert_insta
 
 KEYS = ["Hip", "R Hip", "R Knee", "R Ankle", "L Hip", "L Knee", "L Ankle", "Neck", "Nose",
@@ -99,7 +100,7 @@ def test_merge_reports_unconverted_actions(tracks, tmp_path, capsys):
 
 def test_merge_without_converted_actions(tracks, tmp_path):
     root, _ = tracks
-    with pytest.raises(SystemExit, match="--name_action"):
+    with pytest.raises(UserError, match="--name_action"):
         convert_insta.main(["--merge", "--root", str(root), "--out_dir", str(tmp_path / "out")])
 
 
@@ -116,12 +117,12 @@ def test_argument_errors(tracks, capsys):
             convert_insta.main(argv)
         assert err.value.code == 2
     assert "--name_action" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as err:
+    with pytest.raises(UserError) as err:
         convert_insta.main(["--name_action", "nope", "--root", str(root)])
-    assert str(root / "nope") in str(err.value.code)
-    with pytest.raises(SystemExit) as err:
+    assert str(root / "nope") in str(err.value)
+    with pytest.raises(UserError) as err:
         convert_insta.main(["--name_action", "dance", "--root", str(root / "missing")])
-    assert str(root / "missing") in str(err.value.code)
+    assert str(root / "missing") in str(err.value)
 
 
 def test_help_from_another_folder(tmp_path):

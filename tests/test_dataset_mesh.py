@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from conftest import assert_float_close, fixture_path
 from lib.data.datareader_mesh import DataReaderMesh
 from lib.data.dataset_mesh import MotionSMPL
+from lib.utils.errors import DataError
 from lib.utils.utils_data import flip_data
 from lib.utils.utils_mesh import flip_thetas
 
@@ -167,7 +168,7 @@ def test_pickle_missing_a_key(tmp_path, split, key):
     data = read_pw3d()
     del data[split][key]
     root = root_with(tmp_path, "broken.pkl", data)
-    with pytest.raises(KeyError, match=rf"broken.pkl: split '{split}' lacks the key\(s\) \['{key}'\]"):
+    with pytest.raises(DataError, match=rf"broken.pkl: split '{split}' lacks the key\(s\) \['{key}'\]"):
         MotionSMPL(mesh_args(root, dt_file_pw3d="broken.pkl"), "test", "pw3d")
 
 

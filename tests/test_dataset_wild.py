@@ -355,3 +355,72 @@ def test_seam_jump():
     assert border == pytest.approx(inside)
     border, inside = seam_jump(jumpy, chunks)
     assert border > 10 * inside
+
+
+# ------------------------------------------------------------------ empty detections, scores, duplicates, fps
+
+def test_all_zero_or_one_point_detections_are_not_detections(tmp_path):
+    entries = alphapose_entries()
+    zeros = [dict(e, keypoints=[0.0] * 78) for e in entries]
+    with pytest.raises(WildInputError, match="holds no usable detection"):
+        read_detections(write_json(tmp_path, zeros))
+    one_point = [dict(e, keypoints=[50.0, 60.0, 0.9] * 26) for e in entries]
+    with pytest.raises(WildInputError, match="holds no usable detection"):
+        read_detections(write_json(tmp_path, one_point, "one.json"))
+    some = [dict(e, keypoints=[0.0] * 78) if 10 <= i < 13 else e for i, e in enumerate(entries)]
+    inputs = load_wild_inputs(write_json(tmp_path, some, "some.json"))
+    assert inputs.tracks[0].detected.sum() == 42 and not inputs.tracks[0].detected[10:13].any()
+    assert "detected in 42 of 45 frames" in inputs.summary()
+    assert "warning: 3 of 45 detections are empty" in inputs.summary() and "frames 10, 11, 12" in inputs.summary()
+    # the same rule for .npy arrays: an all-zero or one-point frame is a frame without the person
+    arr = np.array(INPUTS["halpe_in"], dtype=np.float64)
+    arr[5] = 0
+    arr[6, :, :2] = 7.0
+    np.save(tmp_path / "k.npy", arr)
+    assert load_wild_inputs(str(tmp_path / "k.npy")).tracks[0].detected.sum() == 43
+
+
+def test_scores_outside_zero_one(tmp_path):
+    entries = alphapose_entries()
+    negative = [dict(e, keypoints=[-v if i % 3 == 2 else v for i, v in enumerate(e["keypoints"])]) for e in entries]
+    with pytest.raises(WildInputError, match="45 detection\\(s\\) have negative keypoint scores"):
+        read_detections(write_json(tmp_path, negative))
+    doubled = [dict(e, keypoints=[2 * v if i % 3 == 2 else v for i, v in enumerate(e["keypoints"])]) for e in entries]
+    det = read_detections(write_json(tmp_path, doubled, "doubled.json"))
+    top = 2 * max(max(e["keypoints"][2::3]) for e in entries)
+    assert det.keypoints[..., 2].max() == pytest.approx(1.0)
+    assert det.warnings == [f"keypoint scores go up to {top:g}, outside [0, 1]: all were divided by {top:g}"]
+
+
+def test_conflicting_duplicates_of_one_track_are_named(tmp_path):
+    entries = alphapose_entries()
+    moved = dict(entries[7], keypoints=[v + 40 if i % 3 != 2 else v for i, v in enumerate(entries[7]["keypoints"])])
+    inputs = load_wild_inputs(write_json(tmp_path, entries + [moved, dict(entries[9])]))
+    warnings = [line for line in inputs.summary().splitlines() if "several different detections" in line]
+    assert warnings == ["  warning: person 1 has several different detections in 1 frame(s) (7): the most confident "
+                        "one of each frame is used; check the tracker's ids"]  # frame 9: an exact copy, no conflict
+
+
+@pytest.mark.parametrize("fps", [0, -5, float("nan"), float("inf")])
+def test_fps_must_be_positive(fps):
+    with pytest.raises(WildInputError, match="--fps must be a positive number"):
+        load_wild_inputs(SINGLE, fps=fps)
+
+
+def test_without_a_video_fps_and_size_are_unknown(tmp_path):
+    inputs = load_wild_inputs(SINGLE)
+    assert (inputs.video.fps, inputs.video.size, inputs.video.playback_fps) == (None, None, 25.0)
+    assert "45 frames at fps unknown (videos are written at 25 fps), size unknown" in inputs.summary()
+    given = load_wild_inputs(SINGLE, fps=30, size=(640, 480)).video
+    assert (given.fps, given.size) == (30.0, (640, 480))
+    with pytest.raises(WildInputError, match="--fps and --size describe the video when there is none"):
+        load_wild_inputs(SINGLE, vid_path=str(tmp_path / "v.mp4"), fps=30)
+    with pytest.raises(WildInputError, match="--min_track_frames must be at least 1"):
+        load_wild_inputs(SINGLE, min_frames=0)
+
+
+def test_folders_are_not_input_files(tmp_path):
+    with pytest.raises(WildInputError, match="is a folder"):
+        read_detections(str(tmp_path))
+    with pytest.raises(WildInputError, match="video .* is a folder"):
+        load_wild_inputs(SINGLE, vid_path=str(tmp_path))

@@ -64,3 +64,15 @@ def test_demo_results_table_in_the_docs_is_current(demo_scores, doc):
         p1, p2 = (float(v) for v in re.findall(r"\*{0,2}(\d+\.\d)\*{0,2} \|", row)[-2:])
         assert demo_scores[name]["e1"] == pytest.approx(p1, abs=0.051), row
         assert demo_scores[name]["e2"] == pytest.approx(p2, abs=0.051), row
+def test_readme_and_demo_doc_agree_on_the_demo_model():
+    import re
+
+    from tools.prepare_demo_data import MOTION_NAMES, TEST_MOTIONS
+    readme = " ".join(open(os.path.join(REPO, "README.md")).read().split())
+    demo = " ".join(open(os.path.join(REPO, "docs", "demo.md")).read().split())
+    n_train = len([m for m in MOTION_NAMES if m not in TEST_MOTIONS])
+    assert f"trained on {n_train} motion-capture clips" in readme and f"the {len(MOTION_NAMES)} DeepMimic" in readme
+    assert f"on {n_train} DeepMimic motion-capture clips" in demo
+    minutes, seconds = map(int, re.search(r"\*\*(\d+) min (\d+) s\*\* in total", demo).groups())
+    assert f"in {round(minutes + seconds / 60)} minutes on two CPU cores" in readme
+    assert "python tools/prepare_demo_data.py && python tools/demo_baselines.py" in readme

@@ -9,6 +9,7 @@ import pytest
 import infer_wild
 from conftest import fixture_path
 from lib.data.dataset_wild import plan_windows, read_input, seam_jump
+from lib.utils.errors import UserError
 from lib.utils.tools import get_config
 
 WILD = fixture_path("tasks", "wild")
@@ -215,12 +216,15 @@ def test_overlap_mode_aligns_each_windows_depth_origin():
 
 # ------------------------------------------------------------------ bad inputs: one message, no output
 
+def _expect_error_in(out, message, *args):
+    with pytest.raises(UserError) as err:
+        run(out, *args)
+    assert message in str(err.value), str(err.value)
+
+
 def _expect_error(tmp_path, message, *args):
     out = tmp_path / "out"
-    with pytest.raises(SystemExit) as err:
-        run(out, *args)
-    assert message in str(err.value.code), str(err.value.code)
-    assert str(err.value.code).startswith("error: ")
+    _expect_error_in(out, message, *args)
     assert not out.exists()  # nothing written
 
 
@@ -263,3 +267,26 @@ def test_bf16_precision_is_close_to_fp32(tmp_path):
     fp32, bf16 = np.load(tmp_path / "fp32" / "X3D.npy"), np.load(tmp_path / "bf16" / "X3D.npy")
     assert bf16.dtype == np.float32 and not np.array_equal(fp32, bf16)
     assert np.linalg.norm(bf16 - fp32) / np.linalg.norm(fp32) < 0.03
+
+
+def test_a_failure_while_writing_leaves_no_partial_output(tmp_path, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("the JSON could not be made")
+    monkeypatch.setattr(infer_wild, "x3d_json", fail)
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        run(out, "-j", SINGLE, "--clip_len", 27)
+    assert not out.exists()  # not X3D.mp4 and X3D.npy without X3D.json
+    (out / "X3D.json").mkdir(parents=True)  # an output name taken by a folder fails before the model loads
+    monkeypatch.setattr(infer_wild, "load_pose_model", lambda *a: pytest.fail("the model was loaded"))
+    _expect_error_in(out, "X3D.json is a folder", "-j", SINGLE, "--clip_len", 27)
+    assert os.listdir(out) == ["X3D.json"]
+
+
+def test_without_a_video_fps_and_size_are_not_claimed(tmp_path):
+    run(tmp_path, "-j", SINGLE, "--clip_len", 27)
+    doc = json.load(open(tmp_path / "X3D.json"))
+    assert (doc["fps"], doc["width"], doc["height"], doc["n_frames"]) == (None, None, None, 45)
+    assert video_props(tmp_path / "X3D.mp4")[:2] == (45, 25.0)  # the video is still written, at 25 fps
+    _expect_error(tmp_path, "--pixel normalises by the frame size, which is unknown", "-j", SINGLE, "--clip_len",
+                  27, "--pixel")

@@ -9,6 +9,7 @@ import yaml
 
 import infer_wild_action
 from conftest import fixture_path
+from lib.utils.errors import UserError
 from lib.data.dataset_action import NTU60_ACTION_NAMES
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import model_state_for_saving, save_checkpoint
@@ -84,6 +85,17 @@ def test_embedding_config_is_refused(tiny_action_model, tmp_path):
     config, checkpoint = tiny_action_model
     embed = tmp_path / "embed.yaml"
     embed.write_text(yaml.safe_dump(dict(TINY, model_version="embed")))
-    with pytest.raises(SystemExit, match="gives embeddings, not classes"):
+    with pytest.raises(UserError, match="gives embeddings, not classes"):
         infer_wild_action.main(["--config", str(embed), "-e", checkpoint, "-j", SINGLE, "-o", str(tmp_path / "o")])
+    assert not (tmp_path / "o").exists()
+
+
+def test_without_a_video_or_fps_no_seconds_are_claimed(tiny_action_model, tmp_path, capsys):
+    config, checkpoint = tiny_action_model
+    infer_wild_action.main(["--config", config, "-e", checkpoint, "-j", SINGLE, "-o", str(tmp_path), "--window", "20"])
+    result = json.load(open(tmp_path / "action.json"))
+    assert result["fps"] is None and all("seconds" not in w for w in result["windows"])
+    with pytest.raises(UserError, match="--fps must be a positive number"):
+        infer_wild_action.main(["--config", config, "-e", checkpoint, "-j", SINGLE, "-o", str(tmp_path / "o"),
+                                "--fps", "0"])
     assert not (tmp_path / "o").exists()

@@ -13,6 +13,7 @@ import infer_wild_mesh
 from conftest import fixture_path
 from lib.data.dataset_wild import plan_windows
 from lib.data.wild_input import load_wild_inputs, normalize_keypoints
+from lib.utils.errors import UserError
 from lib.utils.tools import get_config
 from test_infer_wild import make_video, scaled_entries, video_props, write_json
 
@@ -109,7 +110,7 @@ def test_reference_motion_sets_the_trajectory(config, inputs, tmp_path):
     np.testing.assert_allclose(root, ref[:, 0] * scale, rtol=1e-4, atol=1e-3)
     bad = tmp_path / "short.npy"
     np.save(bad, ref[:10])
-    with pytest.raises(SystemExit, match="reference motion has shape"):
+    with pytest.raises(UserError, match=r"short.npy has shape \(10, 17, 3\) \(float32\), expected \(45, 17, 3\)"):
         run(config, tmp_path / "o2", "-j", keypoints, "-v", video, "--clip_len", 8, "--ref_3d_motion_path", bad)
 
 
@@ -128,13 +129,13 @@ def test_solve_scale_finds_the_multistart_optimum():
 
 def test_wrong_checkpoint_and_missing_smpl(config, inputs, tmp_path):
     video, keypoints = inputs
-    with pytest.raises(SystemExit, match="does not fit the model"):
+    with pytest.raises(UserError, match="does not fit the model"):
         infer_wild_mesh.main(["--config", config, "-e", os.path.join(WILD, "pose3d_best_epoch.bin"), "-o",
                               str(tmp_path / "o"), "-j", keypoints, "-v", video, "--clip_len", "8"])
     cfg = yaml.safe_load(open(config))
     cfg["data_root"] = str(tmp_path / "nosmpl")
     open(config, "w").write(yaml.safe_dump(cfg))
-    with pytest.raises(SystemExit, match="SMPL_NEUTRAL.pkl"):
+    with pytest.raises(FileNotFoundError, match="SMPL_NEUTRAL.pkl"):
         run(config, tmp_path / "o3", "-j", keypoints, "-v", video, "--clip_len", 8)
 
 

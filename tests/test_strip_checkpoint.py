@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from lib.utils.checkpoint import load_checkpoint, save_checkpoint
+from lib.utils.errors import UserError
 from tools.strip_checkpoint import main
 
 
@@ -14,5 +15,5 @@ def test_strip_keeps_weights_only(tmp_path):
     stripped = load_checkpoint(tmp_path / "w.bin")
     assert list(stripped) == ["model_pos"] and torch.equal(stripped["model_pos"]["module.w"], weights["module.w"])
     save_checkpoint(tmp_path / "other.bin", {"epoch": 1})
-    with pytest.raises(SystemExit, match="no 'model_pos' or 'model' entry"):
+    with pytest.raises(UserError, match="no 'model_pos' or 'model' entry"):
         main([str(tmp_path / "other.bin"), str(tmp_path / "x.bin")])

@@ -107,7 +107,7 @@ def test_bad_split_and_labels(ntu):
 def test_torchrun_two_processes(ntu):
     out_dir = ntu / "ddp"
     cfg = write_config(ntu, "ddp", epochs=1)
-    run_torchrun(os.path.join(REPO, "train_action.py"), cfg, out_dir, 29518)
+    run_torchrun(os.path.join(REPO, "train_action.py"), cfg, out_dir)
     ckpt = load_checkpoint(out_dir / "latest_epoch.bin")
     model = ActionNet(load_backbone(Config(TINY_BACKBONE)), 16, num_classes=CLASSES)
     from lib.utils.checkpoint import load_model_weights

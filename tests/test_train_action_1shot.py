@@ -93,7 +93,7 @@ def test_strict_finetune_reads_best_epoch(ntu120, capsys):
 def test_torchrun_two_processes(ntu120):
     out_dir = ntu120 / "ddp"
     cfg = write_config(ntu120, "ddp", epochs=1)
-    run_torchrun(os.path.join(REPO, "train_action_1shot.py"), cfg, out_dir, 29519)
+    run_torchrun(os.path.join(REPO, "train_action_1shot.py"), cfg, out_dir)
     assert load_checkpoint(out_dir / "latest_epoch.bin")["epoch"] == 1
 
 

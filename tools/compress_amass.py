@@ -25,6 +25,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.errors import UserError  # noqa: E402
+from lib.utils.outputs import OutputSet, check_output_file, check_output_folder  # noqa: E402
 from lib.utils.tools import write_pkl  # noqa: E402
 
 TARGET_FPS = 60
@@ -79,20 +82,22 @@ def parse_args(argv=None):
     parser.add_argument("--fps_csv", default="data/AMASS/fps.csv", help="list of kept motions (default: %(default)s)")
     parser.add_argument("--out_pkl", default="data/AMASS/all_motions_fps60.pkl",
                         help="all motions in one pickle (default: %(default)s)")
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if not os.path.isdir(args.src):
-        raise SystemExit(f"AMASS folder not found: {args.src}. Download AMASS (SMPL+H G) and unpack it there "
-                         f"(see docs/pretrain.md), or pass --src.")
-    os.makedirs(args.out_dir, exist_ok=True)
-    os.makedirs(os.path.dirname(args.fps_csv) or ".", exist_ok=True)
+        raise UserError(f"AMASS folder not found: {args.src}. Download AMASS (SMPL+H G) and unpack it there "
+                        f"(see docs/pretrain.md), or pass --src.")
+    check_output_folder(args.out_dir, option="--out_dir")
+    check_output_file(args.fps_csv, "--fps_csv")
+    check_output_file(args.out_pkl, "--out_pkl")
     all_motions = []
     skipped = []
     len_all = len_new_all = 0
-    with open(args.fps_csv, "w") as f:
+    with OutputSet() as out, open(out.path(args.fps_csv), "w") as f:
         print("fname_new, len_ori, fps, len_new", file=f)
         for path in tqdm(list_files(args.src), desc="AMASS files"):
             try:
@@ -106,8 +111,8 @@ def main(argv=None):
             len_new_all += len_new
             print(fname_new, ",", len_ori, ",", fps, ",", len_new, file=f)
             all_motions.append(motion)
-            np.savez(os.path.join(args.out_dir, fname_new), motion)
-    write_pkl(all_motions, args.out_pkl)
+            np.savez(out.path(os.path.join(args.out_dir, fname_new)), motion)
+        write_pkl(all_motions, out.path(args.out_pkl))
     if skipped:
         print(f"skipped {len(skipped)} files:")
         for path, reason in skipped:
@@ -118,4 +123,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -11,7 +11,6 @@ creates the empty ``<out>/AMASS/test`` folder that the pretraining test set list
 """
 import argparse
 import os
-import pickle
 import sys
 
 import numpy as np
@@ -21,6 +20,10 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.data.dataset_motion_3d import write_clip_files  # noqa: E402
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.errors import UserError  # noqa: E402
+from lib.utils.outputs import check_output_folder  # noqa: E402
+from lib.utils.tools import read_pkl  # noqa: E402
 from lib.utils.utils_data import split_clips  # noqa: E402
 
 SUBSET_NAME = "AMASS"
@@ -63,18 +66,19 @@ def parse_args(argv=None):
     parser.add_argument("--data_stride", type=int, default=81, help="step between clips (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None,
                         help="NumPy seed for resampling short trajectories (default: unseeded, as the original)")
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if not os.path.isfile(args.input):
-        raise SystemExit(f"AMASS joints not found: {args.input} (written by tools/preprocess_amass.py; "
-                         f"see docs/pretrain.md)")
+        raise UserError(f"AMASS joints not found: {args.input} (written by tools/preprocess_amass.py; "
+                        f"see docs/pretrain.md)")
+    check_output_folder(args.output, [SUBSET_NAME], option="--output")
     if args.seed is not None:
         np.random.seed(args.seed)
-    with open(args.input, "rb") as f:
-        joints_all = pickle.load(f)
+    joints_all = read_pkl(args.input)
     joints_cam_all, vid_list = joints_to_camera(joints_all)
     split_id = split_clips(vid_list, n_frames=args.n_frames, data_stride=args.data_stride)
     print(joints_cam_all.shape)
@@ -90,4 +94,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

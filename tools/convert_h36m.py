@@ -18,6 +18,9 @@ if REPO not in sys.path:
 
 from lib.data.datareader_h36m import DataReaderH36M  # noqa: E402
 from lib.data.dataset_motion_3d import write_clip_files  # noqa: E402
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.errors import UserError  # noqa: E402
+from lib.utils.outputs import check_output_folder  # noqa: E402
 
 SUBSET_NAME = "H36M-SH"
 
@@ -40,14 +43,16 @@ def parse_args(argv=None):
     parser.add_argument("--data_stride_test", type=int, default=243,
                         help="step between test clips; keep it equal to --n_frames for the evaluation protocol "
                              "(default: %(default)s)")
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if not os.path.isfile(args.input):
-        raise SystemExit(f"H36M pickle not found: {args.input}. It is the preprocessed Human3.6M file "
-                         f"(see docs/pretrain.md, 'Human3.6M clips'); pass its path with --input.")
+        raise UserError(f"H36M pickle not found: {args.input}. It is the preprocessed Human3.6M file "
+                        f"(see docs/pretrain.md, 'Human3.6M clips'); pass its path with --input.")
+    check_output_folder(args.output, [SUBSET_NAME], option="--output")
     dt_root, dt_file = os.path.split(args.input)
     datareader = DataReaderH36M(n_frames=args.n_frames, sample_stride=1, data_stride_train=args.data_stride_train,
                                 data_stride_test=args.data_stride_test, dt_root=dt_root or ".", dt_file=dt_file)
@@ -63,4 +68,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -27,6 +27,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.errors import UserError  # noqa: E402
+from lib.utils.outputs import OutputSet, check_output_file, check_output_folder  # noqa: E402
 from lib.utils.tools import write_pkl  # noqa: E402
 from lib.utils.utils_data import crop_scale  # noqa: E402
 
@@ -95,8 +98,8 @@ def merge_actions(root):
         with open(pkl_path, "rb") as f:
             clips += pickle.load(f)
     if not clips:
-        raise SystemExit(f"no converted clips under {root}: run 'python tools/convert_insta.py --name_action "
-                         f"<action>' for each action folder first")
+        raise UserError(f"no converted clips under {root}: run 'python tools/convert_insta.py --name_action "
+                        f"<action>' for each action folder first")
     motion_all = np.concatenate(clips)
     id_all = np.concatenate([np.full(len(clip), i, dtype=np.float64) for i, clip in enumerate(clips)])
     return motion_all, id_all, missing
@@ -110,6 +113,7 @@ def parse_args(argv=None):
     parser.add_argument("--root", default=DEFAULT_ROOT, help="InstaVariety tracks folder (default: %(default)s)")
     parser.add_argument("--out_dir", default="data/motion2d/InstaVariety/",
                         help="where --merge writes motion_all.npy and id_all.npy (default: %(default)s)")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if bool(args.name_action) == args.merge:
         parser.error("give either --name_action <action> or --merge")
@@ -119,26 +123,29 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     if not os.path.isdir(args.root):
-        raise SystemExit(f"InstaVariety tracks folder not found: {args.root}. Unpack InstaVariety_tracks there "
-                         f"(see docs/pretrain.md) or pass --root.")
+        raise UserError(f"InstaVariety tracks folder not found: {args.root}. Unpack InstaVariety_tracks there "
+                        f"(see docs/pretrain.md) or pass --root.")
     if args.merge:
+        check_output_folder(args.out_dir, ["motion_all.npy", "id_all.npy"], option="--out_dir")
         motion_all, id_all, missing = merge_actions(args.root)
         if missing:
             print(f"not converted yet, left out: {', '.join(missing)}")
-        os.makedirs(args.out_dir, exist_ok=True)
-        np.save(os.path.join(args.out_dir, "motion_all.npy"), motion_all)
-        np.save(os.path.join(args.out_dir, "id_all.npy"), id_all)
+        with OutputSet(args.out_dir) as out:  # the two files belong together
+            np.save(out.path("motion_all.npy"), motion_all)
+            np.save(out.path("id_all.npy"), id_all)
         print(f"wrote {motion_all.shape[0]} frames of {int(id_all[-1]) + 1} clips to {args.out_dir}")
         return 0
     action_root = os.path.join(args.root, args.name_action)
     if not os.path.isdir(action_root):
-        raise SystemExit(f"action folder not found: {action_root}")
-    motion_all = convert_action(action_root)
+        raise UserError(f"action folder not found: {action_root}")
     out_path = os.path.join(action_root, f"{args.name_action}.pkl")
-    write_pkl(motion_all, out_path)
+    check_output_file(out_path, "--name_action")
+    motion_all = convert_action(action_root)
+    with OutputSet() as out:
+        write_pkl(motion_all, out.path(out_path))
     print(f"wrote {len(motion_all)} clips to {out_path}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -24,9 +24,12 @@ if REPO not in sys.path:
 
 from lib.data.datareader_h36m import DataReaderH36M  # noqa: E402
 from lib.utils.checkpoint import load_weights_from_file  # noqa: E402
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.config_schema import TRAIN_POSE3D, load_config  # noqa: E402
+from lib.utils.errors import UserError  # noqa: E402
 from lib.utils.eval_h36m import h36m_errors, predict_pose3d  # noqa: E402
 from lib.utils.learning import load_backbone, precision_context  # noqa: E402
+from lib.utils.outputs import OutputSet, check_output_file  # noqa: E402
 
 
 def make_datareader(args):
@@ -97,12 +100,19 @@ def main(argv=None):
     parser.add_argument("--checkpoint", default=os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"))
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="precision of the model")
     parser.add_argument("--json", help="also write the scores to this file")
+    add_debug_argument(parser)
     opts = parser.parse_args(argv)
     args = load_config(opts.config, TRAIN_POSE3D, training=False)  # read as train.py --evaluate reads it
+    data = os.path.join(args.get("dt_root", "data/motion3d"), args.dt_file)
+    if not os.path.isfile(data):
+        raise UserError(f"demo data not found: {data}; make it first with 'pip install pybullet && python "
+                        f"tools/prepare_demo_data.py' (about 10 s, docs/demo.md)")
+    if opts.json:
+        check_output_file(opts.json, "--json")
     scores = score_all(args, opts.checkpoint, opts.precision)
     print(markdown_table(scores))
     if opts.json:
-        with open(opts.json, "w") as f:
+        with OutputSet() as out, open(out.path(opts.json), "w") as f:
             json.dump({name: {"P1": float(e["e1"]), "P2": float(e["e2"]),
                               "per_action": {a: {"P1": float(p1), "P2": float(p2)}
                                              for a, p1, p2 in zip(e["action_names"], e["P1"], e["P2"])}}
@@ -111,4 +121,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -23,7 +23,10 @@ if REPO not in sys.path:
 from lib.model.model_action import ActionNet  # noqa: E402
 from lib.utils.checkpoint import load_weights_from_file  # noqa: E402
 from lib.utils.config_schema import EXPORT_ACTION, EXPORT_POSE3D, validate_config  # noqa: E402
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.errors import UserError  # noqa: E402
 from lib.utils.learning import load_backbone  # noqa: E402
+from lib.utils.outputs import OutputSet, check_output_file  # noqa: E402
 from lib.utils.tools import get_config  # noqa: E402
 
 TOLERANCE = 1e-4  # max abs difference between onnxruntime and PyTorch outputs
@@ -86,27 +89,30 @@ def main(argv=None):
                              "randomly initialised model (only useful for testing the export)")
     parser.add_argument("--out", required=True, help="ONNX file to write")
     parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
+    add_debug_argument(parser)
     opts = parser.parse_args(argv)
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
     except ImportError as e:
-        sys.exit(f"error: exporting needs the onnx and onnxscript packages ({e}); pip install onnx onnxscript "
-                 f"onnxruntime")
+        raise UserError(f"exporting needs the onnx and onnxscript packages ({e}); pip install onnx onnxscript "
+                        f"onnxruntime") from e
+    check_output_file(opts.out, "--out")
     args = get_config(opts.config)
     validate_config(args, EXPORT_ACTION if is_action_config(args) else EXPORT_POSE3D)
     model, is_action = build_model(args, opts.checkpoint)
     if not opts.checkpoint:
         print("warning: no --checkpoint, exporting randomly initialised weights")
-    os.makedirs(os.path.dirname(os.path.abspath(opts.out)), exist_ok=True)
-    export(model, args, is_action, opts.out)
-    print(f"wrote {opts.out} ({os.path.getsize(opts.out) / 2 ** 20:.1f} MB)")
+    with OutputSet() as out:  # the file appears only once exported (and checked)
+        exported = out.path(opts.out)
+        export(model, args, is_action, exported)
+        print(f"exported {opts.out} ({os.path.getsize(exported) / 2 ** 20:.1f} MB)")
+        worst = 0.0
+        for shape, diff in ([] if opts.no_check else check(model, args, is_action, exported)):
+            print(f"onnxruntime vs PyTorch, input batch {shape[0]}, frames {shape[1]}: max abs diff {diff:.2e}")
+            worst = max(worst, diff)
     if opts.no_check:
         return 0
-    worst = 0.0
-    for shape, diff in check(model, args, is_action, opts.out):
-        print(f"onnxruntime vs PyTorch, input batch {shape[0]}, frames {shape[1]}: max abs diff {diff:.2e}")
-        worst = max(worst, diff)
     if worst > TOLERANCE:
         print(f"error: the exported model differs from PyTorch by {worst:.2e} > {TOLERANCE:g}")
         return 1
@@ -115,4 +121,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

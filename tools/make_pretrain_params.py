@@ -17,6 +17,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.outputs import OutputSet, check_output_folder  # noqa: E402
 from lib.utils.tools import write_pkl  # noqa: E402
 
 # joint: (mean x, mean y, std x, std y, weight), H36M joint order
@@ -57,13 +59,15 @@ def noise_model():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="params", help="output folder (default: params)")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    torch.save(noise_model(), os.path.join(args.out, "synthetic_noise.pth"))
-    write_pkl(dict(D2C_PARAMS), os.path.join(args.out, "d2c_params.pkl"))
+    check_output_folder(args.out, ["synthetic_noise.pth", "d2c_params.pkl"], option="--out")
+    with OutputSet(args.out) as out:
+        torch.save(noise_model(), out.path("synthetic_noise.pth"))
+        write_pkl(dict(D2C_PARAMS), out.path("d2c_params.pkl"))
     print(f"wrote {args.out}/synthetic_noise.pth and {args.out}/d2c_params.pkl")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -39,6 +39,9 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION  # noqa: E402
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.errors import UserError  # noqa: E402
+from lib.utils.outputs import OutputSet, check_output_file, check_output_folder  # noqa: E402
 from lib.utils.tools import write_pkl  # noqa: E402
 
 FPS = 50  # frame rate of the pickle (that of H36M's videos)
@@ -137,8 +140,8 @@ def pybullet_data_dir():
     try:
         import pybullet_data
     except ImportError:
-        raise SystemExit("this tool reads the motion clips shipped with pybullet; install it with "
-                         "'pip install pybullet'") from None
+        raise UserError("this tool reads the motion clips shipped with pybullet; install it with "
+                        "'pip install pybullet'") from None
     return pybullet_data.getDataPath()
 
 
@@ -771,12 +774,17 @@ def floor_grid(ground_track, extent_mm=8000.0, step_mm=250.0):
     return lines
 
 
-def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale):
+def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale, out=None):
     """``demo_alphapose.json`` and ``demo.mp4`` of ``take`` seen by camera ``camera_index``.
 
     The detections are made on the camera's full-size image and scaled with the video. Returns
-    ``(json path, video path, number of frames, (w, h))``.
+    ``(json path, video path, number of frames, (w, h))``. With ``out`` (an ``OutputSet``) the
+    files are written under its temporary names.
     """
+    def target(name):
+        path = os.path.join(out_dir, name)
+        return out.path(path) if out is not None else path
+
     import imageio
     frame_ids = np.arange(0, min(len(take.keypoints), int(round(seconds * FPS))), FPS // fps)
     camera = take.cameras[camera_index]
@@ -785,20 +793,19 @@ def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale):
     halpe_ids = [KEYPOINT_NAMES.index(n) for n in HALPE26_KEYPOINTS]
     pixels = camera.project(camera.to_camera(take.keypoints[:, halpe_ids]))
     noisy, scores = detect(np.random.default_rng(take.example_seeds[camera_index]), pixels, HALPE26_KEYPOINTS)
-    os.makedirs(out_dir, exist_ok=True)
-    json_path = os.path.join(out_dir, "demo_alphapose.json")
-    with open(json_path, "w") as f:
+    if out is None:
+        os.makedirs(out_dir, exist_ok=True)
+    with open(target("demo_alphapose.json"), "w") as f:
         json.dump(alphapose_results(noisy[frame_ids] * scale, scores[frame_ids]), f, separators=(",", ":"))
-    video_path = os.path.join(out_dir, "demo.mp4")
     grid = floor_grid(take.frames["root"][1])
     # bit-exact flags and no metadata: the file only changes when the pictures do
-    with imageio.get_writer(video_path, fps=fps, codec="libx264", macro_block_size=2, quality=None,
+    with imageio.get_writer(target("demo.mp4"), fps=fps, codec="libx264", macro_block_size=2, quality=None,
                             pixelformat="yuv420p",
                             ffmpeg_params=["-crf", "30", "-preset", "slow", "-map_metadata", "-1",
                                            "-fflags", "+bitexact", "-flags:v", "+bitexact"]) as writer:
         for t in tqdm(frame_ids, desc="example video"):
             writer.append_data(render_frame(video_camera, subject.skeleton_mm, take.frames, t, grid))
-    return json_path, video_path, len(frame_ids), size
+    return os.path.join(out_dir, "demo_alphapose.json"), os.path.join(out_dir, "demo.mp4"), len(frame_ids), size
 
 
 # ========================================================================================================
@@ -898,6 +905,7 @@ def parse_args(argv=None):
                              "video's pixels (default: %(default)s)")
     parser.add_argument("--check-fk", action="store_true",
                         help="first compare the numpy forward kinematics with pybullet's on the chosen clips")
+    add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.seed < 0:
         parser.error("--seed must be non-negative")
@@ -914,16 +922,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    check_output_file(args.output, "--output")
+    if not args.no_examples:
+        check_output_folder(args.examples_dir, ["demo_alphapose.json", "demo.mp4"], option="--examples-dir")
     data_dir = pybullet_data_dir()
     if args.check_fk:
         worst = check_kinematics(data_dir, args.clips)
         print(f"forward kinematics vs pybullet: largest link-origin difference {worst:.2e} m")
         if worst > 1e-6:
-            raise SystemExit("the numpy forward kinematics disagree with pybullet's")
+            raise RuntimeError("the numpy forward kinematics disagree with pybullet's")  # a bug, not a user error
     subject = DemoSubject(data_dir)
     dataset, takes, report = build_dataset(subject, args.clips, args.seed, args.min_seconds)
-    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    write_pkl(dataset, args.output)
+    with OutputSet() as out:  # the pickle and the examples appear together
+        write_pkl(dataset, out.path(args.output))
+        if not args.no_examples:
+            take = takes.get(args.example_clip) or subject.take(args.example_clip, args.seed, args.min_seconds)
+            camera_index = [c[0] for c in CAMERAS].index(args.example_camera)
+            examples = write_examples(subject, take, camera_index, args.examples_dir, args.example_fps,
+                                      args.example_seconds, args.example_scale, out)
     for split in ("train", "test"):
         clips = [c for c in args.clips if split_of(c) == split]
         print(f"{split}: {len(dataset[split]['source'])} frames; clips ({len(CAMERAS)} cameras each): "
@@ -933,15 +949,11 @@ def main(argv=None):
         print(f"  {split:5s} {source}  {n_frames:4d} frames{note}")
     print(f"wrote {args.output} ({os.path.getsize(args.output) / 2 ** 20:.1f} MiB)")
     if not args.no_examples:
-        take = takes.get(args.example_clip) or subject.take(args.example_clip, args.seed, args.min_seconds)
-        camera_index = [c[0] for c in CAMERAS].index(args.example_camera)
-        json_path, video_path, n_frames, size = write_examples(subject, take, camera_index, args.examples_dir,
-                                                               args.example_fps, args.example_seconds,
-                                                               args.example_scale)
+        json_path, video_path, n_frames, size = examples
         print(f"wrote {json_path} and {video_path}: {args.example_clip} seen by camera {args.example_camera} "
               f"({source_name(take, camera_index)}), {n_frames} frames at {args.example_fps} fps, {size[0]}x{size[1]}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

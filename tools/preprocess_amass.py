@@ -25,6 +25,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.errors import UserError  # noqa: E402
+from lib.utils.outputs import check_output_file  # noqa: E402
 from lib.utils.tools import write_pkl  # noqa: E402
 
 MAX_SLICE_LEN = 2916  # frames posed at once (bounds the body model's memory)
@@ -130,6 +133,7 @@ def parse_args(argv=None):
                         help="joint trajectories (default: %(default)s)")
     parser.add_argument("--clip_list", default="data/AMASS/clip_list.csv", help="slice list (default: %(default)s)")
     parser.add_argument("--device", default=None, help="torch device for the body model (default: cuda if available)")
+    add_debug_argument(parser)
     return parser.parse_args(argv)
 
 
@@ -139,12 +143,14 @@ def main(argv=None, vertices=None):
     for path, producer in ((args.motions, "tools/compress_amass.py"), (args.fps_csv, "tools/compress_amass.py"),
                            (args.regressor, "the MotionBERT data release (see docs/pretrain.md)")):
         if not os.path.isfile(path):
-            raise SystemExit(f"input not found: {path} (comes from {producer})")
+            raise UserError(f"input not found: {path} (comes from {producer})")
+    check_output_file(args.out_pkl, "--out_pkl")
+    check_output_file(args.clip_list, "--clip_list")
     if vertices is None:
         try:
             vertices = make_smplh_vertices(args.body_models, args.device)
         except ImportError as e:
-            raise SystemExit(str(e)) from e
+            raise UserError(str(e)) from e
     with open(args.motions, "rb") as f:
         motions = pickle.load(f)
     J_reg = np.load(args.regressor)
@@ -155,4 +161,4 @@ def main(argv=None, vertices=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

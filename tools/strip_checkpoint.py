@@ -14,6 +14,8 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.utils.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
+from lib.utils.outputs import check_output_file  # noqa: E402
 
 WEIGHT_KEYS = ("model_pos", "model")
 
@@ -31,14 +33,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("src", help="training checkpoint")
     parser.add_argument("dst", help="weights-only file to write")
+    add_debug_argument(parser)
     opts = parser.parse_args(argv)
-    try:
-        key = strip(opts.src, opts.dst)
-    except (CheckpointError, FileNotFoundError) as e:
-        sys.exit(f"error: {e}")
+    check_output_file(opts.dst, "dst")
+    key = strip(opts.src, opts.dst)  # save_checkpoint writes dst atomically
     print(f"wrote {opts.dst} ({key} only, {os.path.getsize(opts.dst) / 2 ** 20:.1f} MB)")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

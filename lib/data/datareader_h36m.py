@@ -8,6 +8,7 @@ import random
 
 import numpy as np
 
+from lib.utils.errors import DataError
 from lib.utils.tools import read_pkl
 from lib.utils.utils_data import denormalize_screen_coordinates, normalize_screen_coordinates, split_clips
 
@@ -34,8 +35,8 @@ def camera_resolutions(camera_names):
         w[sel], h[sel], known[sel] = res_w, res_h, True
     if not known.all():
         idx = int(np.flatnonzero(~known)[0])
-        raise ValueError(f"{idx} data item has an invalid camera name '{names[idx]}' "
-                         f"(expected one of {sorted(CAMERA_RESOLUTION)})")
+        raise DataError(f"{idx} data item has an invalid camera name '{names[idx]}' "
+                        f"(expected one of {sorted(CAMERA_RESOLUTION)})")
     return w, h
 
 

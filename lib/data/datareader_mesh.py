@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from lib.data.datareader_h36m import DataReaderH36M
+from lib.utils.errors import DataError
 
 MESH_DATA_DOC = "docs/mesh.md"
 SPLITS = ("train", "test")
@@ -18,14 +19,14 @@ NO_3D_LABELS = ("mesh data sets have no 3D joint labels (their targets are the S
 
 
 def require_keys(dt_dataset, keys, path):
-    """Raise ``KeyError`` naming ``path`` and the key unless both splits of ``dt_dataset`` hold all ``keys``."""
+    """Raise ``DataError`` naming ``path`` and the key unless both splits of ``dt_dataset`` hold all ``keys``."""
     for split in SPLITS:
         if not isinstance(dt_dataset, dict) or split not in dt_dataset:
-            raise KeyError(f"data file {path} has no '{split}' split (expected a dict with 'train' and 'test')")
+            raise DataError(f"data file {path} has no '{split}' split (expected a dict with 'train' and 'test')")
         missing = [k for k in keys if k not in dt_dataset[split]]
         if missing:
-            raise KeyError(f"data file {path}: split '{split}' lacks the key(s) {missing} "
-                           f"(it has {sorted(dt_dataset[split])})")
+            raise DataError(f"data file {path}: split '{split}' lacks the key(s) {missing} "
+                            f"(it has {sorted(dt_dataset[split])})")
 
 
 class DataReaderMesh(DataReaderH36M):

@@ -21,6 +21,7 @@ import random
 import numpy as np
 from torch.utils.data import Dataset
 
+from lib.utils.errors import DataError
 from lib.utils.tools import read_pkl
 from lib.utils.utils_data import crop_scale, resample
 
@@ -160,30 +161,30 @@ def _check_annotation(anno):
     name = anno.get("frame_dir", "<no frame_dir>")
     missing = [k for k in ANNOTATION_KEYS if k not in anno]
     if missing:
-        raise ValueError(f"sample '{name}' lacks the annotation keys {missing}")
+        raise DataError(f"sample '{name}' lacks the annotation keys {missing}")
     keypoint = np.asarray(anno["keypoint"])
     score = np.asarray(anno["keypoint_score"])
     total_frames = anno["total_frames"]
     if keypoint.ndim != 4 or keypoint.shape[-1] != 2:
-        raise ValueError(f"sample '{name}': keypoint must have shape (persons, frames, {NUM_JOINTS}, 2), "
-                         f"got {keypoint.shape}")
+        raise DataError(f"sample '{name}': keypoint must have shape (persons, frames, {NUM_JOINTS}, 2), "
+                        f"got {keypoint.shape}")
     if keypoint.shape[2] != NUM_JOINTS:
-        raise ValueError(f"sample '{name}': keypoint has {keypoint.shape[2]} joints, expected {NUM_JOINTS} "
-                         f"(COCO-17 order); shape {keypoint.shape}")
+        raise DataError(f"sample '{name}': keypoint has {keypoint.shape[2]} joints, expected {NUM_JOINTS} "
+                        f"(COCO-17 order); shape {keypoint.shape}")
     if keypoint.shape[0] == 0:
-        raise ValueError(f"sample '{name}': keypoint holds no person; shape {keypoint.shape}")
+        raise DataError(f"sample '{name}': keypoint holds no person; shape {keypoint.shape}")
     if total_frames == 0 or keypoint.shape[1] == 0:
-        raise ValueError(f"sample '{name}' has zero frames (total_frames={total_frames}, "
-                         f"keypoint shape {keypoint.shape})")
+        raise DataError(f"sample '{name}' has zero frames (total_frames={total_frames}, "
+                        f"keypoint shape {keypoint.shape})")
     if keypoint.shape[1] != total_frames:
-        raise ValueError(f"sample '{name}': total_frames={total_frames} but keypoint has {keypoint.shape[1]} "
-                         f"frames; shape {keypoint.shape}")
+        raise DataError(f"sample '{name}': total_frames={total_frames} but keypoint has {keypoint.shape[1]} "
+                        f"frames; shape {keypoint.shape}")
     if score.shape != keypoint.shape[:3]:
-        raise ValueError(f"sample '{name}': keypoint_score shape {score.shape} does not match keypoint shape "
-                         f"{keypoint.shape} (expected {keypoint.shape[:3]})")
+        raise DataError(f"sample '{name}': keypoint_score shape {score.shape} does not match keypoint shape "
+                        f"{keypoint.shape} (expected {keypoint.shape[:3]})")
     img_shape = tuple(anno["img_shape"])
     if len(img_shape) != 2 or min(img_shape) <= 0:
-        raise ValueError(f"sample '{name}': img_shape must be a positive (height, width), got {img_shape}")
+        raise DataError(f"sample '{name}': img_shape must be a positive (height, width), got {img_shape}")
     return keypoint, score
 
 
@@ -203,12 +204,12 @@ class ActionDataset(Dataset):
         dataset = read_pkl(data_path)
         if not isinstance(dataset, dict) or "annotations" not in dataset or (check_split and "split" not in dataset):
             found = sorted(dataset) if isinstance(dataset, dict) else type(dataset).__name__
-            raise ValueError(f"{data_path} is not a pyskl action pickle: expected a dict with 'split' and "
-                             f"'annotations', found {found}")
+            raise DataError(f"{data_path} is not a pyskl action pickle: expected a dict with 'split' and "
+                            f"'annotations', found {found}")
         if check_split:
             if data_split not in dataset["split"]:
-                raise ValueError(f"split '{data_split}' is not in {data_path}; available splits: "
-                                 f"{', '.join(sorted(dataset['split']))}")
+                raise DataError(f"split '{data_split}' is not in {data_path}; available splits: "
+                                f"{', '.join(sorted(dataset['split']))}")
             split_members = set(dataset["split"][data_split])
         self.random_move = random_move
         self.scale_range = scale_range
@@ -221,7 +222,7 @@ class ActionDataset(Dataset):
             keypoint, score = _check_annotation(anno)
             label = anno["label"]
             if num_classes is not None and not 0 <= label < num_classes:
-                raise ValueError(f"sample '{anno['frame_dir']}' has label {label}, outside [0, {num_classes})")
+                raise DataError(f"sample '{anno['frame_dir']}' has label {label}, outside [0, {num_classes})")
             idx = resample(ori_len=anno["total_frames"], target_len=n_frames, randomness=is_train)
             cam = coco2h36m(human_tracking(make_cam(keypoint, anno["img_shape"])))
             conf = score[..., None]  # stays in COCO order and untracked, as the released models expect
@@ -233,7 +234,7 @@ class ActionDataset(Dataset):
             labels.append(label)
         if not motions:
             what = f"split '{data_split}'" if check_split else "the file"
-            raise ValueError(f"{data_path}: no annotation belongs to {what}")
+            raise DataError(f"{data_path}: no annotation belongs to {what}")
         self.motions = np.array(motions)
         self.labels = np.array(labels)
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lib.utils.errors import DataError
 from lib.utils.utils_data import crop_scale, flip_data, split_clips
 
 DATA_DOC = "docs/pretrain.md"
@@ -132,8 +133,8 @@ class InstaVDataset2D(Dataset):
         motion_all = np.load(motion_path)
         id_all = np.load(id_path)
         if len(motion_all) != len(id_all):
-            raise ValueError(f"{motion_path} has {len(motion_all)} frames but {id_path} has {len(id_all)} ids; "
-                             f"rebuild both as described in {DATA_DOC}")
+            raise DataError(f"{motion_path} has {len(motion_all)} frames but {id_path} has {len(id_all)} ids; "
+                            f"rebuild both as described in {DATA_DOC}")
         split_id = split_clips(id_all, n_frames, data_stride)
         motions_2d = motion_all[split_id].reshape(-1, n_frames, *motion_all.shape[1:])
         valid_idx = motions_2d[:, 0, 0, 2] > valid_threshold  # root detected in the first frame

@@ -9,6 +9,7 @@ from torch.utils.data import Dataset
 from lib.data.augmentation import Augmenter3D
 from tqdm import tqdm
 
+from lib.utils.errors import DataError
 from lib.utils.tools import read_pkl, write_pkl
 from lib.utils.utils_data import flip_data
 
@@ -92,8 +93,8 @@ class MotionDataset3D(MotionDataset):
                     motion_2d = flip_data(motion_2d)
                     motion_3d = flip_data(motion_3d)
             else:
-                raise ValueError(f"Training illegal: {file_path} has no 2D input ('data_input' is None); "
-                                 f"set synthetic: True to train on 3D-only clips")
+                raise DataError(f"Training illegal: {file_path} has no 2D input ('data_input' is None); "
+                                f"set synthetic: True to train on 3D-only clips")
         elif self.data_split == "test":
             motion_2d = motion_file["data_input"]
             if self.gt_2d:

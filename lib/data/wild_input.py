@@ -97,6 +97,15 @@ class Detections:
     first_frame_id: int = 0    # the file's number of the first video frame
     notes: list = field(default_factory=list)
     n_frames: int = None       # frames the file covers when it says so (a .npy array), else None
+    warnings: list = field(default_factory=list)  # what was changed or dropped and may be wrong
+
+    def select(self, keep):
+        """Keep only the detections where the boolean mask ``keep`` is true."""
+        if self.frames is None:  # one frame per entry: keep the numbering of the entries
+            self.frames = np.arange(len(self.keypoints), dtype=np.int64)
+        self.keypoints, self.frames = self.keypoints[keep], self.frames[keep]
+        if self.track_ids is not None:
+            self.track_ids = [i for i, k in zip(self.track_ids, keep) if k]
 
 
 def _fail(path, message):
@@ -221,13 +230,52 @@ def _read_npy(path):
     if arr.shape[-1] == 2:
         arr = np.concatenate([arr, np.ones(arr.shape[:-1] + (1,))], axis=-1)
     n_people, n_frames = arr.shape[:2]
-    # a frame where every confidence (or every coordinate) is 0 holds no detection of that person
-    present = np.any(arr[..., 2] != 0, axis=-1) & np.any(arr[..., :2] != 0, axis=(-1, -2))
-    person, frame = np.nonzero(present)
+    # an array has a slot for every person in every frame: an empty slot holds no detection
+    person, frame = np.nonzero(is_detection(arr))
     if len(person) == 0:
-        _fail(path, "holds no detection (every confidence or every coordinate is 0)")
+        _fail(path, f"holds no detection: {_NO_DETECTION}")
     return Detections(path, "npy", arr[person, frame], frame.astype(np.int64),
                       [int(p) for p in person] if n_people > 1 else None, 0, n_frames=n_frames)
+
+
+_NO_DETECTION = "every confidence is 0, or all the joints of a person are at one point"
+
+
+def is_detection(keypoints):
+    """``(..., K, 3)`` → ``(...)`` bool: a real detection, not an empty slot.
+
+    Detectors and converters write zeros (or one point for every joint) for a person they did
+    not find: such an entry counts as missing, like a frame without the person.
+    """
+    xy = keypoints[..., :2]
+    spread = (xy.max(axis=-2) - xy.min(axis=-2)).max(axis=-1)
+    broken = ~np.isfinite(keypoints).all(axis=(-2, -1))  # kept, so that read_detections reports it
+    return (np.any(keypoints[..., 2] != 0, axis=-1) & (spread > 0)) | broken
+
+
+def _check_scores(det):
+    """Confidences must be in [0, 1]: negative ones are an error, larger ones are rescaled (with a warning)."""
+    scores = det.keypoints[..., 2]
+    if (scores < 0).any():
+        bad = np.nonzero((scores < 0).any(axis=1))[0]
+        _fail(det.path, f"{len(bad)} detection(s) have negative keypoint scores (as low as {scores.min():g}; in "
+                        f"{_where(det, bad)}); scores are confidences in [0, 1]: is the third number per keypoint a "
+                        f"score?")
+    top = scores.max()
+    if top > 1:
+        det.keypoints[..., 2] = scores / top
+        det.warnings.append(f"keypoint scores go up to {top:g}, outside [0, 1]: all were divided by {top:g}")
+
+
+def _where(det, index):
+    """'frames 3, 7, ...' for detection indices (entries when the file has no frame numbers)."""
+    if det.frames is None:
+        return "entries " + _first_few(index)
+    return "frames " + _first_few(det.frames[index])
+
+
+def _first_few(values, n=5):
+    return ", ".join(map(str, values[:n])) + (", ..." if len(values) > n else "")
 
 
 def read_detections(path, first_frame_id=None):
@@ -240,6 +288,8 @@ def read_detections(path, first_frame_id=None):
     the file gives the first video frame (default: 1 for MMPose demo files, else 0).
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise WildInputError(f"keypoint file {path} is a folder; give the detector's JSON file or a .npy array")
     if not os.path.isfile(path):
         raise WildInputError(f"keypoint file not found: {path}")
     if path.lower().endswith(".npy"):
@@ -283,7 +333,15 @@ def read_detections(path, first_frame_id=None):
         where = np.nonzero(bad)[0]
         frames = det.frames[where] if det.frames is not None else where
         _fail(path, f"{len(where)} detection(s) have NaN or infinite coordinates or scores (in frames "
-                    f"{', '.join(map(str, frames[:5]))}{', ...' if len(where) > 5 else ''}); remove or fix them")
+                    f"{_first_few(frames)}); remove or fix them")
+    _check_scores(det)
+    empty = ~is_detection(det.keypoints)
+    if empty.all():
+        _fail(path, f"holds no usable detection: {_NO_DETECTION} in all {len(empty)} entries")
+    if empty.any():
+        det.warnings.append(f"{empty.sum()} of {len(empty)} detections are empty ({_NO_DETECTION}) and count as "
+                            f"missing, in {_where(det, np.nonzero(empty)[0])}")
+        det.select(~empty)
     return det
 
 
@@ -392,15 +450,28 @@ def assign_track_ids(frames, keypoints, max_gap=30, max_distance=0.5):
 
 @dataclass
 class VideoInfo:
-    fps: float
-    width: int
-    height: int
+    """What is known of the video: without one, fps and size are None unless given with --fps/--size."""
+    fps: float = None
+    width: int = None
+    height: int = None
     n_frames: int = None  # None: no video, the number of frames comes from the detections
     path: str = None
 
     @property
     def size(self):
-        return (self.width, self.height)
+        """``(width, height)``, or None when unknown."""
+        return None if self.width is None else (self.width, self.height)
+
+    @property
+    def playback_fps(self):
+        """The frame rate of the videos written: the video's, else :data:`DEFAULT_FPS`."""
+        return self.fps or DEFAULT_FPS
+
+    def describe(self):
+        fps = f"{self.fps:g} fps" if self.fps else f"fps unknown (videos are written at {DEFAULT_FPS:g} fps)"
+        size = f"{self.width}x{self.height}" if self.size else "size unknown"
+        source = "" if self.path else " (no video: --fps/--size give what is known)"
+        return f"{self.n_frames} frames at {fps}, {size}{source}"
 
 
 def read_video_info(path):
@@ -408,6 +479,8 @@ def read_video_info(path):
     import cv2
     import imageio
 
+    if os.path.isdir(path):
+        raise WildInputError(f"video {path} is a folder; give the video file the keypoints were detected on")
     if not os.path.isfile(path):
         raise WildInputError(f"video not found: {path}")
     try:
@@ -442,9 +515,9 @@ class WildInputs:
     def summary(self):
         det = self.detections
         lines = [f"{det.path}: {len(det.keypoints)} detections, {self.fmt.description} ({self.format_reason}); "
-                 f"{self.video.n_frames} frames at {self.video.fps:g} fps, {self.video.width}x{self.video.height}"
-                 f"{'' if self.video.path else ' (no video: --fps/--size or defaults)'}"]
+                 f"{self.video.describe()}"]
         lines += [f"  note: {n}" for n in det.notes]
+        lines += [f"  warning: {w}" for w in det.warnings]
         for t in self.tracks:
             idx = np.nonzero(t.detected)[0]
             lines.append(f"  person {t.track_id}: detected in {len(idx)} of {len(t.detected)} frames "
@@ -500,11 +573,17 @@ def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1):
     for track_id, members in by_id.items():
         members = np.array(members)
         # one detection per frame: keep the most confident one if an id repeats within a frame
-        best = {}
+        best, conflicts = {}, set()
         for i in members:
             score = keypoints[i, :, 2].mean()
+            if frames[i] in best and not np.array_equal(keypoints[i], keypoints[best[frames[i]][1]]):
+                conflicts.add(int(frames[i]))
             if frames[i] not in best or score > best[frames[i]][0]:
                 best[frames[i]] = (score, i)
+        if conflicts:
+            det.warnings.append(f"person {track_id} has several different detections in {len(conflicts)} frame(s) "
+                                f"({_first_few(sorted(c + det.first_frame_id for c in conflicts))}): the most "
+                                f"confident one of each frame is used; check the tracker's ids")
         keep = np.array([best[f][1] for f in sorted(best)])
         if len(keep) < min_frames:
             skipped.append((track_id, len(keep)))
@@ -520,16 +599,22 @@ def load_wild_inputs(keypoints_path, vid_path=None, keypoint_format=None, focus=
                      first_frame_id=None, min_frames=1):
     """Read and check the keypoint file and the video; nothing is written.
 
-    Without a video, ``fps``/``size`` (or 25 fps, 1920x1080) describe it and the last detected
-    frame ends it.
+    Without a video, ``fps``/``size`` describe it (None: unknown) and the last detected frame
+    ends it.
     """
+    if min_frames < 1:
+        raise WildInputError(f"--min_track_frames must be at least 1, got {min_frames}")
     if vid_path:
+        if fps is not None or size is not None:
+            raise WildInputError("--fps and --size describe the video when there is none; with --vid_path the "
+                                 "video's own fps and size are used: drop --fps/--size")
         video = read_video_info(vid_path)
     else:
-        width, height = size if size else DEFAULT_VIDEO_SIZE
-        if width <= 0 or height <= 0:
-            raise WildInputError(f"--size must be two positive numbers (width height), got {width} {height}")
-        video = VideoInfo(float(fps) if fps else DEFAULT_FPS, int(width), int(height))
+        if fps is not None and not (np.isfinite(fps) and fps > 0):
+            raise WildInputError(f"--fps must be a positive number of frames per second, got {fps:g}")
+        if size is not None and (size[0] <= 0 or size[1] <= 0):
+            raise WildInputError(f"--size must be two positive numbers (width height), got {size[0]} {size[1]}")
+        video = VideoInfo(float(fps) if fps is not None else None, *(map(int, size) if size else (None, None)))
     det = read_detections(keypoints_path, first_frame_id)
     fmt, reason = detect_format(det.keypoints, keypoint_format, det.path)
     n_frames = video.n_frames if video.n_frames is not None else det.n_frames
@@ -559,9 +644,10 @@ def add_input_arguments(parser, required=True):
     parser.add_argument("--min_track_frames", type=int, default=1,
                         help="skip people detected in fewer frames than this")
     parser.add_argument("--fps", type=float, default=None,
-                        help=f"without --vid_path: the video's fps (default {DEFAULT_FPS:g})")
+                        help=f"without --vid_path: the video's fps (default: unknown; videos are written at "
+                             f"{DEFAULT_FPS:g} fps)")
     parser.add_argument("--size", type=int, nargs=2, default=None, metavar=("WIDTH", "HEIGHT"),
-                        help="without --vid_path: the video's size (default %d %d)" % DEFAULT_VIDEO_SIZE)
+                        help="without --vid_path: the video's size (default: unknown; --pixel needs it)")
     return parser
 
 

@@ -60,31 +60,80 @@ def _numpy_safe_globals():
     return allowed
 
 
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """The checkpoint file does not exist."""
+
+
+# the first bytes of files that are often given by mistake
+_FILE_SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+                    (b"%PDF", "a PDF document"), (b"\x93NUMPY", "a NumPy .npy array"),
+                    (b"\x1f\x8b", "a gzip archive"), (b"\x00\x00\x00", "a video or binary file"))
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 (and .npz files)
+_PICKLE_PROTOCOLS = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")  # the legacy torch.save format
+# what torch's weights-only unpickler says when the file holds a Python object outside the allow-list
+_FORBIDDEN_OBJECT = re.compile(r"GLOBAL ([\w.]+)|allowlisted via `add_safe_globals`,? but got <class '([\w.]+)'>")
+
+
+def resume_hint(path):
+    """For a damaged ``latest_epoch.bin``: which intact ``epoch_N.bin`` of the same folder to resume from."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) != "latest_epoch.bin":
+        return ""
+    epochs = sorted((int(m.group(1)), name) for name in os.listdir(folder)
+                    if (m := re.fullmatch(r"epoch_(\d+)\.bin", name)))
+    intact = [name for _, name in reversed(epochs) if zipfile.is_zipfile(os.path.join(folder, name))]
+    if intact:
+        return (f"; resume from the last saved epoch with --resume {os.path.join(folder, intact[0])}, or delete "
+                f"{path} to start afresh")
+    return f"; delete {path} to start afresh (no intact epoch_N.bin next to it)"
+
+
+def _unreadable(path):
+    """The :class:`CheckpointError` for a file that ``torch.load`` could not read: what the file seems to be.
+
+    torch's own message is left out: it is about its internals and may suggest ``weights_only=False``.
+    """
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if size == 0:
+        what = "is empty (0 bytes): it was not written completely"
+    elif head.startswith(_ZIP_MAGIC):
+        what = ("is a zip archive but not a PyTorch checkpoint (an .npz?)" if zipfile.is_zipfile(path) else
+                f"is truncated or corrupt ({size} bytes, a damaged zip archive)")
+    elif head.startswith(_PICKLE_PROTOCOLS):
+        what = f"is truncated or corrupt, or a plain pickle rather than a torch.save file ({size} bytes)"
+    else:
+        kind = next((name for magic, name in _FILE_SIGNATURES if head.startswith(magic)), f"{size} bytes of "
+                                                                                           f"something else")
+        what = f"is not a PyTorch checkpoint ({kind})"
+    return CheckpointError(f"cannot read checkpoint {path}: it {what}{resume_hint(path)}")
+
+
 def load_checkpoint(path, map_location="cpu"):
     """Load a checkpoint dict safely (``weights_only=True`` + the NumPy scalar allow-list).
 
-    Raises ``FileNotFoundError`` for a missing file and ``CheckpointError`` (naming the path)
-    for a truncated/corrupt file, a file that is not a PyTorch checkpoint, or one that holds
-    objects outside the allow-list.
+    Raises :class:`CheckpointNotFoundError` for a missing file and :class:`CheckpointError`
+    (naming the path) for an empty, truncated or corrupt file, a file that is not a PyTorch
+    checkpoint, or one that holds Python objects outside the allow-list. No message suggests
+    an unsafe load.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise CheckpointNotFoundError(f"checkpoint not found: {path}")
     if os.path.isdir(path):
         raise CheckpointError(f"checkpoint path is a folder, expected a file: {path}")
     try:
         with torch.serialization.safe_globals(_numpy_safe_globals()):
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"refusing to load {path}: it holds Python objects that are not plain tensors, numbers or "
-            f"containers, and loading them could run arbitrary code. Only load such a file if you trust "
-            f"it, with torch.load(path, weights_only=False).\nDetails: {str(e).splitlines()[0]}") from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as e:
-        size = os.path.getsize(path)
-        raise CheckpointError(f"cannot read checkpoint {path} ({size} bytes): it is truncated, corrupt or not a "
-                              f"PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-                              ) from e
+    except Exception as e:  # torch raises many types for damaged files (even IndexError, KeyError)
+        forbidden = _FORBIDDEN_OBJECT.search(str(e)) if isinstance(e, pickle.UnpicklingError) else None
+        if forbidden:
+            raise CheckpointError(
+                f"refusing to load {path}: it holds the Python object {forbidden.group(1) or forbidden.group(2)}, "
+                f"which is not a tensor, number or container, and unpickling it could run arbitrary code; a "
+                f"checkpoint needs only weights and plain numbers: save the state_dict alone") from e
+        raise _unreadable(path) from e
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} does not hold a checkpoint dict (found {type(ckpt).__name__})")
     return ckpt

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from lib.model.loss_mesh import REGRESSION_CRITERIA
-from lib.utils.errors import UserError
+from lib.utils.errors import ConfigError  # noqa: F401  (raised here; importable from here too)
 from lib.utils.tools import get_config
 
 POSE3D, ACTION, MESH = "pose3d", "action", "mesh"  # config families (configs/pretrain/ is pose3d)
@@ -28,10 +28,6 @@ ALL = (POSE3D, ACTION, MESH)
 RUN_TIME_KEYS = ("name", "mask", "aug")
 
 MAX_PROBLEMS_SHOWN = 3  # keeps the error one short line
-
-
-class ConfigError(UserError, ValueError):
-    """A config file with an unknown key, a missing key or a value of the wrong type or range."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from torch import nn
 
 from lib.model.DSTformer import DSTformer
 from lib.utils.checkpoint import MODULE_PREFIX
+from lib.utils.errors import OptionError
 
 
 class AverageMeter:
@@ -147,5 +148,5 @@ def precision_context(precision, device):
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision == "fp16" and device.type != "cuda":
-        raise ValueError("fp16 needs a CUDA device; use bf16 on the CPU")
+        raise OptionError("--precision/--amp fp16 needs a CUDA device; use bf16 on the CPU")
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

@@ -6,6 +6,8 @@ import pickle
 import yaml
 from easydict import EasyDict
 
+from lib.utils.errors import ConfigError, DataError, UserError
+
 ROOT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
 
@@ -48,7 +50,7 @@ def construct_include(loader, node):
 yaml.add_constructor("!include", construct_include, Loader)
 
 
-class ConfigKeyError(AttributeError):
+class ConfigKeyError(UserError, AttributeError):
     """A script asked the config for a key that the YAML file does not define."""
 
 
@@ -76,7 +78,8 @@ def get_config(config_path):
     if config is None:
         config = {}
     if not isinstance(config, dict):
-        raise ValueError(f"config '{config_path}' must be a YAML mapping, got {type(config).__name__}")
+        raise ConfigError(f"{config_path}: a config must be a YAML mapping of keys to values, got a "
+                          f"{type(config).__name__}")
     config = Config(config)
     object.__setattr__(config, "_config_path", config_path)  # an attribute, not a config key
     config.name = os.path.splitext(os.path.basename(config_path))[0]
@@ -89,9 +92,13 @@ def ensure_dir(path):
 
 
 def read_pkl(data_url):
-    """Unpickle a file (datasets and parameter files are plain pickles)."""
+    """Unpickle a file (datasets and parameter files are plain pickles); a damaged one raises ``DataError``."""
     with open(data_url, "rb") as f:
-        return pickle.load(f)
+        try:
+            return pickle.load(f)
+        except Exception as e:  # unpickling damaged data raises almost any type
+            raise DataError(f"cannot read {data_url}: it is truncated, corrupt or not a pickle "
+                            f"({type(e).__name__}); re-create or re-download it") from e
 
 
 # Pickle protocol of the files we write: the default of the Python versions the original ran on,

@@ -30,16 +30,19 @@ from tqdm import tqdm
 
 from lib.utils.checkpoint import (load_checkpoint, load_model_weights, model_state_for_saving, plain_number,
                                   remove_stale_temporaries, save_checkpoint, state_dict_from_checkpoint, unwrap_model)
+from lib.utils.cli import add_debug_argument
+from lib.utils.errors import OptionError
 from lib.utils.learning import PRECISIONS, AverageMeter, precision_context
+from lib.utils.outputs import check_output_folder
 from lib.utils.tools import get_config
 
 
 # ----------------------------------------------------------------------------------------------
 # command line, seeding
 # ----------------------------------------------------------------------------------------------
-def add_common_args(parser, selection_default="latest_epoch.bin"):
+def add_common_args(parser, selection_default="latest_epoch.bin", config_example="configs/pose3d/MB_ft_h36m.yaml"):
     """The flags every training script shares (the original's, plus device/worker overrides)."""
-    parser.add_argument("--config", required=True, help="YAML config, e.g. configs/pose3d/MB_ft_h36m.yaml")
+    parser.add_argument("--config", required=True, help=f"YAML config, e.g. {config_example}")
     parser.add_argument("-c", "--checkpoint", default="checkpoint", type=str, metavar="PATH",
                         help="folder to write checkpoints and logs to")
     parser.add_argument("-p", "--pretrained", default="checkpoint", type=str, metavar="PATH",
@@ -66,12 +69,14 @@ def add_common_args(parser, selection_default="latest_epoch.bin"):
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (off by default: it did not speed up this backbone on the "
                              "CPUs measured, see docs/performance.md)")
+    add_debug_argument(parser)
     return parser
 
 
-def parse_args(description, argv=None, selection_default="latest_epoch.bin"):
+def parse_args(description, argv=None, selection_default="latest_epoch.bin",
+               config_example="configs/pose3d/MB_ft_h36m.yaml"):
     parser = argparse.ArgumentParser(description=description)
-    add_common_args(parser, selection_default)
+    add_common_args(parser, selection_default, config_example)
     return parser.parse_args(argv)
 
 
@@ -99,7 +104,12 @@ class Runtime:
         self.distributed = self.world_size > 1
         if device is None:
             device = f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except RuntimeError as e:
+            raise OptionError(f"--device {device} is not a device name; use cpu, cuda or cuda:N") from e
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise OptionError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         if self.distributed and not dist.is_initialized():
@@ -360,8 +370,13 @@ class CheckpointWriter:
 # ----------------------------------------------------------------------------------------------
 def run(task_cls, opts, args=None):
     """Train (or, with ``--evaluate``, evaluate) the task described by ``task_cls``."""
+    if not opts.evaluate:
+        check_output_folder(opts.checkpoint, ["latest_epoch.bin", "best_epoch.bin"], option="--checkpoint")
     runtime = Runtime(device=opts.device, workers=opts.workers, progress=not opts.no_progress)
     try:
+        # an unusable --precision/--amp fails now, not after the first epoch
+        precision_context(opts.precision, runtime.device)
+        precision_context(_training_precision(opts.amp, runtime.device), runtime.device)
         return _run(task_cls, opts, args, runtime)
     except KeyboardInterrupt:
         latest = os.path.join(opts.checkpoint, "latest_epoch.bin")

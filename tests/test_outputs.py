@@ -1,0 +1,60 @@
+"""lib/utils/outputs.py: output paths checked up front, outputs written all together or not at all."""
+import os
+
+import numpy as np
+import pytest
+
+from lib.utils.errors import OutputPathError
+from lib.utils.outputs import OutputSet, check_output_file, check_output_folder
+
+
+def test_output_folder_checks(tmp_path, monkeypatch):
+    check_output_folder(tmp_path / "new" / "deeper", ["X3D.npy"])  # a folder still to make is fine
+    assert not (tmp_path / "new").exists()  # and checking makes nothing
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputPathError, match="--out_path .*file is a file, not a folder"):
+        check_output_folder(tmp_path / "file")
+    with pytest.raises(OutputPathError, match="file is a file, so no folder can be made under it"):
+        check_output_folder(tmp_path / "file" / "sub", option="--checkpoint")
+    (tmp_path / "out" / "X3D.json").mkdir(parents=True)
+    with pytest.raises(OutputPathError, match="X3D.json is a folder"):
+        check_output_folder(tmp_path / "out", ["X3D.npy", "X3D.json"])
+    # a read-only folder (root can write anywhere, so the permission check is simulated)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    with pytest.raises(OutputPathError, match="cannot write to .*read-only or permission denied"):
+        check_output_folder(tmp_path / "elsewhere")
+
+
+def test_output_file_checks(tmp_path):
+    check_output_file(tmp_path / "a" / "scores.json", "--json")
+    with pytest.raises(OutputPathError, match="--json .* is a folder; give a file name"):
+        check_output_file(tmp_path, "--json")
+
+
+def test_an_output_set_appears_only_when_complete(tmp_path):
+    folder = tmp_path / "out"
+    with OutputSet(folder) as out:
+        np.save(out.path("X3D.npy"), np.zeros(3))
+        (folder / "X3D.npy").exists() and pytest.fail("renamed before the set is complete")
+        with open(out.path("X3D.json"), "w") as f:
+            f.write("{}")
+    assert sorted(os.listdir(folder)) == ["X3D.json", "X3D.npy"]
+    assert out.written == [str(folder / "X3D.npy"), str(folder / "X3D.json")]
+
+
+def test_a_failed_set_leaves_nothing(tmp_path):
+    folder = tmp_path / "new" / "out"
+    with pytest.raises(RuntimeError):
+        with OutputSet(folder) as out:
+            np.save(out.path("X3D.npy"), np.zeros(3))
+            raise RuntimeError("the JSON failed")
+    assert not (tmp_path / "new").exists()  # the folders it made are gone too
+    existing = tmp_path / "kept"
+    existing.mkdir()
+    (existing / "old.txt").write_text("x")
+    with pytest.raises(RuntimeError):
+        with OutputSet() as out:  # paths in several folders
+            open(out.path(existing / "a.csv"), "w").close()
+            open(out.path(existing / "sub" / "b.pkl"), "w").close()
+            raise RuntimeError
+    assert os.listdir(existing) == ["old.txt"]
