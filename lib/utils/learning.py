@@ -1,13 +1,10 @@
-"""Backbone factory, weight loading helpers and metric meters (``lib.utils.learning``)."""
+"""Backbone construction (the original's ``load_backbone``), weight loading helpers, meters and metrics."""
 import contextlib
-import warnings
-from functools import partial
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from lib.model.DSTformer import DSTformer
+from lib.model.factory import build_backbone
 from lib.utils.checkpoint import MODULE_PREFIX
 from lib.utils.errors import OptionError
 
@@ -100,37 +97,15 @@ def partial_train_layers(model, partial_list):
     return model
 
 
-def backbone_kwargs(args):
-    """DSTformer constructor arguments for a config (spec 01 §1).
-
-    As in the original, the config key ``att_fuse`` is not read: fusion is always on (every
-    released model uses it). ``no_conf: True`` builds a 2-channel input layer (the original
-    crashed there).
-    """
-    if getattr(args, "att_fuse", True) is False:
-        warnings.warn("config key att_fuse: False is ignored, as in the original; DSTformer always fuses "
-                      "its two streams")
-    return dict(
-        dim_in=2 if getattr(args, "no_conf", False) else 3,
-        dim_out=3, dim_feat=args.dim_feat, dim_rep=args.dim_rep, depth=args.depth, num_heads=args.num_heads,
-        mlp_ratio=args.mlp_ratio, norm_layer=partial(nn.LayerNorm, eps=1e-6), maxlen=args.maxlen,
-        num_joints=args.num_joints)
-
-
 def load_backbone(args):
     """Build the backbone named by ``args.backbone`` (default, and only one shipped: DSTformer).
 
-    All LayerNorms use eps 1e-6, as in the released models. ``args.backbone`` is set to
-    ``'DSTformer'`` when absent, as the original does.
+    The original's public name; :func:`lib.model.factory.build_backbone` does the work. As the
+    original, ``args.backbone`` is set to ``'DSTformer'`` when absent.
     """
     if not hasattr(args, "backbone"):
         args.backbone = "DSTformer"
-    if args.backbone == "DSTformer":
-        return DSTformer(**backbone_kwargs(args))
-    if args.backbone in ("TCN", "poseformer", "mixste", "stgcn"):
-        raise NotImplementedError(f"backbone '{args.backbone}' is referenced by the original code but was never "
-                                  f"released with it; only 'DSTformer' is available")
-    raise ValueError(f"Undefined backbone type '{args.backbone}'; only 'DSTformer' is available")
+    return build_backbone(args)
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")
