@@ -19,15 +19,17 @@ import torch
 from tqdm import tqdm
 
 from lib.data.dataset_wild import blend_windows, plan_windows
-from lib.data.wild_input import (H36M_JOINT_NAMES, WildInputError, add_input_arguments, inputs_from_args,
-                                 normalize_keypoints, pixel_mapping)
+from lib.data.wild_input import (WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints,
+                                 pixel_mapping)
+from lib.skeleton import BONES_RENDER_ORDER as BONES_3D, JOINT_NAMES as H36M_JOINT_NAMES
+from lib.skeleton import LEFT_BONES as LEFT_BONES_3D, RIGHT_BONES as RIGHT_BONES_3D
 from lib.utils.checkpoint import load_weights_from_file
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.learning import PRECISIONS, load_backbone, precision_context
 from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.utils_data import lift_pose3d
-from lib.utils.vismo import BONES_3D, LEFT_BONES_3D, RIGHT_BONES_3D, hex2rgb, render_and_save
+from lib.utils.vismo import hex2rgb, render_and_save
 
 
 REPO = os.path.dirname(os.path.abspath(__file__))

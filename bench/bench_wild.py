@@ -63,8 +63,8 @@ def matplotlib_frame(pose, fig_size=10, dpi=120):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lib.utils.vismo import (BONES_3D, COLOR_LEFT_3D, COLOR_MID_3D, COLOR_RIGHT_3D, LEFT_BONES_3D, RIGHT_BONES_3D,
-                                 get_img_from_fig)
+    from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER
+    from lib.utils.vismo import BONE_COLORS_3D, get_img_from_fig
     fig = plt.figure(0, figsize=(fig_size, fig_size))
     ax = plt.axes(projection="3d")
     ax.set_xlim(-512, 0)
@@ -72,9 +72,8 @@ def matplotlib_frame(pose, fig_size=10, dpi=120):
     ax.set_zlim(-512, 0)
     ax.view_init(elev=12., azim=80)
     plt.tick_params(left=False, right=False, labelleft=False, labelbottom=False, bottom=False)
-    for a, b in BONES_3D:
-        color = COLOR_LEFT_3D if (a, b) in LEFT_BONES_3D else COLOR_RIGHT_3D if (a, b) in RIGHT_BONES_3D \
-            else COLOR_MID_3D
+    for a, b in BONES_RENDER_ORDER:
+        color = BONE_COLORS_3D[BONE_SIDES[(a, b)]]
         ax.plot(-pose[[a, b], 0], -pose[[a, b], 2], -pose[[a, b], 1], color=color, lw=3, marker="o",
                 markerfacecolor="w", markersize=3, markeredgewidth=2)
     img = get_img_from_fig(fig, dpi=dpi)

@@ -150,7 +150,7 @@ def test_each_input_format(tmp_path):
     run(base, "-j", SINGLE, *common)
     reference = np.load(base / "X3D.npy")
     halpe = np.array([e["keypoints"] for e in json.load(open(SINGLE))]).reshape(45, 26, 3)
-    from lib.data.wild_input import halpe2h36m
+    from lib.data.dataset_wild import halpe2h36m
     h36m = tmp_path / "h36m.npy"
     np.save(h36m, halpe2h36m(halpe))
     inputs = {

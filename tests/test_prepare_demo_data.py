@@ -9,13 +9,12 @@ import pytest
 pytest.importorskip("pybullet", reason="the demo data tool reads the motion clips shipped with pybullet")
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION, DataReaderH36M  # noqa: E402
+from lib.skeleton import BONES, JOINT_NAMES  # noqa: E402
 from tools import prepare_demo_data as demo  # noqa: E402
 
 CLIPS = ["run", "kick", "walk"]  # a looped train clip, a one-shot test clip, a looped test clip
 MIN_SECONDS = 3.0
 EXAMPLE = dict(clip="walk", camera="55011271", fps=25, seconds=2.0, scale=0.5)
-BONES = [(0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (9, 10), (8, 11), (11, 12),
-         (12, 13), (8, 14), (14, 15), (15, 16)]
 SCHEMA = {"joint_2d": (np.float32, (17, 2)), "confidence": (np.float32, (17,)),
           "joint3d_image": (np.float32, (17, 3)), "joints_2.5d_image": (np.float64, (17, 3)),
           "2.5d_factor": (np.float64, ()), "camera_name": (np.str_, ()), "action": (np.str_, ()),
@@ -92,6 +91,10 @@ def test_schema_and_dtypes(generated):
     lengths = {split["action"][f][0]: f.stop - f.start for split in dataset.values() for f in videos(split).values()}
     assert lengths["walk"] >= MIN_SECONDS * demo.FPS and lengths["run"] >= MIN_SECONDS * demo.FPS
     assert lengths["kick"] == 77
+
+
+def test_the_first_keypoints_are_the_h36m_joints():
+    assert demo.KEYPOINT_NAMES[:len(JOINT_NAMES)] == JOINT_NAMES
 
 
 def test_subject_is_170_cm():
@@ -204,7 +207,8 @@ def test_forward_kinematics_matches_pybullet():
 def test_example_files(generated):
     import imageio
 
-    from lib.data.wild_input import halpe2h36m, read_detections
+    from lib.data.dataset_wild import halpe2h36m
+    from lib.data.wild_input import read_detections
     folder, _, dataset = generated
     with open(folder / "examples" / "demo_alphapose.json") as f:
         results = json.load(f)

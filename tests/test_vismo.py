@@ -5,6 +5,7 @@ import imageio
 import numpy as np
 import pytest
 
+from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER
 from lib.utils import vismo
 from lib.utils.vismo import (Skeleton3DRenderer, bounding_box, get_img_from_fig, hex2rgb, joints2image, motion2video,
                              motion2video_mesh, pixel2world_vis, pixel2world_vis_motion, render_and_save, rgb2rgba,
@@ -43,6 +44,18 @@ def test_color_and_coordinate_helpers():
     import torch
     out_t = pixel2world_vis_motion(torch.from_numpy(motion), dim=3, is_tensor=True)
     np.testing.assert_allclose(out_t.numpy(), out3, rtol=1e-6)
+
+
+def test_skeleton_colours_are_the_specs():
+    L, M, R = 0, 1, 2  # the order of the colours in render_and_save's ``color``
+    assert vismo.JOINT_COLORS_2D == [M, R, R, R, L, L, L, M, M, M, M, L, L, L, R, R, R]  # spec 06 §4.4
+    assert vismo.LIMB_COLORS_2D == [R, R, R, L, L, L, M, M, M, L, R, M, L, L, R, R]
+    colours = {bone: hex2rgb(vismo.BONE_COLORS_3D[BONE_SIDES[bone]], 1)[0] for bone in BONES_RENDER_ORDER}
+    assert {bone for bone, c in colours.items() if c == hex2rgb("#02315E", 1)[0]} == {  # spec 06 §4.2
+        (8, 11), (11, 12), (12, 13), (0, 4), (4, 5), (5, 6)}
+    assert {bone for bone, c in colours.items() if c == hex2rgb("#2F70AF", 1)[0]} == {
+        (8, 14), (14, 15), (15, 16), (0, 1), (1, 2), (2, 3)}
+    assert {bone for bone, c in colours.items() if c == hex2rgb("#00457E", 1)[0]} == {(0, 7), (7, 8), (8, 9), (9, 10)}
 
 
 def test_bounding_box_and_save_image(tmp_path):

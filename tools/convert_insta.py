@@ -27,22 +27,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
+from lib.skeleton import INSTAVARIETY_KEYS  # noqa: E402
 from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
 from lib.utils.outputs import OutputSet, check_output_file, check_output_folder  # noqa: E402
 from lib.utils.tools import write_pkl  # noqa: E402
 from lib.utils.utils_data import crop_scale  # noqa: E402
 
-# H36M joint index -> InstaVariety json key; None: joint not provided (left at (0, 0, 0))
-H36M_TO_INSTA_KEY = ["Hip", "R Hip", "R Knee", "R Ankle", "L Hip", "L Knee", "L Ankle", None, "Neck", "Nose", None,
-                     "L Shoulder", "L Elbow", "L Wrist", "R Shoulder", "R Elbow", "R Wrist"]
 DEFAULT_ROOT = "data/motion2d/InstaVariety/InstaVariety_tracks/"
 
 
 def json2pose(json_dict):
     """One frame's json → ``(17, 3)`` float64 (x, y, logits) in H36M order."""
-    pose_h36m = np.zeros([17, 3])
-    for i, key in enumerate(H36M_TO_INSTA_KEY):
+    pose_h36m = np.zeros([17, 3])  # joints without a key stay at (0, 0, 0)
+    for i, key in enumerate(INSTAVARIETY_KEYS):
         if key is not None:
             item = json_dict[key]
             pose_h36m[i] = item["x"], item["y"], item["logits"]

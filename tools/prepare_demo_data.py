@@ -39,6 +39,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION  # noqa: E402
+from lib.skeleton import JOINT_NAMES  # noqa: E402
 from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
 from lib.utils.outputs import OutputSet, check_output_file, check_output_folder  # noqa: E402
@@ -72,7 +73,8 @@ HEAD_POINTS = {"nose": (0.94, -0.34, 0.0), "head_top": (0.0, 1.0, 0.0),
 FOOT_POINTS = {"big_toe": (1.0, -1.0, -0.5), "small_toe": (0.8, -1.0, 0.5), "heel": (-1.0, -1.0, 0.0)}
 
 # Every keypoint: (link, where); where = "origin" (the link frame's origin: the joint), ("head", point of
-# HEAD_POINTS) or ("foot", point of FOOT_POINTS). The first 17 are H36M's, in its order (spec 00 §5).
+# HEAD_POINTS) or ("foot", point of FOOT_POINTS). The first 17 are the H36M joints, in their order
+# (lib.skeleton.JOINT_NAMES).
 KEYPOINTS = {
     "pelvis": ("root", "origin"), "right_hip": ("right_hip", "origin"), "right_knee": ("right_knee", "origin"),
     "right_ankle": ("right_ankle", "origin"), "left_hip": ("left_hip", "origin"),
@@ -88,7 +90,7 @@ KEYPOINTS = {
     "left_heel": ("left_ankle", ("foot", "heel")), "right_heel": ("right_ankle", ("foot", "heel")),
 }
 KEYPOINT_NAMES = tuple(KEYPOINTS)
-H36M_KEYPOINTS = KEYPOINT_NAMES[:17]
+H36M_KEYPOINTS = JOINT_NAMES  # = KEYPOINT_NAMES[:17]
 HALPE26_KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
                      "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
                      "right_knee", "left_ankle", "right_ankle", "head_top", "thorax", "pelvis", "left_big_toe",

@@ -21,11 +21,12 @@ import random
 import numpy as np
 from torch.utils.data import Dataset
 
+from lib.skeleton import FORMATS, to_h36m
 from lib.utils.errors import DataError
 from lib.utils.tools import read_pkl
 from lib.utils.utils_data import crop_scale, resample
 
-NUM_JOINTS = 17
+NUM_JOINTS = FORMATS["coco17"].num_keypoints  # the pickles hold COCO-17 keypoints
 NTU120_NUM_CLASSES = 120
 # NTU-120 one-shot protocol: every 6th class (0-based) is held out as a one-shot class
 ONESHOT_CLASSES = list(range(0, NTU120_NUM_CLASSES, 6))
@@ -92,29 +93,12 @@ def human_tracking(x):
 
 
 def coco2h36m(x):
-    """COCO-17 → H36M-17 joint order for ``x (M, T, 17, C)``; returns float64.
+    """COCO-17 → H36M-17 joint order for ``x (M, T, 17, C)``; returns float64 (spec 04 §2.3).
 
-    Midpoints are computed in the input's precision before being stored, as in the original.
+    Midpoints of keypoints are computed in the input's precision before being stored, as in the
+    original (``lib.skeleton.COCO17_TO_H36M``).
     """
-    y = np.zeros(x.shape)
-    y[:, :, 0] = (x[:, :, 11] + x[:, :, 12]) * 0.5  # root = mid-hip
-    y[:, :, 1] = x[:, :, 12]
-    y[:, :, 2] = x[:, :, 14]
-    y[:, :, 3] = x[:, :, 16]
-    y[:, :, 4] = x[:, :, 11]
-    y[:, :, 5] = x[:, :, 13]
-    y[:, :, 6] = x[:, :, 15]
-    y[:, :, 8] = (x[:, :, 5] + x[:, :, 6]) * 0.5  # neck = mid-shoulder
-    y[:, :, 7] = (y[:, :, 0] + y[:, :, 8]) * 0.5  # belly = mid(root, neck)
-    y[:, :, 9] = x[:, :, 0]
-    y[:, :, 10] = (x[:, :, 1] + x[:, :, 2]) * 0.5  # head = mid-eyes
-    y[:, :, 11] = x[:, :, 5]
-    y[:, :, 12] = x[:, :, 7]
-    y[:, :, 13] = x[:, :, 9]
-    y[:, :, 14] = x[:, :, 6]
-    y[:, :, 15] = x[:, :, 8]
-    y[:, :, 16] = x[:, :, 10]
-    return y
+    return to_h36m(x, "coco17")
 
 
 def random_move(data, angle_range=(-10., 10.), scale_range=(0.9, 1.1), transform_range=(-0.1, 0.1),

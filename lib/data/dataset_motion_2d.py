@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from lib.skeleton import to_h36m
 from lib.utils.errors import DataError
 from lib.utils.utils_data import crop_scale, flip_data, split_clips
 
@@ -26,32 +27,10 @@ POSETRACK_MIN_VISIBLE = 306  # visibility sum must exceed 60 % of 30 frames x 17
 def posetrack2h36m(x):
     """PoseTrack-17 joints ``(T, 17, C)`` → H36M-17 order, float64 (spec 03 §2.1).
 
-    Pelvis, belly and neck are synthesised (mean of the hips / of pelvis and neck, head-bottom).
-    The operation order matters for the confidences: means are taken over every channel first,
-    then pelvis confidence becomes the smaller hip confidence and belly confidence the smaller
-    of the new pelvis and neck confidences.
+    Pelvis = mean of the hips, belly = mean of the new pelvis and neck (head-bottom), over every
+    channel; their confidences are the smaller of the two (``lib.skeleton.POSETRACK17_TO_H36M``).
     """
-    y = np.zeros(x.shape)
-    y[:, 0, :] = (x[:, 11, :] + x[:, 12, :]) * 0.5
-    y[:, 1, :] = x[:, 12, :]
-    y[:, 2, :] = x[:, 14, :]
-    y[:, 3, :] = x[:, 16, :]
-    y[:, 4, :] = x[:, 11, :]
-    y[:, 5, :] = x[:, 13, :]
-    y[:, 6, :] = x[:, 15, :]
-    y[:, 8, :] = x[:, 1, :]
-    y[:, 7, :] = (y[:, 0, :] + y[:, 8, :]) * 0.5
-    y[:, 9, :] = x[:, 0, :]
-    y[:, 10, :] = x[:, 2, :]
-    y[:, 11, :] = x[:, 5, :]
-    y[:, 12, :] = x[:, 7, :]
-    y[:, 13, :] = x[:, 9, :]
-    y[:, 14, :] = x[:, 6, :]
-    y[:, 15, :] = x[:, 8, :]
-    y[:, 16, :] = x[:, 10, :]
-    y[:, 0, 2] = np.minimum(x[:, 11, 2], x[:, 12, 2])
-    y[:, 7, 2] = np.minimum(y[:, 0, 2], y[:, 8, 2])
-    return y
+    return to_h36m(x, "posetrack17")
 
 
 def _require(path, what, is_dir=False):

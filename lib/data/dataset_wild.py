@@ -14,10 +14,16 @@ chunks exactly).
 import numpy as np
 from torch.utils.data import Dataset
 
-from lib.data.wild_input import WildInputError, detect_format, halpe2h36m, normalize_keypoints, read_detections
+from lib.data.wild_input import WildInputError, detect_format, normalize_keypoints, read_detections
+from lib.skeleton import to_h36m
 
 __all__ = ["halpe2h36m", "read_input", "WildDetDataset", "plan_windows", "window_weights", "blend_windows",
            "seam_jump"]
+
+
+def halpe2h36m(x):
+    """Halpe-26 ``(T, 26, C)`` → H36M-17 ``(T, 17, C)`` float64 (spec 06 §1.1); every channel is mapped."""
+    return to_h36m(x, "halpe26")
 
 
 def read_input(json_path, vid_size, scale_range, focus):

@@ -15,17 +15,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.data.dataset_action import coco2h36m
+from lib.skeleton import COCO_FROM_H36M, FORMATS, KeypointFormat
 from lib.utils.errors import UserError
 from lib.utils.utils_data import crop_scale
 
-# H36M-17 joint names (spec 00 §5), in the output order.
-H36M_JOINT_NAMES = ("pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
-                    "spine", "thorax", "nose", "head_top", "left_shoulder", "left_elbow", "left_wrist",
-                    "right_shoulder", "right_elbow", "right_wrist")
-# For each COCO-17 joint, the H36M joint that carries its position (used to put confidences back
-# into COCO order, the order the NTU action models were trained with).
-COCO_FROM_H36M = (9, 10, 10, 10, 10, 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3)
+# The formats a keypoint file may have (the --keypoints choices), in the order they are tried;
+# PoseTrack-17 is a training format only (17 points like COCO-17, from no detector).
+KEYPOINT_FORMATS = OrderedDict((name, FORMATS[name])
+                               for name in ("halpe26", "coco17", "h36m17", "halpe136", "coco_wholebody133"))
 
 DEFAULT_VIDEO_SIZE = (1920, 1080)
 DEFAULT_FPS = 25.0
@@ -33,53 +30,6 @@ DEFAULT_FPS = 25.0
 
 class WildInputError(UserError, ValueError):
     """The keypoint file, the video or the options cannot be used; the message says why."""
-
-
-def halpe2h36m(x):
-    """Halpe-26 ``(T, 26, C)`` → H36M-17 ``(T, 17, C)`` float64 (spec 06 §1.1); every channel is mapped."""
-    T, _, C = x.shape
-    y = np.zeros([T, 17, C])
-    y[:, 0, :] = x[:, 19, :]
-    y[:, 1, :] = x[:, 12, :]
-    y[:, 2, :] = x[:, 14, :]
-    y[:, 3, :] = x[:, 16, :]
-    y[:, 4, :] = x[:, 11, :]
-    y[:, 5, :] = x[:, 13, :]
-    y[:, 6, :] = x[:, 15, :]
-    y[:, 7, :] = (x[:, 18, :] + x[:, 19, :]) * 0.5
-    y[:, 8, :] = x[:, 18, :]
-    y[:, 9, :] = x[:, 0, :]
-    y[:, 10, :] = x[:, 17, :]
-    y[:, 11, :] = x[:, 5, :]
-    y[:, 12, :] = x[:, 7, :]
-    y[:, 13, :] = x[:, 9, :]
-    y[:, 14, :] = x[:, 6, :]
-    y[:, 15, :] = x[:, 8, :]
-    y[:, 16, :] = x[:, 10, :]
-    return y
-
-
-def _coco17_to_h36m(x):
-    return coco2h36m(x[None])[0]
-
-
-@dataclass(frozen=True)
-class KeypointFormat:
-    name: str
-    num_keypoints: int
-    description: str
-    to_h36m: object  # (T, K, C) -> float64 (T, 17, C)
-
-
-KEYPOINT_FORMATS = OrderedDict((f.name, f) for f in (
-    KeypointFormat("halpe26", 26, "AlphaPose Halpe-26 (AlphaPose's default body model)", halpe2h36m),
-    KeypointFormat("coco17", 17, "COCO-17 (AlphaPose/MMPose COCO models, most detectors)", _coco17_to_h36m),
-    KeypointFormat("h36m17", 17, "Human3.6M-17 (the order the models use)", lambda x: np.asarray(x, np.float64)),
-    KeypointFormat("halpe136", 136, "AlphaPose Halpe-136 whole body (its first 26 points are Halpe-26)",
-                   lambda x: halpe2h36m(x[:, :26])),
-    KeypointFormat("coco_wholebody133", 133, "COCO-WholeBody-133 (its first 17 points are COCO-17)",
-                   lambda x: _coco17_to_h36m(x[:, :17])),
-))
 
 
 def _supported_counts():

@@ -3,10 +3,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-# 16 bones (parent, child) in the order the losses use
-LIMBS = [[0, 1], [1, 2], [2, 3], [0, 4], [4, 5], [5, 6], [0, 7], [7, 8], [8, 9], [9, 10],
-         [8, 11], [11, 12], [12, 13], [8, 14], [14, 15], [15, 16]]
-# pairs of bones (indices into LIMBS) whose angle ``get_angles`` measures
+from lib.skeleton import BONES
+
+# pairs of bones (indices into lib.skeleton.BONES, the losses' order) whose angle ``get_angles`` measures
 ANGLE_PAIRS = [[0, 3], [0, 6], [3, 6], [0, 1], [1, 2], [3, 4], [4, 5], [6, 7], [7, 10], [7, 13], [8, 13],
                [10, 13], [7, 8], [8, 9], [10, 11], [11, 12], [13, 14], [14, 15]]
 
@@ -85,12 +84,15 @@ def _zero(x):
     return torch.zeros(1, dtype=torch.float32, device=x.device).squeeze()
 
 
+def _bone_vectors(x):
+    """Parent minus child joint ``(N, T, 16, 3)`` of every bone of ``(N, T, 17, 3)`` poses."""
+    limbs = x[:, :, torch.tensor(BONES, device=x.device), :]
+    return limbs[:, :, :, 0, :] - limbs[:, :, :, 1, :]
+
+
 def get_limb_lens(x):
     """Bone lengths ``(N, T, 16)`` of ``(N, T, 17, 3)`` poses."""
-    limbs_id = torch.tensor(LIMBS, device=x.device)
-    limbs = x[:, :, limbs_id, :]
-    limbs = limbs[:, :, :, 0, :] - limbs[:, :, :, 1, :]
-    return torch.norm(limbs, dim=-1)
+    return torch.norm(_bone_vectors(x), dim=-1)
 
 
 def loss_limb_var(x):
@@ -123,12 +125,9 @@ def loss_joint(predicted, target):
 
 def get_angles(x):
     """Angles ``(N, T, 18)`` between the bone pairs of ``ANGLE_PAIRS``."""
-    limbs_id = torch.tensor(LIMBS, device=x.device)
     angle_id = torch.tensor(ANGLE_PAIRS, device=x.device)
     eps = 1e-7
-    limbs = x[:, :, limbs_id, :]
-    limbs = limbs[:, :, :, 0, :] - limbs[:, :, :, 1, :]
-    angles = limbs[:, :, angle_id, :]
+    angles = _bone_vectors(x)[:, :, angle_id, :]
     angle_cos = F.cosine_similarity(angles[:, :, :, 0, :], angles[:, :, :, 1, :], dim=-1)
     return torch.acos(angle_cos.clamp(-1 + eps, 1 - eps))
 

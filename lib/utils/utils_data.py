@@ -2,11 +2,8 @@
 import copy
 
 import numpy as np
-import torch
 
-# H36M-17 left/right joints (pairwise: 4<->1, 5<->2, 6<->3, 11<->14, 12<->15, 13<->16)
-LEFT_JOINTS = [4, 5, 6, 11, 12, 13]
-RIGHT_JOINTS = [1, 2, 3, 14, 15, 16]
+from lib.skeleton import FLIP_PERMUTATION
 
 
 def crop_scale(motion, scale_range=[1, 1]):
@@ -59,9 +56,8 @@ def crop_scale_3d(motion, scale_range=[1, 1]):
 
 def flip_data(data):
     """Mirror horizontally: negate x and swap left/right joints. NumPy or torch, shape ``(..., 17, C)``."""
-    flipped = data.clone() if isinstance(data, torch.Tensor) else copy.deepcopy(data)
+    flipped = data[..., list(FLIP_PERMUTATION), :]  # advanced indexing: a copy
     flipped[..., 0] *= -1
-    flipped[..., LEFT_JOINTS + RIGHT_JOINTS, :] = flipped[..., RIGHT_JOINTS + LEFT_JOINTS, :]
     return flipped
 
 

@@ -17,16 +17,14 @@ import imageio
 import numpy as np
 from tqdm import tqdm
 
-# Bones of the 3D renderer and their colours (spec 06 §4.2).
-BONES_3D = ((0, 1), (1, 2), (2, 3), (0, 4), (4, 5), (5, 6), (0, 7), (7, 8), (8, 9), (8, 11), (8, 14), (9, 10),
-            (11, 12), (12, 13), (14, 15), (15, 16))
-LEFT_BONES_3D = {(8, 11), (11, 12), (12, 13), (0, 4), (4, 5), (5, 6)}
-RIGHT_BONES_3D = {(8, 14), (14, 15), (15, 16), (0, 1), (1, 2), (2, 3)}
-COLOR_LEFT_3D, COLOR_RIGHT_3D, COLOR_MID_3D = "#02315E", "#2F70AF", "#00457E"
-# 2D renderer (spec 06 §4.4): per-joint and per-limb colour index into (L, M, R)
-_L, _M, _R = 0, 1, 2
-JOINT_COLORS_2D = [_M, _R, _R, _R, _L, _L, _L, _M, _M, _M, _M, _L, _L, _L, _R, _R, _R]
-LIMB_COLORS_2D = [_R, _R, _R, _L, _L, _L, _M, _M, _M, _L, _R, _M, _L, _L, _R, _R]
+from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_SIDES, LEFT, MIDDLE, RIGHT
+
+# Colours of the 3D renderer's bones by side (spec 06 §4.2).
+BONE_COLORS_3D = {LEFT: "#02315E", RIGHT: "#2F70AF", MIDDLE: "#00457E"}
+# 2D renderer (spec 06 §4.4): per-joint and per-limb colour index into the (L, M, R) colours of ``color``
+_PALETTE_INDEX = {LEFT: 0, MIDDLE: 1, RIGHT: 2}
+JOINT_COLORS_2D = [_PALETTE_INDEX[side] for side in JOINT_SIDES]
+LIMB_COLORS_2D = [_PALETTE_INDEX[BONE_SIDES[bone]] for bone in BONES_RENDER_ORDER]
 
 RENDER_SIZE_3D = 960    # X3D.mp4 frames are RENDER_SIZE_3D² pixels
 RENDER_SIZE_MESH = 800  # mesh.mp4 frames
@@ -167,7 +165,7 @@ def joints2image(joints_position, colors, transparency=False, H=1000, W=1000, nr
             continue
         center = (int(round(joints_position[i][0])), int(round(joints_position[i][1])))
         cv2.circle(canvas, center, 7, palette[JOINT_COLORS_2D[i]], thickness=-1)
-    for (a, b), color_idx in zip(BONES_3D, LIMB_COLORS_2D):
+    for (a, b), color_idx in zip(BONES_RENDER_ORDER, LIMB_COLORS_2D):
         if joints_position[a][2] == 0 or joints_position[b][2] == 0:
             continue
         xs = (joints_position[a][0], joints_position[b][0])
@@ -287,9 +285,7 @@ class Skeleton3DRenderer:
         self.size = size
         self.line_width = max(1, round(size / 200))
         self.marker_radius = max(2, round(size / 220))
-        self.colors = {bone: _hex_rgb(COLOR_LEFT_3D if bone in LEFT_BONES_3D else
-                                      COLOR_RIGHT_3D if bone in RIGHT_BONES_3D else COLOR_MID_3D)
-                       for bone in BONES_3D}
+        self.colors = {bone: _hex_rgb(BONE_COLORS_3D[BONE_SIDES[bone]]) for bone in BONES_RENDER_ORDER}
         self.background = self._draw_background()
 
     def _to_px(self, unit_points):
@@ -323,7 +319,7 @@ class Skeleton3DRenderer:
         pts = np.round(px * 16).astype(np.int64)
         img = self.background.copy()
         # painter's algorithm: far bones first, as matplotlib sorts 3D lines by depth
-        for a, b in sorted(BONES_3D, key=lambda bone: -(depth[bone[0]] + depth[bone[1]])):
+        for a, b in sorted(BONES_RENDER_ORDER, key=lambda bone: -(depth[bone[0]] + depth[bone[1]])):
             color = self.colors[(a, b)]
             cv2.line(img, tuple(pts[a]), tuple(pts[b]), color, self.line_width, cv2.LINE_AA, shift=4)
             for j in (a, b):
@@ -377,7 +373,7 @@ def motion2video_mesh(motion, save_path, fps=25, keep_imgs=False, draw_face=True
             pts = np.round(px * 16).astype(np.int32)
             img = np.full((size, size, 3), 255, dtype=np.uint8)
             if n_vertices == 17:
-                for a, b in BONES_3D:
+                for a, b in BONES_RENDER_ORDER:
                     cv2.line(img, tuple(pts[a]), tuple(pts[b]), (0, 0, 0), 2, cv2.LINE_AA, shift=4)
             elif draw_face:
                 tri = verts[faces]
