@@ -1,4 +1,5 @@
 """tools/prepare_demo_data.py on a subset of the clips: schema, geometry, noise, determinism, examples."""
+import dataclasses
 import json
 import pickle
 import re
@@ -190,7 +191,7 @@ def test_loops_join_without_a_jump():
         return demo.keypoints_from_frames(skeleton, demo.forward_kinematics(skeleton, *pose))
 
     first, last = keypoints(demo.raw_pose(closed, [0]))[0], keypoints(demo.raw_pose(closed, [-1]))[0]
-    np.testing.assert_allclose(first @ demo.rotation_y(angle).T + translation, last, atol=1e-9)
+    np.testing.assert_allclose(demo.rotation_y(angle).apply(first) + translation, last, atol=1e-9)
     # the raw clip does not close: that is what close_cycle is for
     assert np.abs(keypoints(demo.raw_pose(motion, [-1]))[0] - last).max() > 0.01
     # looped: no frame-to-frame step at a seam is larger than the largest inside the first cycle
@@ -200,8 +201,75 @@ def test_loops_join_without_a_jump():
     assert step[period - 2:period + 3].max() <= step[:period - 2].max()
 
 
-def test_forward_kinematics_matches_pybullet():
-    assert demo.check_kinematics(demo.pybullet_data_dir(), ["walk", "cartwheel"], n_frames=4) < 1e-6
+def test_resampling_slerps_between_the_clip_frames():
+    data_dir = demo.pybullet_data_dir()
+    motion = demo.read_motion(demo.motion_path(data_dir, "kick"), "kick")  # played once
+    motion = dataclasses.replace(motion, times=np.arange(len(motion.times)) / 30)  # exactly 30 Hz (0.0333333 s)
+    root_position, root_rotation, joints = demo.resample_motion(motion, 1, fps=60)
+    # even samples are the clip's frames, odd ones halfway between two of them (in angle, on one arc)
+    frames = np.arange(len(motion.times) - 1)
+    for ours, clip in [(root_rotation, motion.root_rotation), (joints["chest"], motion.joint_rotations["chest"])]:
+        np.testing.assert_allclose((ours[0::2] * clip.inv()).magnitude(), 0, atol=1e-6)
+        to_mid, mid_to_next = ((ours[1::2] * clip[frames].inv()).magnitude(),
+                               (clip[frames + 1] * ours[1::2].inv()).magnitude())
+        np.testing.assert_allclose(to_mid, mid_to_next, atol=1e-6)
+        np.testing.assert_allclose(to_mid + mid_to_next, (clip[frames + 1] * clip[frames].inv()).magnitude(),
+                                   atol=1e-6)
+    np.testing.assert_allclose(joints["right_knee"][1::2], (motion.joint_rotations["right_knee"][:-1]
+                                                            + motion.joint_rotations["right_knee"][1:]) / 2)
+
+
+def pybullet_link_origins(urdf_file, frames):
+    """World origins of every link of the humanoid in the motion-file ``frames`` (rows of the files'
+    ``Frames``), computed by pybullet (DIRECT mode): an independent check of the tool's kinematics."""
+    import pybullet
+    client = pybullet.connect(pybullet.DIRECT)
+    try:
+        body = pybullet.loadURDF(urdf_file, globalScaling=demo.URDF_SCALE, useFixedBase=True, physicsClientId=client)
+        joints = {}
+        for j in range(pybullet.getNumJoints(body, physicsClientId=client)):
+            info = pybullet.getJointInfo(body, j, physicsClientId=client)
+            joints[info[1].decode()] = (j, info[12].decode())  # joint name -> (index, child link)
+
+        def xyzw(wxyz):  # the motion files store w, x, y, z; pybullet takes x, y, z, w
+            return np.roll(wxyz, -1) / np.linalg.norm(wxyz)
+
+        origins = []
+        for frame in frames:
+            pybullet.resetBasePositionAndOrientation(body, frame[1:4], xyzw(frame[4:8]), physicsClientId=client)
+            column = 8
+            for joint, n in demo.MOTION_JOINTS:
+                if n == 4:
+                    pybullet.resetJointStateMultiDof(body, joints[joint][0], xyzw(frame[column:column + 4]),
+                                                     physicsClientId=client)
+                else:
+                    pybullet.resetJointState(body, joints[joint][0], frame[column], physicsClientId=client)
+                column += n
+            link_origins = {"base": np.array(frame[1:4])}
+            for j, link in joints.values():
+                state = pybullet.getLinkState(body, j, computeForwardKinematics=True, physicsClientId=client)
+                link_origins[link] = np.array(state[4])  # the URDF link frame, not the centre of mass
+            origins.append(link_origins)
+        return {link: np.stack([o[link] for o in origins]) for link in origins[0]}
+    finally:
+        pybullet.disconnect(client)
+
+
+def test_forward_kinematics_matches_pybullet(tmp_path):
+    data_dir = demo.pybullet_data_dir()
+    urdf = tmp_path / "humanoid.urdf"
+    urdf.write_text(demo.read_urdf_text(demo.urdf_path(data_dir)))  # without the shipped file's stray NUL byte
+    skeleton = demo.load_skeleton(demo.urdf_path(data_dir))
+    for name in demo.MOTION_NAMES:
+        path = demo.motion_path(data_dir, name)
+        with open(path) as f:
+            frames = np.array(json.load(f)["Frames"])
+        index = np.linspace(0, len(frames) - 1, 4).astype(int)
+        theirs = pybullet_link_origins(str(urdf), frames[index])
+        ours = demo.forward_kinematics(skeleton, *demo.raw_pose(demo.read_motion(path, name), index))
+        assert set(theirs) <= set(ours)
+        for link in theirs:
+            np.testing.assert_allclose(ours[link][1], theirs[link], atol=1e-6, err_msg=f"{name}: link {link}")
 
 
 def test_example_files(generated):

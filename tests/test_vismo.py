@@ -184,3 +184,22 @@ def test_joints2image_defaults_to_the_skeleton_it_is_given():
     joints = np.concatenate([(STANDING[:, :2] + 1) * 256, np.ones((17, 1))], axis=1)
     img, _ = joints2image(joints, hex2rgb("#F96706#FB8D43#FDB381"), H=512, W=512)
     assert img.shape == (512, 512, 3) and (img != 255).any()
+
+
+def test_draw_solids_and_polylines_far_to_near_and_write_video(tmp_path):
+    red, blue, green = (200, 0, 0), (0, 0, 200), (0, 150, 0)
+    image = np.full((60, 80, 3), 255, np.uint8)
+    vismo.draw_polylines(image, [np.array([[5.0, 55.0], [75.0, 55.0]])], (0, 0, 0))
+    vismo.draw_solids(image, [("box", np.array([[10, 10], [30, 10], [30, 30], [10, 30]], float), 0.0, red),
+                              ("sphere", np.array([[30.0, 30.0]]), 6.0, blue),  # drawn over the box's corner
+                              ("capsule", np.array([[45.0, 10.0], [70.0, 40.0]]), 3.0, green)])
+    assert tuple(image[20, 20]) == red and tuple(image[30, 30]) == blue and tuple(image[27, 27]) == blue
+    assert tuple(image[25, 57]) == green and tuple(image[10, 70]) == (255, 255, 255)
+    assert image[30, 37, :2].max() == 0 and 0 < image[30, 37, 2] < 150  # a darker outline, 1 px outside the disc
+    assert image[55, 40].max() < 100 and image[50, 40].min() == 255  # the 1-px line
+    with pytest.raises(ValueError, match="unknown solid 'cone'"):
+        vismo.draw_solids(image, [("cone", np.zeros((1, 2)), 1.0, red)])
+    path = str(tmp_path / "solids.mp4")
+    vismo.write_video((image for _ in range(3)), path, fps=5, quality=None, ffmpeg_params=["-crf", "0"])
+    n, fps, size, first = video_props(path)
+    assert (n, fps, size) == (3, 5.0, (80, 60)) and np.abs(first.astype(int) - image).mean() < 2

@@ -2,14 +2,15 @@
 virtual Human3.6M-like cameras and written in the schema of ``h36m_sh_conf_cam_source_final.pkl``.
 
 The 15 clips ``pybullet_data/data/motions/humanoid3d_*.txt`` are played on the skeleton of
-``pybullet_data/humanoid/humanoid.urdf`` (numpy forward kinematics from the URDF's joint origins,
-scaled to a 1.70 m subject), resampled to 50 Hz (slerp) and mapped to the H36M-17 joints. Cyclic
-clips (``Loop: "wrap"``) are looped with continuous root motion until they last ``--min-seconds``.
-Each of the four cameras (named and sized like H36M's, ~5 m away, ~1.5 m high, following the
-subject) gives one video, ``source`` ``s_SS_act_AA_subact_01_ca_CC``; its 2D "detections" are the
-projections plus detector-like noise, with a confidence that falls as the error grows. Split:
-test = walk, kick, dance_b, jump (subject 11); train = the other clips (subject 1). The output is
-deterministic for a ``--seed``, and a clip's data does not depend on which other clips are chosen.
+``pybullet_data/humanoid/humanoid.urdf`` (forward kinematics from the URDF's joint origins, checked
+against pybullet's by the tests, scaled to a 1.70 m subject), resampled to 50 Hz (slerp) and mapped to
+the H36M-17 joints. Cyclic clips (``Loop: "wrap"``) are looped with continuous root motion until they
+last ``--min-seconds``. Each of the four cameras (named and sized like H36M's, ~5 m away, ~1.5 m high,
+following the subject) gives one video, ``source`` ``s_SS_act_AA_subact_01_ca_CC``; its 2D
+"detections" are the projections plus detector-like noise, with a confidence that falls as the error
+grows. Split: test = walk, kick, dance_b, jump (subject 11); train = the other clips (subject 1). The
+output is deterministic for a ``--seed``, and a clip's data does not depend on which other clips are
+chosen.
 
 Also writes ``<examples-dir>/demo_alphapose.json`` (AlphaPose Halpe-26 results with noisy
 detections) and ``<examples-dir>/demo.mp4`` (a rendering of the same clip and camera) for
@@ -17,21 +18,20 @@ detections) and ``<examples-dir>/demo.mp4`` (a rendering of the same clip and ca
 
     pip install pybullet   # only this tool needs it, for its data files
     python tools/prepare_demo_data.py [--output data/motion3d/demo/h36m_demo.pkl] [--seed 0]
-                                      [--clips walk kick ...] [--no-examples] [--check-fk]
+                                      [--clips walk kick ...] [--no-examples]
 """
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
 import os
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+from scipy.spatial.transform import Rotation, Slerp
 from tqdm import tqdm
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,6 +44,7 @@ from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
 from lib.utils.outputs import OutputSet, check_output_file, check_output_folder  # noqa: E402
 from lib.utils.tools import write_pkl  # noqa: E402
+from lib.utils.vismo import draw_polylines, draw_solids, write_video  # noqa: E402
 
 FPS = 50  # frame rate of the pickle (that of H36M's videos)
 DEFAULT_OUTPUT = "data/motion3d/demo/h36m_demo.pkl"
@@ -127,6 +128,11 @@ BACKGROUND_RGB = (236, 236, 232)
 GRID_RGB = (190, 190, 184)
 GRID_SPACING_MM = 1000.0
 LIMB_RGB = {"left": (66, 120, 220), "right": (235, 120, 40), "centre": (110, 110, 110)}
+# H.264 settings of demo.mp4: small (constant quality) and bit-exact without metadata, so that the
+# shipped file only changes when its pictures do
+VIDEO_OPTIONS = dict(codec="libx264", quality=None, pixelformat="yuv420p",
+                     ffmpeg_params=["-crf", "30", "-preset", "slow", "-map_metadata", "-1", "-fflags", "+bitexact",
+                                    "-flags:v", "+bitexact"])
 
 
 def body_part(name):
@@ -162,66 +168,26 @@ def read_urdf_text(path):
 
 
 # ========================================================================================================
-# Rotations (quaternions are (w, x, y, z), as in the motion files)
+# Rotations: scipy's ``Rotation`` (whose quaternions are x, y, z, w)
 # ========================================================================================================
 def normalize(v):
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def quat_to_matrix(q):
-    """``(..., 4)`` unit quaternions → ``(..., 3, 3)`` rotation matrices."""
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], -2)
-
-
-def axis_angle_to_matrix(axis, angle):
-    """Rotation by ``angle (...)`` radians about the unit ``axis (3,)`` → ``(..., 3, 3)``."""
-    half = np.asarray(angle, dtype=np.float64)[..., None] / 2
-    return quat_to_matrix(np.concatenate([np.cos(half), np.sin(half) * np.asarray(axis)], -1))
+def from_wxyz(quaternions):
+    """Rotations from ``(..., 4)`` quaternions stored w, x, y, z, as in the motion files."""
+    return Rotation.from_quat(np.asarray(quaternions)[..., [1, 2, 3, 0]])
 
 
 def rotation_y(angle):
-    """Rotation about the (up) y axis by ``angle`` radians, ``(3, 3)``."""
-    return axis_angle_to_matrix(np.array([0.0, 1.0, 0.0]), angle)
+    """The rotation by ``angle`` radians (a number, or an array for a stack) about the (up) y axis."""
+    return Rotation.from_rotvec(np.multiply.outer(angle, [0.0, 1.0, 0.0]))
 
 
-def quat_multiply(a, b):
-    """Hamilton product of ``(..., 4)`` quaternions: the rotation ``b`` followed by ``a``."""
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
-
-
-def quat_conjugate(q):
-    return q * np.array([1.0, -1.0, -1.0, -1.0])
-
-
-def quat_rotation_y(angle):
-    """Quaternion of the rotation by ``angle`` radians about the (up) y axis."""
-    return np.array([np.cos(angle / 2), 0.0, np.sin(angle / 2), 0.0])
-
-
-def quat_twist_y(q):
-    """Angle in [-pi, pi) of the rotation about y that remains of ``q`` without its swing (swing-twist)."""
-    angle = 2 * np.arctan2(q[2], q[0])
-    return (angle + np.pi) % (2 * np.pi) - np.pi
-
-
-def slerp(q0, q1, alpha):
-    """Spherical interpolation of ``(..., 4)`` unit quaternions at ``alpha (...)`` (shortest arc)."""
-    dot = np.sum(q0 * q1, -1)
-    q1 = np.where(dot[..., None] < 0, -q1, q1)
-    theta = np.arccos(np.clip(np.abs(dot), 0.0, 1.0))
-    sin_theta = np.sin(theta)
-    nearly_equal = sin_theta < 1e-6  # plain lerp there: the division would be unstable
-    safe = np.where(nearly_equal, 1.0, sin_theta)
-    w0 = np.where(nearly_equal, 1 - alpha, np.sin((1 - alpha) * theta) / safe)
-    w1 = np.where(nearly_equal, alpha, np.sin(alpha * theta) / safe)
-    return normalize(w0[..., None] * q0 + w1[..., None] * q1)
+def twist_y(rotation):
+    """Angle in [-pi, pi) of the rotation about y that remains of ``rotation`` without its swing (swing-twist)."""
+    _, y, _, w = rotation.as_quat()
+    return (2 * np.arctan2(y, w) + np.pi) % (2 * np.pi) - np.pi
 
 
 def smoothstep(x):
@@ -238,7 +204,7 @@ class Joint:
     parent: str  # link names
     child: str
     origin: np.ndarray  # (3,) position of the child frame in the parent frame
-    axis: np.ndarray  # (3,) rotation axis of a revolute joint
+    axis: np.ndarray  # (3,) unit rotation axis of a revolute joint
 
 
 @dataclass
@@ -258,15 +224,6 @@ class Skeleton:
     shapes: list
     local_points: dict  # keypoint name -> (link, (3,) point in the link frame)
 
-    def scaled(self, factor):
-        """The same skeleton with every length multiplied by ``factor``."""
-        def scale(obj, fields):
-            return dataclasses.replace(obj, **{f: None if getattr(obj, f) is None else factor * getattr(obj, f)
-                                               for f in fields})
-        return Skeleton(joints=[scale(j, ["origin"]) for j in self.joints],
-                        shapes=[scale(s, ["center", "radius", "half_axis", "half_size"]) for s in self.shapes],
-                        local_points={k: (link, factor * p) for k, (link, p) in self.local_points.items()})
-
 
 def _floats(text):
     return np.array([float(v) for v in text.split()])
@@ -284,7 +241,7 @@ def load_skeleton(path, scale=URDF_SCALE):
         joints.append(Joint(name=j.get("name"), type=j.get("type"), parent=j.find("parent").get("link"),
                             child=j.find("child").get("link"),
                             origin=scale * _floats(origin.get("xyz")) if origin is not None else np.zeros(3),
-                            axis=_floats(axis.get("xyz")) if axis is not None else np.array([0.0, 0.0, 1.0])))
+                            axis=normalize(_floats(axis.get("xyz") if axis is not None else "0 0 1"))))
     shapes = []
     for link in robot.findall("link"):
         for collision in link.findall("collision"):
@@ -294,11 +251,8 @@ def load_skeleton(path, scale=URDF_SCALE):
             geometry = collision.find("geometry")[0]
             if geometry.tag == "sphere":
                 shapes.append(Shape(link.get("name"), "sphere", center, radius=scale * float(geometry.get("radius"))))
-            elif geometry.tag == "capsule":  # along the z axis of its origin frame (rotated by rpy)
-                roll, pitch, yaw = rpy
-                rotation = (axis_angle_to_matrix([0.0, 0.0, 1.0], yaw) @ axis_angle_to_matrix([0.0, 1.0, 0.0], pitch)
-                            @ axis_angle_to_matrix([1.0, 0.0, 0.0], roll))
-                half_axis = rotation @ np.array([0.0, 0.0, scale * float(geometry.get("length")) / 2])
+            elif geometry.tag == "capsule":  # along the z axis of its origin frame, turned by rpy (about fixed x, y, z)
+                half_axis = Rotation.from_euler("xyz", rpy).apply([0.0, 0.0, scale * float(geometry.get("length")) / 2])
                 shapes.append(Shape(link.get("name"), "capsule", center, radius=scale * float(geometry.get("radius")),
                                     half_axis=half_axis))
             elif geometry.tag == "box" and not np.any(rpy):
@@ -340,21 +294,23 @@ def _keypoint_local_points(shapes):
 
 
 def forward_kinematics(skeleton, root_position, root_rotation, joint_rotations):
-    """World frames of every link, ``{link: (rotation (T, 3, 3), origin (T, 3))}``.
+    """World frames of every link, ``{link: (rotation, origin (T, 3))}``, each rotation a stack of T.
 
-    ``joint_rotations`` maps a spherical joint to ``(T, 3, 3)`` and a revolute one to its angles
-    ``(T,)``. A child frame is its parent's, moved by the joint origin, then rotated by the joint.
+    ``root_rotation`` and the ``joint_rotations`` of spherical joints are stacks of T rotations, those
+    of revolute joints angles ``(T,)``. A child frame is its parent's, moved by the joint origin, then
+    rotated by the joint.
     """
     frames = {"base": (root_rotation, root_position)}
     for joint in skeleton.joints:
         parent_rotation, parent_origin = frames[joint.parent]
-        origin = parent_origin + parent_rotation @ joint.origin
+        origin = parent_origin + parent_rotation.apply(joint.origin)
         if joint.type == "fixed":
             rotation = parent_rotation
         elif joint.type == "spherical":
-            rotation = parent_rotation @ joint_rotations[joint.name]
+            rotation = parent_rotation * joint_rotations[joint.name]
         elif joint.type == "revolute":
-            rotation = parent_rotation @ axis_angle_to_matrix(joint.axis, joint_rotations[joint.name])
+            angle = joint_rotations[joint.name]
+            rotation = parent_rotation * Rotation.from_rotvec(np.multiply.outer(angle, joint.axis))
         else:
             raise ValueError(f"joint {joint.name}: unsupported type '{joint.type}'")
         frames[joint.child] = (rotation, origin)
@@ -367,14 +323,14 @@ def keypoints_from_frames(skeleton, frames, names=KEYPOINT_NAMES):
     for name in names:
         link, point = skeleton.local_points[name]
         rotation, origin = frames[link]
-        out.append(origin + rotation @ point)
+        out.append(origin + rotation.apply(point))
     return np.stack(out, axis=1)
 
 
 def rest_height(skeleton):
     """Height of the skeleton standing with every joint at rest: head top above the soles."""
-    rest = {name: np.eye(3)[None] if n == 4 else np.zeros(1) for name, n in MOTION_JOINTS}
-    frames = forward_kinematics(skeleton, np.zeros((1, 3)), np.eye(3)[None], rest)
+    rest = {name: Rotation.identity(1) if n == 4 else np.zeros(1) for name, n in MOTION_JOINTS}
+    frames = forward_kinematics(skeleton, np.zeros((1, 3)), Rotation.identity(1), rest)
     y = keypoints_from_frames(skeleton, frames)[0, :, 1]
     return y[KEYPOINT_NAMES.index("head_top")] - y.min()
 
@@ -388,40 +344,37 @@ class Motion:
     loop: bool  # Loop == "wrap": the clip is cyclic
     times: np.ndarray  # (F,) s, start of each frame
     root_position: np.ndarray  # (F, 3), in the units of the scaled URDF (m)
-    root_rotation: np.ndarray  # (F, 4) unit quaternions
-    joint_rotations: dict  # joint name -> (F, 4) unit quaternions or (F,) revolute angles
+    root_rotation: Rotation  # F rotations
+    joint_rotations: dict  # joint name -> F rotations or (F,) revolute angles
 
 
 def read_motion(path, name):
-    """A DeepMimic motion file (JSON with ``Loop`` and ``Frames``); quaternions are normalised."""
+    """A DeepMimic motion file (JSON with ``Loop`` and ``Frames``)."""
     with open(path, "r") as f:
         data = json.load(f)
     frames = np.asarray(data["Frames"], dtype=np.float64)
     if frames.ndim != 2 or frames.shape[1] != FRAME_SIZE or len(frames) < 2:
         raise ValueError(f"{path}: expected at least 2 frames of {FRAME_SIZE} numbers, got shape {frames.shape}")
     times = np.concatenate([[0.0], np.cumsum(frames[:-1, 0])])  # the last frame's duration is unused
-    joint_rotations, col = {}, 8
-    for joint, n in MOTION_JOINTS:
-        values = frames[:, col:col + n]
-        joint_rotations[joint] = normalize(values) if n == 4 else values[:, 0]
-        col += n
+    columns = np.split(frames[:, 8:], np.cumsum([n for _, n in MOTION_JOINTS])[:-1], axis=1)
+    joint_rotations = {joint: from_wxyz(values) if n == 4 else values[:, 0]
+                       for (joint, n), values in zip(MOTION_JOINTS, columns)}
     return Motion(name=name, loop=data["Loop"] == "wrap", times=times, root_position=frames[:, 1:4],
-                  root_rotation=normalize(frames[:, 4:8]), joint_rotations=joint_rotations)
+                  root_rotation=from_wxyz(frames[:, 4:8]), joint_rotations=joint_rotations)
 
 
 def raw_pose(motion, index):
     """The pose of the motion's frames ``index`` in the form :func:`forward_kinematics` takes."""
-    joints = {joint: quat_to_matrix(motion.joint_rotations[joint][index]) if n == 4
-              else motion.joint_rotations[joint][index] for joint, n in MOTION_JOINTS}
-    return motion.root_position[index], quat_to_matrix(motion.root_rotation[index]), joints
+    return (motion.root_position[index], motion.root_rotation[index],
+            {joint: values[index] for joint, values in motion.joint_rotations.items()})
 
 
 def cycle_step(motion):
     """Heading change (rad) and ground translation ``(3,)`` of one cycle: they carry the first frame's
     root onto the last one's."""
-    relative = quat_multiply(motion.root_rotation[-1], quat_conjugate(motion.root_rotation[0]))
-    angle = quat_twist_y(relative)  # the twist, not the forward axis: crawling, the body faces the floor
-    translation = motion.root_position[-1] - rotation_y(angle) @ motion.root_position[0]
+    # the twist, not the forward axis: crawling, the body faces the floor
+    angle = twist_y(motion.root_rotation[-1] * motion.root_rotation[0].inv())
+    translation = motion.root_position[-1] - rotation_y(angle).apply(motion.root_position[0])
     translation[1] = 0.0  # no drift in height
     return angle, translation
 
@@ -437,19 +390,16 @@ def close_cycle(motion):
     angle, _ = cycle_step(motion)
     weight = smoothstep(motion.times / motion.times[-1])
 
-    def close_rotation(quaternions, target):
-        residual = quat_multiply(target, quat_conjugate(quaternions[-1]))
-        correction = slerp(np.array([[1.0, 0.0, 0.0, 0.0]]), residual[None], weight)
-        return normalize(quat_multiply(correction, quaternions))
+    def close_rotation(rotations, target):
+        residual = target * rotations[-1].inv()
+        return Slerp([0.0, 1.0], Rotation.concatenate([Rotation.identity(), residual]))(weight) * rotations
 
-    joint_rotations = {}
-    for joint, n in MOTION_JOINTS:
-        values = motion.joint_rotations[joint]
-        joint_rotations[joint] = (close_rotation(values, values[0]) if n == 4
-                                  else values + weight * (values[0] - values[-1]))
+    joint_rotations = {joint: close_rotation(values, values[0]) if isinstance(values, Rotation)
+                       else values + weight * (values[0] - values[-1])
+                       for joint, values in motion.joint_rotations.items()}
     root_position = motion.root_position.copy()
     root_position[:, 1] += weight * (motion.root_position[0, 1] - motion.root_position[-1, 1])
-    root_rotation = close_rotation(motion.root_rotation, quat_multiply(quat_rotation_y(angle), motion.root_rotation[0]))
+    root_rotation = close_rotation(motion.root_rotation, rotation_y(angle) * motion.root_rotation[0])
     return dataclasses.replace(motion, root_position=root_position, root_rotation=root_rotation,
                                joint_rotations=joint_rotations)
 
@@ -462,9 +412,9 @@ def loops_for(motion, min_seconds):
 def resample_motion(motion, n_loops, fps=FPS):
     """The motion played ``n_loops`` times (cyclic clips only), sampled at ``fps``.
 
-    Returns ``(root_position (T, 3), root_rotation (T, 3, 3), joint rotations)`` as
-    :func:`forward_kinematics` takes them; rotations are slerped between the two neighbouring
-    frames, angles and positions interpolated linearly. Loop k is moved by k cycle steps.
+    Returns ``(root_position (T, 3), root_rotation, joint rotations)`` as :func:`forward_kinematics`
+    takes them; rotations are slerped between the two neighbouring frames, angles and positions
+    interpolated linearly. Loop k is moved by k cycle steps.
     """
     if n_loops > 1:
         if not motion.loop:
@@ -478,8 +428,8 @@ def resample_motion(motion, n_loops, fps=FPS):
     seg_len = np.maximum(motion.times[seg + 1] - motion.times[seg], 1e-9)  # some clips have 0-length frames
     alpha = np.clip((local_t - motion.times[seg]) / seg_len, 0.0, 1.0)
 
-    def interp_rotation(quaternions):
-        return quat_to_matrix(slerp(quaternions[seg], quaternions[seg + 1], alpha))
+    def interp_rotation(rotations):  # on the frame index: Slerp's times must increase, the clips' need not
+        return Slerp(np.arange(len(rotations)), rotations)(seg + alpha)
 
     def interp_linear(values):
         a = alpha.reshape((-1,) + (1,) * (values.ndim - 1))
@@ -489,15 +439,14 @@ def resample_motion(motion, n_loops, fps=FPS):
     root_rotation = interp_rotation(motion.root_rotation)
     if n_loops > 1:
         step_angle, step_translation = cycle_step(motion)
-        rotations, translations = [np.eye(3)], [np.zeros(3)]
+        translations = [np.zeros(3)]
         for _ in range(n_loops - 1):
-            rotations.append(rotation_y(step_angle) @ rotations[-1])
-            translations.append(rotation_y(step_angle) @ translations[-1] + step_translation)
-        rotations, translations = np.array(rotations)[cycle], np.array(translations)[cycle]
-        root_position = np.einsum("tij,tj->ti", rotations, root_position) + translations
-        root_rotation = rotations @ root_rotation
-    joint_rotations = {joint: interp_rotation(motion.joint_rotations[joint]) if n == 4
-                       else interp_linear(motion.joint_rotations[joint]) for joint, n in MOTION_JOINTS}
+            translations.append(rotation_y(step_angle).apply(translations[-1]) + step_translation)
+        loop_turn = rotation_y(cycle * step_angle)
+        root_position = loop_turn.apply(root_position) + np.array(translations)[cycle]
+        root_rotation = loop_turn * root_rotation
+    joint_rotations = {joint: interp_rotation(values) if isinstance(values, Rotation) else interp_linear(values)
+                       for joint, values in motion.joint_rotations.items()}
     return root_position, root_rotation, joint_rotations
 
 
@@ -516,6 +465,10 @@ class Camera:
     def to_camera(self, points):
         """World ``(T, K, 3)`` → camera coordinates (x right, y down, z forward), mm."""
         return np.einsum("ij,tkj->tki", self.rotation, points - self.position[:, None])
+
+    def to_camera_at(self, points, t):
+        """World ``(n, 3)`` at frame ``t`` → camera coordinates, mm."""
+        return (points - self.position[t]) @ self.rotation.T
 
     def project(self, points_camera):
         """Camera coordinates ``(..., 3)`` → pixels ``(..., 2)``."""
@@ -578,7 +531,7 @@ class Take:
     motion: str
     split: str
     act_id: int
-    frames: dict  # link -> (rotation (T, 3, 3), origin (T, 3)), for rendering
+    frames: dict  # link -> (T rotations, origin (T, 3)), for rendering
     keypoints: np.ndarray  # (T, len(KEYPOINT_NAMES), 3)
     cameras: list
     noise_seeds: list  # per camera: seed of the detection noise of its video
@@ -602,7 +555,7 @@ def simulate_take(skeleton_mm, mm_per_unit, motion, seed, min_seconds):
     camera_rngs = [np.random.default_rng(s) for s in seeds[1:1 + n]]
     root_position, root_rotation, joint_rotations = resample_motion(motion, loops_for(motion, min_seconds))
     turn = rotation_y(take_rng.uniform(0, 2 * np.pi))  # the subject's heading
-    frames = forward_kinematics(skeleton_mm, mm_per_unit * root_position @ turn.T, turn @ root_rotation,
+    frames = forward_kinematics(skeleton_mm, mm_per_unit * turn.apply(root_position), turn * root_rotation,
                                 joint_rotations)
     keypoints = keypoints_from_frames(skeleton_mm, frames)
     ground_track = smooth_track(frames["root"][1], DOLLY_SMOOTHING_S * FPS)
@@ -658,15 +611,12 @@ class DemoSubject:
 
     def __init__(self, data_dir):
         self.data_dir = data_dir
-        skeleton = load_skeleton(urdf_path(data_dir))
-        self.mm_per_unit = SUBJECT_HEIGHT_MM / rest_height(skeleton)
-        self.skeleton_mm = skeleton.scaled(self.mm_per_unit)
-
-    def motion(self, name):
-        return read_motion(motion_path(self.data_dir, name), name)
+        self.mm_per_unit = SUBJECT_HEIGHT_MM / rest_height(load_skeleton(urdf_path(data_dir)))
+        self.skeleton_mm = load_skeleton(urdf_path(data_dir), URDF_SCALE * self.mm_per_unit)
 
     def take(self, name, seed, min_seconds):
-        return simulate_take(self.skeleton_mm, self.mm_per_unit, self.motion(name), seed, min_seconds)
+        motion = read_motion(motion_path(self.data_dir, name), name)
+        return simulate_take(self.skeleton_mm, self.mm_per_unit, motion, seed, min_seconds)
 
 
 def build_dataset(subject, clips, seed, min_seconds):
@@ -710,55 +660,42 @@ def alphapose_results(keypoints, scores):
     return results
 
 
-def _body_primitives(camera, skeleton_mm, frames, t):
-    """Drawing primitives of frame ``t``, far to near: (depth, kind, pixels, radius_px, link)."""
-    prims = []
+CUBE_CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
+
+
+def body_solids(camera, skeleton_mm, frames, t):
+    """The body's collision shapes in frame ``t`` as :func:`draw_solids` takes them, far to near."""
+    solids = []
     for shape in skeleton_mm.shapes:
-        rotation, origin = frames[shape.link][0][t], frames[shape.link][1][t]
         if shape.kind == "box":
-            corners = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) * shape.half_size
-            world = origin + (shape.center + corners) @ rotation.T
+            points = shape.center + CUBE_CORNERS * shape.half_size
         elif shape.kind == "capsule":
-            world = origin + (shape.center + np.stack([shape.half_axis, -shape.half_axis])) @ rotation.T
+            points = shape.center + np.stack([shape.half_axis, -shape.half_axis])
         else:
-            world = (origin + rotation @ shape.center)[None]
-        cam = (world - camera.position[t]) @ camera.rotation.T
-        radius_px = camera.focal * shape.radius / cam[:, 2].mean()
-        prims.append((cam[:, 2].mean(), shape.kind, camera.project(cam), radius_px, shape.link))
-    return sorted(prims, key=lambda p: -p[0])
+            points = shape.center[None]
+        rotation, origin = frames[shape.link][0][t], frames[shape.link][1][t]
+        cam = camera.to_camera_at(origin + rotation.apply(points), t)
+        depth = cam[:, 2].mean()
+        side = "left" if shape.link.startswith("left") else "right" if shape.link.startswith("right") else "centre"
+        solids.append((depth, (shape.kind, camera.project(cam), camera.focal * shape.radius / depth, LIMB_RGB[side])))
+    return [solid for _, solid in sorted(solids, key=lambda s: -s[0])]
 
 
 def render_frame(camera, skeleton_mm, frames, t, grid_lines):
-    """A simple rendering of frame ``t``: the body's collision shapes over a floor grid (RGB uint8)."""
-    import cv2
+    """Frame ``t`` of the example video (RGB uint8): the body's collision shapes over a floor grid.
+
+    The tool's one rendering step: a renderer of another kind replaces this function.
+    """
     w, h = camera.size
     image = np.empty((h, w, 3), np.uint8)
     image[:] = BACKGROUND_RGB
-    shift = 4  # sub-pixel precision of the cv2 drawing calls
-    to_fixed = float(1 << shift)
     for line in grid_lines:
-        cam = (line - camera.position[t]) @ camera.rotation.T
+        cam = camera.to_camera_at(line, t)
         visible = cam[:, 2] > 300.0  # only what is in front of the camera
         pixels = camera.project(cam)
-        for run in np.split(np.arange(len(line)), np.flatnonzero(np.diff(visible.astype(int))) + 1):
-            if visible[run[0]] and len(run) > 1:
-                cv2.polylines(image, [np.round(pixels[run] * to_fixed).astype(np.int32)], False, GRID_RGB, 1,
-                              cv2.LINE_AA, shift)
-    for _, kind, pixels, radius, link in _body_primitives(camera, skeleton_mm, frames, t):
-        side = "left" if link.startswith("left") else "right" if link.startswith("right") else "centre"
-        colour = LIMB_RGB[side]
-        outline = tuple(int(c * 0.55) for c in colour)
-        fixed = np.round(pixels * to_fixed).astype(np.int32)
-        if kind == "box":
-            hull = cv2.convexHull(fixed)
-            cv2.fillConvexPoly(image, hull, colour, cv2.LINE_AA, shift)
-            cv2.polylines(image, [hull], True, outline, 1, cv2.LINE_AA, shift)
-        elif kind == "capsule":
-            for paint, width in ((outline, 2 * radius + 2), (colour, 2 * radius)):
-                cv2.line(image, tuple(fixed[0]), tuple(fixed[1]), paint, max(1, round(width)), cv2.LINE_AA, shift)
-        else:
-            cv2.circle(image, tuple(fixed[0]), round(radius * to_fixed) + (1 << shift), outline, -1, cv2.LINE_AA, shift)
-            cv2.circle(image, tuple(fixed[0]), round(radius * to_fixed), colour, -1, cv2.LINE_AA, shift)
+        runs = np.split(np.arange(len(line)), np.flatnonzero(np.diff(visible.astype(int))) + 1)
+        draw_polylines(image, [pixels[run] for run in runs if visible[run[0]] and len(run) > 1], GRID_RGB)
+    draw_solids(image, body_solids(camera, skeleton_mm, frames, t))
     return image
 
 
@@ -776,18 +713,13 @@ def floor_grid(ground_track, extent_mm=8000.0, step_mm=250.0):
     return lines
 
 
-def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale, out=None):
-    """``demo_alphapose.json`` and ``demo.mp4`` of ``take`` seen by camera ``camera_index``.
+def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale, out):
+    """``demo_alphapose.json`` and ``demo.mp4`` of ``take`` seen by camera ``camera_index``, written under
+    the temporary names of ``out`` (an ``OutputSet``).
 
     The detections are made on the camera's full-size image and scaled with the video. Returns
-    ``(json path, video path, number of frames, (w, h))``. With ``out`` (an ``OutputSet``) the
-    files are written under its temporary names.
+    ``(json path, video path, number of frames, (w, h))``.
     """
-    def target(name):
-        path = os.path.join(out_dir, name)
-        return out.path(path) if out is not None else path
-
-    import imageio
     frame_ids = np.arange(0, min(len(take.keypoints), int(round(seconds * FPS))), FPS // fps)
     camera = take.cameras[camera_index]
     size = tuple(int(v * scale) // 2 * 2 for v in camera.size)  # even sizes for H.264 (cropping, not stretching)
@@ -795,88 +727,13 @@ def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale, ou
     halpe_ids = [KEYPOINT_NAMES.index(n) for n in HALPE26_KEYPOINTS]
     pixels = camera.project(camera.to_camera(take.keypoints[:, halpe_ids]))
     noisy, scores = detect(np.random.default_rng(take.example_seeds[camera_index]), pixels, HALPE26_KEYPOINTS)
-    if out is None:
-        os.makedirs(out_dir, exist_ok=True)
-    with open(target("demo_alphapose.json"), "w") as f:
+    json_path, video_path = os.path.join(out_dir, "demo_alphapose.json"), os.path.join(out_dir, "demo.mp4")
+    with open(out.path(json_path), "w") as f:
         json.dump(alphapose_results(noisy[frame_ids] * scale, scores[frame_ids]), f, separators=(",", ":"))
     grid = floor_grid(take.frames["root"][1])
-    # bit-exact flags and no metadata: the file only changes when the pictures do
-    with imageio.get_writer(target("demo.mp4"), fps=fps, codec="libx264", macro_block_size=2, quality=None,
-                            pixelformat="yuv420p",
-                            ffmpeg_params=["-crf", "30", "-preset", "slow", "-map_metadata", "-1",
-                                           "-fflags", "+bitexact", "-flags:v", "+bitexact"]) as writer:
-        for t in tqdm(frame_ids, desc="example video"):
-            writer.append_data(render_frame(video_camera, subject.skeleton_mm, take.frames, t, grid))
-    return os.path.join(out_dir, "demo_alphapose.json"), os.path.join(out_dir, "demo.mp4"), len(frame_ids), size
-
-
-# ========================================================================================================
-# Optional cross-check of the kinematics with pybullet
-# ========================================================================================================
-@contextlib.contextmanager
-def native_output_silenced():
-    """Hide what C code prints: pybullet's URDF importer warns once per joint without an axis."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
-def pybullet_link_origins(urdf_file, motion, index):
-    """World origins of every link for the motion's frames ``index``, computed by pybullet (DIRECT mode)."""
-    with native_output_silenced():
-        import pybullet
-    client = pybullet.connect(pybullet.DIRECT)
-    try:
-        with tempfile.TemporaryDirectory() as tmp, native_output_silenced():
-            clean = os.path.join(tmp, "humanoid.urdf")  # without the stray NUL byte
-            with open(clean, "w") as f:
-                f.write(read_urdf_text(urdf_file))
-            body = pybullet.loadURDF(clean, globalScaling=URDF_SCALE, useFixedBase=True, physicsClientId=client)
-        joints = {}
-        for j in range(pybullet.getNumJoints(body, physicsClientId=client)):
-            info = pybullet.getJointInfo(body, j, physicsClientId=client)
-            joints[info[1].decode()] = (j, info[12].decode())
-        xyzw = [1, 2, 3, 0]  # pybullet's quaternion order
-        out = []
-        for i in index:
-            pybullet.resetBasePositionAndOrientation(body, motion.root_position[i], motion.root_rotation[i][xyzw],
-                                                     physicsClientId=client)
-            for joint, n in MOTION_JOINTS:
-                value = motion.joint_rotations[joint][i]
-                if n == 4:
-                    pybullet.resetJointStateMultiDof(body, joints[joint][0], value[xyzw], physicsClientId=client)
-                else:
-                    pybullet.resetJointState(body, joints[joint][0], value, physicsClientId=client)
-            origins = {"base": np.array(motion.root_position[i])}
-            for j, link in joints.values():
-                state = pybullet.getLinkState(body, j, computeForwardKinematics=True, physicsClientId=client)
-                origins[link] = np.array(state[4])  # the URDF link frame, not the centre of mass
-            out.append(origins)
-        return {link: np.stack([o[link] for o in out]) for link in out[0]}
-    finally:
-        pybullet.disconnect(client)
-
-
-def check_kinematics(data_dir, clips, n_frames=8):
-    """Largest distance (m) between numpy's and pybullet's link origins over ``n_frames`` frames per clip."""
-    skeleton = load_skeleton(urdf_path(data_dir))
-    worst = 0.0
-    for name in clips:
-        motion = read_motion(motion_path(data_dir, name), name)
-        index = np.linspace(0, len(motion.times) - 1, n_frames).astype(int)
-        ours = forward_kinematics(skeleton, *raw_pose(motion, index))
-        theirs = pybullet_link_origins(urdf_path(data_dir), motion, index)
-        worst = max(worst, max(np.abs(ours[link][1] - theirs[link]).max() for link in theirs))
-    return worst
+    write_video((render_frame(video_camera, subject.skeleton_mm, take.frames, t, grid)
+                 for t in tqdm(frame_ids, desc="example video")), out.path(video_path), fps, **VIDEO_OPTIONS)
+    return json_path, video_path, len(frame_ids), size
 
 
 # ========================================================================================================
@@ -905,8 +762,6 @@ def parse_args(argv=None):
     parser.add_argument("--example-scale", type=float, default=0.5,
                         help="size of the example video relative to the camera image; the JSON is in the "
                              "video's pixels (default: %(default)s)")
-    parser.add_argument("--check-fk", action="store_true",
-                        help="first compare the numpy forward kinematics with pybullet's on the chosen clips")
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.seed < 0:
@@ -927,13 +782,7 @@ def main(argv=None):
     check_output_file(args.output, "--output")
     if not args.no_examples:
         check_output_folder(args.examples_dir, ["demo_alphapose.json", "demo.mp4"], option="--examples-dir")
-    data_dir = pybullet_data_dir()
-    if args.check_fk:
-        worst = check_kinematics(data_dir, args.clips)
-        print(f"forward kinematics vs pybullet: largest link-origin difference {worst:.2e} m")
-        if worst > 1e-6:
-            raise RuntimeError("the numpy forward kinematics disagree with pybullet's")  # a bug, not a user error
-    subject = DemoSubject(data_dir)
+    subject = DemoSubject(pybullet_data_dir())
     dataset, takes, report = build_dataset(subject, args.clips, args.seed, args.min_seconds)
     with OutputSet() as out:  # the pickle and the examples appear together
         write_pkl(dataset, out.path(args.output))

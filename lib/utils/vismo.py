@@ -85,10 +85,10 @@ def _frames_dir(save_path):
 class _VideoOut:
     """imageio video writer that can also keep every frame as a PNG."""
 
-    def __init__(self, save_path, fps, keep_imgs=False):
+    def __init__(self, save_path, fps, keep_imgs=False, **writer_options):
         folder = os.path.dirname(os.path.abspath(save_path))
         os.makedirs(folder, exist_ok=True)
-        self.writer = imageio.get_writer(save_path, fps=fps, macro_block_size=2)
+        self.writer = imageio.get_writer(save_path, fps=fps, macro_block_size=2, **writer_options)
         self.frames_dir = _frames_dir(save_path) if keep_imgs else None
         if self.frames_dir:
             os.makedirs(self.frames_dir, exist_ok=True)
@@ -102,6 +102,17 @@ class _VideoOut:
 
     def close(self):
         self.writer.close()
+
+
+def write_video(frames, save_path, fps=25, keep_imgs=False, **writer_options):
+    """Write the RGB ``frames`` (any iterable) to the video ``save_path``; ``writer_options`` (codec,
+    quality, ffmpeg_params, ...) go to ``imageio.get_writer``."""
+    out = _VideoOut(save_path, fps, keep_imgs, **writer_options)
+    try:
+        for frame in frames:
+            out.append(frame)
+    finally:
+        out.close()
 
 
 def _is_frames_first(shape):
@@ -391,3 +402,44 @@ def motion2video_mesh(motion, save_path, fps=25, keep_imgs=False, draw_face=True
             out.append(img)
     finally:
         out.close()
+
+
+# ---------------------------------------------------------------- solids seen by a camera (the demo video)
+
+_SHIFT = 4  # sub-pixel bits of the cv2 drawing calls
+
+
+def _fixed_point(pixels):
+    return np.round(np.asarray(pixels) * (1 << _SHIFT)).astype(np.int32)
+
+
+def draw_polylines(image, polylines, color):
+    """Draw the open ``polylines`` (each ``(n, 2)`` pixels) on ``image`` (in place), anti-aliased, 1 px wide."""
+    for line in polylines:
+        cv2.polylines(image, [_fixed_point(line)], False, color, 1, cv2.LINE_AA, _SHIFT)
+
+
+def draw_solids(image, solids):
+    """Draw flat-coloured ``solids`` with a darker outline on ``image`` (in place), in the order given:
+    far to near, the painter's algorithm.
+
+    A solid is ``(kind, pixels (n, 2), radius_px, rgb)``: ``'sphere'``, a disc of ``radius_px`` around
+    ``pixels[0]``; ``'capsule'``, the segment ``pixels[0]``-``pixels[1]`` drawn ``2 * radius_px`` wide;
+    ``'box'``, the convex hull of its projected corners ``pixels``.
+    """
+    for kind, pixels, radius, color in solids:
+        outline = tuple(int(c * 0.55) for c in color)
+        fixed = _fixed_point(pixels)
+        if kind == "box":
+            hull = cv2.convexHull(fixed)
+            cv2.fillConvexPoly(image, hull, color, cv2.LINE_AA, _SHIFT)
+            cv2.polylines(image, [hull], True, outline, 1, cv2.LINE_AA, _SHIFT)
+        elif kind == "capsule":
+            for paint, width in ((outline, 2 * radius + 2), (color, 2 * radius)):
+                cv2.line(image, tuple(fixed[0]), tuple(fixed[1]), paint, max(1, round(width)), cv2.LINE_AA, _SHIFT)
+        elif kind == "sphere":
+            radius_fixed = round(radius * (1 << _SHIFT))
+            cv2.circle(image, tuple(fixed[0]), radius_fixed + (1 << _SHIFT), outline, -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(image, tuple(fixed[0]), radius_fixed, color, -1, cv2.LINE_AA, _SHIFT)
+        else:
+            raise ValueError(f"unknown solid '{kind}' (expected 'sphere', 'capsule' or 'box')")
