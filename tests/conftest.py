@@ -118,6 +118,24 @@ def run_torchrun(script, config, out_dir, *extra_args):
     return result
 
 
+def tensorboard_scalars(logdir):
+    """``{tag: [steps]}`` of the scalars in the tensorboard event files under ``logdir``, read as TFRecords
+    (8-byte length, 4-byte CRC, an ``Event`` protobuf, 4-byte CRC) without tensorboard."""
+    import struct
+    from tensorboardX.proto import event_pb2
+    scalars = {}
+    for name in sorted(os.listdir(logdir)):
+        data = open(os.path.join(logdir, name), "rb").read()
+        pos = 0
+        while pos < len(data):
+            (length,) = struct.unpack("<Q", data[pos:pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+            pos += 12 + length + 4
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append(event.step)
+    return scalars
+
+
 # --- initialisation as the spec describes it (01 §4, 01 §8), for checking the models' random draws ------
 def spec_trunc_normal(shape, std, mean=0., a=-2., b=2.):
     """The original's truncated normal (spec 01 §4), drawn from torch's global generator: the uniforms

@@ -81,9 +81,11 @@ def test_readers_require_only_keys_of_their_family():
 CONFIG_READERS = ["train.py", "train_action.py", "train_action_1shot.py", "train_mesh.py", "infer_wild.py",
                   "infer_wild_mesh.py", "infer_wild_action.py", "tools/export_onnx.py", "tools/demo_baselines.py",
                   *glob.glob(os.path.join(REPO, "lib", "data", "*.py")), *glob.glob(os.path.join(REPO, "lib", "model", "*.py")),
-                  "lib/utils/learning.py", "lib/utils/eval_h36m.py", "lib/utils/utils_mesh.py"]
-READ_PATTERNS = [r"\bargs\.(?!get\b)([A-Za-z_]\w*)", r"\bargs\.get\(\s*['\"](\w+)", r"['\"](\w+)['\"] in (?:self\.)?args\b",
-                 r"getattr\(args, ['\"](\w+)", r"\bargs\[['\"](\w+)"]
+                  "lib/utils/learning.py", "lib/utils/eval_h36m.py", "lib/utils/utils_mesh.py", "lib/utils/trainer.py"]
+CONFIG = r"\b(?:args|cfg)"  # the original's name of the config, and the name the code now gives it
+READ_PATTERNS = [CONFIG + r"\.(?!get\b)([A-Za-z_]\w*)", CONFIG + r"\.get\(\s*['\"](\w+)",
+                 r"['\"](\w+)['\"] in (?:self\.)?" + CONFIG + r"\b", r"getattr\(" + CONFIG + r", ['\"](\w+)",
+                 CONFIG + r"\[['\"](\w+)"]
 
 
 def test_every_key_the_code_reads_is_in_the_schema():

@@ -9,7 +9,7 @@ import torch
 import yaml
 
 import train_action
-from conftest import REPO, run_torchrun, TINY_BACKBONE, fixture_path, make_ntu_pickle
+from conftest import REPO, run_torchrun, TINY_BACKBONE, fixture_path, make_ntu_pickle, tensorboard_scalars
 from lib.data.dataset_action import NTURGBD
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_checkpoint, load_weights_from_file, model_state_for_saving, save_checkpoint
@@ -154,3 +154,9 @@ def test_numpy_state_when_training_starts_is_the_originals(ntu, monkeypatch):
     NTURGBD(path, "xsub_val", n_frames=16, random_move=False, scale_range=[2, 2])
     expected = np.random.get_state()
     assert states[0][2] == expected[2] and (states[0][1] == expected[1]).all()
+
+
+def test_tensorboard_scalars_are_the_originals(ntu):
+    run("--config", write_config(ntu, "tags"), "-c", str(ntu / "tags"))
+    tags = ["train_loss", "train_top1", "train_top5", "test_loss", "test_top1", "test_top5"]  # spec 04 §5
+    assert tensorboard_scalars(ntu / "tags" / "logs") == {tag: [1, 2] for tag in tags}

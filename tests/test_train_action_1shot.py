@@ -10,7 +10,7 @@ import torch
 import yaml
 
 import train_action_1shot
-from conftest import REPO, run_torchrun, TINY_BACKBONE, fixture_path, make_ntu_pickle
+from conftest import REPO, run_torchrun, TINY_BACKBONE, fixture_path, make_ntu_pickle, tensorboard_scalars
 from lib.data.dataset_action import NTURGBD
 from lib.model.model_action import ActionNet
 from lib.utils.checkpoint import load_checkpoint, load_weights_from_file, model_state_for_saving, save_checkpoint
@@ -113,3 +113,8 @@ def test_partial_training_selects_the_same_parameters_after_resume(ntu120, capsy
     first = load_checkpoint(out_dir / "latest_epoch.bin")
     assert first["epoch"] == 2
     assert len(first["optimizer"]["param_groups"][0]["params"]) < len(list(backbone.parameters()))
+
+
+def test_tensorboard_scalars_are_the_originals(ntu120):
+    run("--config", write_config(ntu120, "tags"), "-c", str(ntu120 / "tags"))
+    assert tensorboard_scalars(ntu120 / "tags" / "logs") == {"train_loss_supcon": [1, 2], "test_top1": [1, 2]}

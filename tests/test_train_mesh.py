@@ -12,9 +12,10 @@ import torch
 import yaml
 
 import train_mesh
-from conftest import TINY_BACKBONE, fixture_path
-from lib.utils.checkpoint import load_checkpoint, model_state_for_saving, save_checkpoint
-from lib.utils.learning import load_backbone
+from conftest import TINY_BACKBONE, fixture_path, tensorboard_scalars
+from lib.model.model_mesh import MeshRegressor
+from lib.utils.checkpoint import CheckpointNotFoundError, load_checkpoint, model_state_for_saving, save_checkpoint
+from lib.utils.learning import AverageMeter, load_backbone
 from lib.utils.tools import Config
 
 VERTEX_IDS = json.load(open(fixture_path("tasks", "smpl", "vertex_ids.json")))
@@ -118,8 +119,8 @@ def test_finetune_copies_backbone(mesh_root, capsys):
 
 def test_validate_function(mesh_root):
     args = Config(yaml.safe_load(open(write_config(mesh_root, "val"))))
-    task_model = train_mesh.MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, hidden_dim=32,
-                                          dropout_ratio=0.1)
+    task_model = MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, hidden_dim=32,
+                               dropout_ratio=0.1)
     ds = train_mesh.MotionSMPL(args, "test", "pw3d")
     loader = torch.utils.data.DataLoader(ds, batch_size=2)
     loss, mpjpe, pa_mpjpe, mpve, losses = train_mesh.validate(loader, task_model, train_mesh.MeshLoss("L1"),
@@ -186,3 +187,38 @@ def test_h36m_is_validated_right_after_its_training_pass(mesh_root, monkeypatch)
     run("--config", write_config(mesh_root, "order"), "-c", str(mesh_root / "order"))
     assert events == ["train H36M", "validate h36m", "train COCO", "train 3DPW", "validate pw3d",
                       "train 3DPW", "validate pw3d"]
+
+
+def test_tensorboard_scalars_are_the_originals(mesh_root):
+    run("--config", write_config(mesh_root, "tags"), "-c", str(mesh_root / "tags"))
+    terms = list(train_mesh.LOSS_WEIGHTS)
+    # spec 05 §8: H36M validated in its warm-up epoch (1), 3DPW every epoch, the training meters every epoch
+    h36m = [f"test_loss/{k}" for k in terms] + ["test_loss", "test_mpjpe", "test_pa_mpjpe", "test_mpve"]
+    pw3d = [f"test_loss_pw3d/{k}" for k in terms] + ["test_loss_pw3d", "test_mpjpe_pw3d", "test_pa_mpjpe_pw3d",
+                                                      "test_mpve_pw3d"]
+    train = [f"train_loss/{k}" for k in terms] + ["train_loss", "train_mpjpe", "train_mpve"]
+    expected = {**{tag: [1] for tag in h36m}, **{tag: [1, 2] for tag in pw3d + train}}
+    assert tensorboard_scalars(mesh_root / "tags" / "logs") == expected
+
+
+def test_a_missing_pretrained_file_leaves_no_checkpoint_folder(mesh_root):
+    # neither the folder nor the copy of the config
+    with pytest.raises(CheckpointNotFoundError, match="nowhere/latest_epoch.bin"):
+        run("--config", write_config(mesh_root, "ft_nofile", finetune=True), "-p", str(mesh_root / "nowhere"),
+            "-c", str(mesh_root / "ft_nofile"))
+    assert not (mesh_root / "ft_nofile").exists()
+
+
+def test_train_epoch_makes_one_optimizer_step_per_batch(mesh_root):
+    args = Config(yaml.safe_load(open(write_config(mesh_root, "epoch"))))
+    model = MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, hidden_dim=32, dropout_ratio=0.1)
+    loader = torch.utils.data.DataLoader(train_mesh.MotionSMPL(args, "train", "pw3d"), batch_size=2, drop_last=True)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.001)
+    losses_dict = {name: AverageMeter() for name in train_mesh.LOSS_WEIGHTS}
+    losses_train, mpjpes, mpves = AverageMeter(), AverageMeter(), AverageMeter()
+    train_mesh.train_epoch(args, None, model, loader, losses_train, losses_dict, mpjpes, mpves,
+                           train_mesh.MeshLoss("L1"), optimizer, AverageMeter(), AverageMeter(), 0)
+    samples = 2 * len(loader)
+    assert optimizer.state[model.head.head_pose.weight]["step"].item() == len(loader) > 0
+    assert losses_train.count == mpjpes.count == mpves.count == losses_dict["loss_pose"].count == samples
+    assert losses_train.avg > 0 and mpjpes.avg > 0

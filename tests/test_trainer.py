@@ -75,7 +75,6 @@ class ScriptedTask(Task):
     better, as the action scripts' top-1)."""
     scores = iter(())
     meter_names = ("loss",)
-    checkpoint_frequency_key = None
 
     def __init__(self, args, opts, runtime):
         super().__init__(args, opts, runtime)
@@ -100,8 +99,8 @@ class ScriptedTask(Task):
     def evaluate(self, model):
         return {"metric": next(self.scores)}
 
-    def log_epoch(self, writer, epoch, meters, metrics, lr, minutes):
-        print(f"[{epoch + 1}] top1 {metrics['metric']}")
+    def epoch_line(self, epoch, meters, metrics, lr, minutes):
+        return f"[{epoch + 1}] top1 {metrics['metric']}"
 
 
 def run_scripted(folder, epochs, scores, *argv):

@@ -6,6 +6,8 @@ Sub-module names and registration order are the original's, so the task checkpoi
 import torch.nn.functional as F
 from torch import nn
 
+from lib.model.param_groups import BackboneHeadModel
+
 CLASS_HEAD_HIDDEN_DIM = 2048  # the original never passes hidden_dim to the classification head
 
 
@@ -44,12 +46,13 @@ class ActionHeadEmbed(nn.Module):
         return F.normalize(self.fc1(feat), dim=-1)
 
 
-class ActionNet(nn.Module):
+class ActionNet(BackboneHeadModel):
     """Runs the backbone on every person's sequence and classifies/embeds the clip.
 
     ``version='class'``: :class:`ActionHeadClassification` (always 2048 wide: ``hidden_dim`` is
     ignored, as in the original, whose checkpoints have that shape); ``'embed'``:
-    :class:`ActionHeadEmbed` with ``hidden_dim`` outputs.
+    :class:`ActionHeadEmbed` with ``hidden_dim`` outputs. ``param_groups(lr_backbone, lr_head)``:
+    its optimizer groups, backbone then head.
     """
 
     VERSIONS = ("class", "embed")

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lib.model.param_groups import BackboneHeadModel
 from lib.utils.utils_mesh import rot6d_to_rotmat, rotation_matrix_to_angle_axis
 from lib.utils.utils_smpl import SMPL, SMPLModelFileError, check_smpl_files, smpl_file_sources
 
@@ -102,8 +103,11 @@ class SMPLRegressor(nn.Module):
         }]
 
 
-class MeshRegressor(nn.Module):
-    """``backbone`` representation → :class:`SMPLRegressor`; outputs reshaped to ``(N, T, …)``."""
+class MeshRegressor(BackboneHeadModel):
+    """``backbone`` representation → :class:`SMPLRegressor`; outputs reshaped to ``(N, T, …)``.
+
+    ``param_groups(lr_backbone, lr_head)``: its optimizer groups, backbone then head.
+    """
 
     def __init__(self, args, backbone, dim_rep=512, num_joints=17, hidden_dim=2048, dropout_ratio=0.5):
         super().__init__()

@@ -1,5 +1,7 @@
-"""Backbone construction (the original's ``load_backbone``), weight loading helpers, meters and metrics."""
+"""Backbone construction (the original's ``load_backbone``), weight loading helpers, meters, metrics and
+the action data files."""
 import contextlib
+import os
 
 import torch
 import torch.nn.functional as F
@@ -106,6 +108,18 @@ def load_backbone(args):
     if not hasattr(args, "backbone"):
         args.backbone = "DSTformer"
     return build_backbone(args)
+
+
+ACTION_DATA_ROOT = "data/action"
+
+
+def action_data_file(cfg, name):
+    """``<data_root>/<name>.pkl`` of the action scripts (``data_root``: optional config key, default
+    data/action); a missing file is reported with the page that explains how to get it."""
+    path = os.path.join(cfg.get("data_root", ACTION_DATA_ROOT), f"{name}.pkl")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"NTU data file not found: {path}. docs/action.md explains how to get it.")
+    return path
 
 
 PRECISIONS = ("fp32", "bf16", "fp16")

@@ -1,14 +1,17 @@
 """The one training engine behind every ``train*.py`` script.
 
-It owns what the original copied into each script: command-line flags, seeding, device
-selection (CUDA if present, else CPU), ``torchrun`` multi-process training
-(DistributedDataParallel), data loaders, the AdamW optimizer with per-epoch learning-rate
-decay, resuming (``--resume`` or automatically from ``latest_epoch.bin``), evaluation-only runs
-(``--evaluate``), tensorboard logging, progress bars, checkpoint writing (latest / best / every
-``checkpoint_frequency`` epochs) and a clean Ctrl-C.
+It owns what the original copied into each script: the command line (:func:`main`), config
+checking, seeding, device selection (CUDA if present, else CPU), ``torchrun`` multi-process
+training (DistributedDataParallel), data loaders, model construction (the model factory),
+fine-tune weight loading, the AdamW optimizer over the model's parameter groups with per-epoch
+learning-rate decay, resuming (``--resume`` or automatically from ``latest_epoch.bin``),
+evaluation-only runs (``--evaluate``), the console line and tensorboard scalars of each epoch,
+progress bars, checkpoint writing (latest / best / every ``checkpoint_frequency`` epochs) and a
+clean Ctrl-C. The ``--checkpoint`` folder is made only when training starts.
 
-A script describes its task with a :class:`Task` subclass (model, parameter groups, training
-passes, loss of one batch, evaluation) and calls :func:`run`.
+A script describes its task with a :class:`Task` subclass (settings; data in ``__init__``;
+training passes, loss of one batch, evaluation, epoch line and scalars) and its ``main`` is
+``trainer.main(TheTask, argv)``.
 """
 import argparse
 import contextlib
@@ -16,6 +19,7 @@ import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import sys
 import time
@@ -28,11 +32,15 @@ from torch.utils.data import BatchSampler, DataLoader, Sampler, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
+from lib.model import factory
+from lib.model.param_groups import backbone_of, param_groups
 from lib.utils.checkpoint import (load_checkpoint, load_model_weights, model_state_for_saving, plain_number,
                                   remove_stale_temporaries, save_checkpoint, state_dict_from_checkpoint, unwrap_model)
 from lib.utils.cli import add_debug_argument
+from lib.utils.config_schema import validate_config
 from lib.utils.errors import OptionError
-from lib.utils.learning import PRECISIONS, AverageMeter, precision_context
+from lib.utils.learning import (PRECISIONS, AverageMeter, load_pretrained_weights, partial_train_layers,
+                                precision_context)
 from lib.utils.outputs import check_output_folder
 from lib.utils.tools import get_config
 
@@ -40,8 +48,10 @@ from lib.utils.tools import get_config
 # ----------------------------------------------------------------------------------------------
 # command line, seeding
 # ----------------------------------------------------------------------------------------------
-def add_common_args(parser, selection_default="latest_epoch.bin", config_example="configs/pose3d/MB_ft_h36m.yaml"):
-    """The flags every training script shares (the original's, plus device/worker overrides)."""
+def parse_args(description, argv=None, selection_default="latest_epoch.bin",
+               config_example="configs/pose3d/MB_ft_h36m.yaml"):
+    """The flags every training script shares (the original's, plus device/worker/precision overrides)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--config", required=True, help=f"YAML config, e.g. {config_example}")
     parser.add_argument("-c", "--checkpoint", default="checkpoint", type=str, metavar="PATH",
                         help="folder to write checkpoints and logs to")
@@ -70,13 +80,6 @@ def add_common_args(parser, selection_default="latest_epoch.bin", config_example
                         help="torch.compile the model (off by default: it did not speed up this backbone on the "
                              "CPUs measured, see docs/performance.md)")
     add_debug_argument(parser)
-    return parser
-
-
-def parse_args(description, argv=None, selection_default="latest_epoch.bin",
-               config_example="configs/pose3d/MB_ft_h36m.yaml"):
-    parser = argparse.ArgumentParser(description=description)
-    add_common_args(parser, selection_default, config_example)
     return parser.parse_args(argv)
 
 
@@ -122,9 +125,9 @@ class Runtime:
     def is_main(self):
         return self.rank == 0
 
-    def print(self, *args, **kwargs):
+    def print(self, *values, **kwargs):
         if self.is_main:
-            print(*args, **kwargs, flush=True)
+            print(*values, **kwargs, flush=True)
 
     def num_workers(self, original):
         """The original's worker count, capped by the CPUs available to this process."""
@@ -183,8 +186,7 @@ class Runtime:
             loader = PersistentLoader(share, batch_size=batch_size, shuffle=False, **self._loader_settings(workers))
             self._evaluation_loaders[key] = dataset, loader  # the dataset is kept so that its id stays its own
         loader = self._evaluation_loaders[key][1]
-        parts = [fn(batch) for batch in tqdm(loader, desc="evaluate", disable=not self.progress, leave=False)]
-        local = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+        local = predict_loader(tqdm(loader, desc="evaluate", disable=not self.progress, leave=False), fn)
         if not self.distributed:
             return local
         gathered = [None] * self.world_size
@@ -245,6 +247,27 @@ class ShardedBatches(Sampler):
         return len(range(self.rank, len(self.batch_sampler), self.world_size))
 
 
+def predict_loader(loader, fn):
+    """``fn(batch) -> dict of arrays`` over the batches of ``loader``, concatenated in order (one process)."""
+    parts = [fn(batch) for batch in loader]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+
+
+def optimise(batches, loss_of_batch, optimizer, scaler=None):
+    """One optimizer step per batch: ``loss_of_batch(batch)``, ``zero_grad``, backward, step.
+
+    ``scaler``: the ``GradScaler`` of fp16 training; a disabled one (the default) changes nothing.
+    """
+    if scaler is None:
+        scaler = torch.amp.GradScaler("cpu", enabled=False)
+    for batch in batches:
+        loss = loss_of_batch(batch)
+        optimizer.zero_grad()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+
 # ----------------------------------------------------------------------------------------------
 # tasks
 # ----------------------------------------------------------------------------------------------
@@ -258,29 +281,54 @@ class TrainPass:
 
 
 class Task:
-    """What differs between the training scripts. Subclasses set the class attributes and implement
-    the methods; :func:`run` does the rest."""
-    model_key = "model"            # checkpoint entry of the weights ('model_pos' for train.py)
-    best_key = "best_acc"          # checkpoint entry of the best metric
-    best_initial = 0               # its value before any evaluation
-    higher_is_better = True
-    lr_as_list = True              # checkpoint 'lr': list per group (task scripts) or one float (train.py)
-    auto_resume_in_finetune = True  # train.py does not auto-resume when finetuning
-    checkpoint_frequency_key = "checkpoint_frequency"
-    meter_names = ()
+    """What differs between the training scripts: settings (class attributes) and the hooks below.
 
-    def __init__(self, args, opts, runtime):
-        self.args, self.opts, self.runtime = args, opts, runtime
+    ``__init__`` reads the data; the engine builds the model (:meth:`build_model`, from the
+    factory), the optimizer (:meth:`param_groups`, from the model), trains, evaluates, logs and
+    writes checkpoints.
+    """
+    # --- settings ---------------------------------------------------------------------------------------
+    model_task = "pose3d"            # lib.model.factory task of the model
+    config_reader = None             # lib.utils.config_schema reader the config is checked against
+    config_example = "configs/pose3d/MB_ft_h36m.yaml"  # in --help
+    selection_default = "latest_epoch.bin"  # -ms: file name of the pretrained checkpoint
+    model_key = "model"              # checkpoint entry of the weights
+    best_key = "best_acc"            # checkpoint entry of the best metric
+    best_initial = 0                 # its value before any evaluation
+    higher_is_better = True
+    meter_names = ()                 # training meters of an epoch
+    # the original scripts differ here (spec 01 §9.5), so the settings do:
+    lr_as_list = True                # checkpoint 'lr': the task scripts saved scheduler.get_last_lr(), train.py a float
+    auto_resume_in_finetune = True   # train.py restarts a finetuning run from --pretrained, the others resume
+    strict_finetune = False          # train.py and the one-shot script load --pretrained strictly, the others
+                                     # copy the entries that fit (load_pretrained_weights)
+    partial_train_only_in_finetune = False  # the one-shot script freezes layers only in its finetuning runs
+    copy_config = False              # train_mesh.py copies its config into a new --checkpoint folder
+
+    def __init__(self, cfg, cli, runtime):
+        self.cfg, self.cli, self.runtime = cfg, cli, runtime
+
+    @classmethod
+    def parse_args(cls, argv=None):
+        """The command line; its description is the first paragraph of the task script's docstring."""
+        doc = sys.modules[cls.__module__].__doc__ or cls.__name__
+        return parse_args(doc.split("\n\n")[0], argv, cls.selection_default, cls.config_example)
 
     def build_model(self):
-        """The bare model, with pretrained weights loaded when :func:`finetuning_from_pretrained` and
-        ``partial_train`` applied where the original applies it (the same on a fresh start and on
-        resume, so that the optimizer state fits)."""
-        raise NotImplementedError
+        """The model of :attr:`model_task`, with the ``--pretrained`` backbone when
+        :func:`finetuning_from_pretrained`, and ``partial_train`` applied to the backbone (the
+        same on a fresh start and on resume, so that the optimizer state fits)."""
+        cfg = self.cfg
+        model = factory.build_model(cfg, self.model_task)  # backbone first, then head: the original's draws
+        if finetuning_from_pretrained(cfg, self.cli):
+            load_finetune_weights(model, self.cli, self.strict_finetune, self.runtime.print)
+        if cfg.partial_train and (cfg.finetune or not self.partial_train_only_in_finetune):
+            partial_train_layers(backbone_of(model), cfg.partial_train)
+        return model
 
     def param_groups(self, model):
-        """Optimizer parameter groups of the bare model."""
-        raise NotImplementedError
+        """Optimizer parameter groups of the bare model: the model's own (spec 01 §9.6)."""
+        return param_groups(model, self.cfg)
 
     def train_passes(self, epoch):
         """The :class:`TrainPass` list of this epoch."""
@@ -298,9 +346,13 @@ class Task:
         """Metrics dict with at least ``'metric'`` (the selection metric); prints its report."""
         raise NotImplementedError
 
-    def log_epoch(self, writer, epoch, meters, metrics, lr, minutes):
-        """Console line and tensorboard scalars of one epoch."""
+    def epoch_line(self, epoch, meters, metrics, lr, minutes):
+        """The console line of 0-based ``epoch`` (``lr``: the group learning rates it trained with)."""
         raise NotImplementedError
+
+    def epoch_scalars(self, meters, metrics):
+        """``{tensorboard tag: value}`` of an epoch (written at step ``epoch + 1``); none by default."""
+        return {}
 
     def evaluation_report(self, metrics):
         """JSON-able summary written next to an evaluated checkpoint (None: write nothing)."""
@@ -311,8 +363,33 @@ class Task:
 
 
 # ----------------------------------------------------------------------------------------------
-# checkpoints and interrupts
+# weights, checkpoints and interrupts
 # ----------------------------------------------------------------------------------------------
+def finetuning_from_pretrained(cfg, cli):
+    """Whether the model starts from the ``--pretrained`` weights: finetuning, and neither resuming
+    (``--resume`` or automatically) nor evaluating. :func:`run` settles the resume before building
+    the model."""
+    return bool(cfg.finetune) and not (cli.resume or cli.evaluate)
+
+
+def load_finetune_weights(model, cli, strict, print_fn=print):
+    """Load the pretrained backbone (``model_pos`` of ``<--pretrained>/<--selection>``) into ``model``'s backbone.
+
+    ``strict``: every entry must fit; otherwise the entries whose name and shape fit are copied
+    and the rest skipped (:func:`load_pretrained_weights`), as the original scripts (spec 01 §9.5).
+    """
+    path = os.path.join(cli.pretrained, cli.selection)
+    state = state_dict_from_checkpoint(load_checkpoint(path), "model_pos", path)
+    backbone = backbone_of(model)
+    # the original's messages: train.py loads a checkpoint into its model, the task scripts a backbone
+    print_fn("Loading checkpoint" if backbone is model else "Loading backbone", path)
+    if strict:
+        load_model_weights(backbone, state, path)
+    else:
+        load_pretrained_weights(backbone, state)
+    return model
+
+
 @contextlib.contextmanager
 def deferred_interrupt():
     """Hold back Ctrl-C while a checkpoint is being written, then deliver it."""
@@ -328,23 +405,6 @@ def deferred_interrupt():
         signal.signal(signal.SIGINT, previous)
         if received:
             raise KeyboardInterrupt
-
-
-def finetuning_from_pretrained(args, opts):
-    """Whether the model starts from the ``--pretrained`` weights: finetuning, and neither resuming
-    (``--resume`` or automatically) nor evaluating. :func:`run` settles the resume before building
-    the model."""
-    return bool(args.finetune) and not (opts.resume or opts.evaluate)
-
-
-def finetune_source(opts):
-    return os.path.join(opts.pretrained, opts.selection)
-
-
-def load_finetune_state(opts, path=None):
-    """The backbone weights of the pretrained checkpoint (``--pretrained``/``--selection``)."""
-    path = path or finetune_source(opts)
-    return state_dict_from_checkpoint(load_checkpoint(path), "model_pos", path), path
 
 
 def training_checkpoint(epoch, lr, optimizer, model, model_key, best_key, best):
@@ -368,18 +428,33 @@ class CheckpointWriter:
 # ----------------------------------------------------------------------------------------------
 # the engine
 # ----------------------------------------------------------------------------------------------
-def run(task_cls, opts, args=None):
-    """Train (or, with ``--evaluate``, evaluate) the task described by ``task_cls``."""
-    if not opts.evaluate:
-        check_output_folder(opts.checkpoint, ["latest_epoch.bin", "best_epoch.bin"], option="--checkpoint")
-    runtime = Runtime(device=opts.device, workers=opts.workers, progress=not opts.no_progress)
+def main(task_cls, argv=None):
+    """A training script's command line: parse the flags, read the config, train or evaluate."""
+    cli = task_cls.parse_args(argv)
+    run(task_cls, cli, get_config(cli.config))
+
+
+def run(task_cls, cli, cfg=None):
+    """Train (or, with ``--evaluate``, evaluate) the task described by ``task_cls``; returns the last metrics.
+
+    ``cfg`` (the config; read from ``--config`` when None) is checked against the task's
+    :attr:`Task.config_reader` first.
+    """
+    if cfg is None:
+        cfg = get_config(cli.config)
+    if task_cls.config_reader is not None:
+        validate_config(cfg, task_cls.config_reader, training=not cli.evaluate)
+    print(cfg)
+    if not cli.evaluate:
+        check_output_folder(cli.checkpoint, ["latest_epoch.bin", "best_epoch.bin"], option="--checkpoint")
+    runtime = Runtime(device=cli.device, workers=cli.workers, progress=not cli.no_progress)
     try:
         # an unusable --precision/--amp fails now, not after the first epoch
-        precision_context(opts.precision, runtime.device)
-        precision_context(_training_precision(opts.amp, runtime.device), runtime.device)
-        return _run(task_cls, opts, args, runtime)
+        precision_context(cli.precision, runtime.device)
+        precision_context(_training_precision(cli.amp, runtime.device), runtime.device)
+        return _run(task_cls, cli, cfg, runtime)
     except KeyboardInterrupt:
-        latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
+        latest = os.path.join(cli.checkpoint, "latest_epoch.bin")
         where = f"{latest} holds the last completed epoch" if os.path.exists(latest) else "no epoch completed"
         runtime.print(f"\nInterrupted: {where}; run the same command again to resume.", file=sys.stderr)
         raise SystemExit(130)
@@ -387,21 +462,16 @@ def run(task_cls, opts, args=None):
         runtime.close()
 
 
-def _run(task_cls, opts, args, runtime):
-    set_random_seed(opts.seed)
-    if args is None:
-        args = get_config(opts.config)
-    task = task_cls(args, opts, runtime)
-    if runtime.is_main and not opts.evaluate:
-        os.makedirs(opts.checkpoint, exist_ok=True)
-        remove_stale_temporaries(opts.checkpoint)  # left by a run killed while writing a checkpoint
+def _run(task_cls, cli, cfg, runtime):
+    set_random_seed(cli.seed)
+    task = task_cls(cfg, cli, runtime)
 
     # decided before the model is built: a resumed run must not read the pretrained weights
-    latest = os.path.join(opts.checkpoint, "latest_epoch.bin")
-    if not (opts.evaluate or opts.resume) and os.path.exists(latest) and (
-            task.auto_resume_in_finetune or not args.finetune):
-        opts.resume = latest  # automatic resume
-    checkpoint_path = opts.evaluate or opts.resume
+    latest = os.path.join(cli.checkpoint, "latest_epoch.bin")
+    if not (cli.evaluate or cli.resume) and os.path.exists(latest) and (
+            task.auto_resume_in_finetune or not cfg.finetune):
+        cli.resume = latest  # automatic resume
+    checkpoint_path = cli.evaluate or cli.resume
 
     model = task.build_model()
     runtime.print("INFO: Trainable parameter count:", sum(p.numel() for p in model.parameters() if p.requires_grad))
@@ -411,19 +481,29 @@ def _run(task_cls, opts, args, runtime):
         ckpt = load_checkpoint(checkpoint_path)
         load_model_weights(model, state_dict_from_checkpoint(ckpt, task.model_key, checkpoint_path), checkpoint_path)
 
-    evaluate = _in_evaluation_precision(task.evaluate, opts, runtime)
-    if opts.evaluate:
+    evaluate = _in_evaluation_precision(task.evaluate, cli, runtime)
+    if cli.evaluate:
         model = model.to(runtime.device)
-        metrics = evaluate(_compiled(model, opts))
+        metrics = evaluate(_compiled(model, cli))
         report = task.evaluation_report(metrics)
         if report is not None and runtime.is_main:
-            _write_report(opts.evaluate, report)
+            _write_report(cli.evaluate, report)
         return metrics
 
-    return _train(task, model, ckpt if opts.resume else None, evaluate, opts, args, runtime)
+    return _train(task, model, ckpt if cli.resume else None, evaluate, cli, cfg, runtime)
 
 
-def _restore(ckpt, optimizer, task, opts, runtime):
+def _make_output_folder(task, cli):
+    """The ``--checkpoint`` folder, made only now that the data, model and weights are loaded, so
+    that a run failing before leaves nothing behind."""
+    new = not os.path.exists(cli.checkpoint)
+    os.makedirs(cli.checkpoint, exist_ok=True)
+    if new and task.copy_config:
+        shutil.copy(cli.config, cli.checkpoint)  # a record of the run's settings, as the original
+    remove_stale_temporaries(cli.checkpoint)  # left by a run killed while writing a checkpoint
+
+
+def _restore(ckpt, optimizer, task, cli, runtime):
     """Epoch to start from and best metric so far; the optimizer state is loaded from ``ckpt``.
 
     The best metric is the better of the checkpoint's and that of the ``best_epoch.bin`` already in
@@ -438,8 +518,8 @@ def _restore(ckpt, optimizer, task, opts, runtime):
     else:
         warnings.warn("this checkpoint has no optimizer state; the optimizer starts afresh")
     best = plain_number(ckpt[task.best_key]) if ckpt.get(task.best_key) is not None else task.best_initial
-    best_file = os.path.join(opts.checkpoint, "best_epoch.bin")
-    if os.path.exists(best_file) and os.path.abspath(best_file) != os.path.abspath(opts.resume):
+    best_file = os.path.join(cli.checkpoint, "best_epoch.bin")
+    if os.path.exists(best_file) and os.path.abspath(best_file) != os.path.abspath(cli.resume):
         saved = load_checkpoint(best_file).get(task.best_key)
         if saved is not None and task.is_better(plain_number(saved), best):
             best = plain_number(saved)
@@ -447,26 +527,27 @@ def _restore(ckpt, optimizer, task, opts, runtime):
     return start_epoch, best
 
 
-def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
+def _train(task, model, resume_ckpt, evaluate, cli, cfg, runtime):
     model = runtime.wrap(model)
     bare = unwrap_model(model)
-    model = _compiled(model, opts)
-    amp = _training_precision(opts.amp, runtime.device)
+    model = _compiled(model, cli)
+    amp = _training_precision(cli.amp, runtime.device)
     scaler = torch.amp.GradScaler(runtime.device.type, enabled=amp == "fp16")
     groups = task.param_groups(bare)
-    optimizer = torch.optim.AdamW(groups, lr=groups[0]["lr"], weight_decay=args.weight_decay)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=args.lr_decay)
-    start_epoch, best = _restore(resume_ckpt, optimizer, task, opts, runtime)
+    optimizer = torch.optim.AdamW(groups, lr=groups[0]["lr"], weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=cfg.lr_decay)
+    start_epoch, best = _restore(resume_ckpt, optimizer, task, cli, runtime)
 
     writer = None
     if runtime.is_main:
+        _make_output_folder(task, cli)
         from tensorboardX import SummaryWriter
-        writer = SummaryWriter(os.path.join(opts.checkpoint, "logs"))
-    after_pass = _in_evaluation_precision(task.after_pass, opts, runtime)
-    saver = CheckpointWriter(task, opts.checkpoint)
-    frequency = getattr(args, task.checkpoint_frequency_key, None) if task.checkpoint_frequency_key else None
+        writer = SummaryWriter(os.path.join(cli.checkpoint, "logs"))
+    after_pass = _in_evaluation_precision(task.after_pass, cli, runtime)
+    saver = CheckpointWriter(task, cli.checkpoint)
+    frequency = cfg.get("checkpoint_frequency")  # pose3d and mesh configs; the action scripts write none
     metrics = None
-    for epoch in range(start_epoch, args.epochs):
+    for epoch in range(start_epoch, cfg.epochs):
         runtime.print(f"Training epoch {epoch}.")
         start = time.time()
         meters = {name: AverageMeter() for name in task.meter_names}
@@ -475,14 +556,13 @@ def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
             if hasattr(sampler, "set_epoch"):
                 sampler.set_epoch(epoch)
             model.train()
-            for batch in tqdm(train_pass.loader, desc=f"epoch {epoch + 1}/{args.epochs} {train_pass.name}",
-                              disable=not runtime.progress, leave=False):
+
+            def loss_of_batch(batch):
                 with precision_context(amp, runtime.device):
-                    loss = task.train_step(model, batch, meters, **train_pass.step_kwargs)
-                optimizer.zero_grad()
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+                    return task.train_step(model, batch, meters, **train_pass.step_kwargs)
+
+            optimise(tqdm(train_pass.loader, desc=f"epoch {epoch + 1}/{cfg.epochs} {train_pass.name}",
+                          disable=not runtime.progress, leave=False), loss_of_batch, optimizer, scaler)
             after_pass(bare, train_pass)
         runtime.reduce_meters(meters)
         lr_before = [g["lr"] for g in optimizer.param_groups]
@@ -494,7 +574,9 @@ def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
         if improved:
             best = metric
         if runtime.is_main:
-            task.log_epoch(writer, epoch, meters, metrics, lr_before, minutes)
+            print(task.epoch_line(epoch, meters, metrics, lr_before, minutes), flush=True)
+            for tag, value in task.epoch_scalars(meters, metrics).items():
+                writer.add_scalar(tag, value, epoch + 1)
             # every file holds the best metric including this epoch; best_epoch.bin is written before
             # latest_epoch.bin, so that a kill in between repeats this epoch instead of losing its model
             if improved:
@@ -509,16 +591,16 @@ def _train(task, model, resume_ckpt, evaluate, opts, args, runtime):
     return metrics
 
 
-def _in_evaluation_precision(fn, opts, runtime):
+def _in_evaluation_precision(fn, cli, runtime):
     """``fn`` (an evaluation) in the precision asked for with ``--precision``."""
-    def evaluate(*args):
-        with precision_context(opts.precision, runtime.device):
-            return fn(*args)
+    def evaluate(*inputs):
+        with precision_context(cli.precision, runtime.device):
+            return fn(*inputs)
     return evaluate
 
 
-def _compiled(model, opts):
-    return torch.compile(model) if opts.compile else model
+def _compiled(model, cli):
+    return torch.compile(model) if cli.compile else model
 
 
 def _training_precision(amp, device):
