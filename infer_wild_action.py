@@ -18,11 +18,10 @@ import torch
 from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
 from lib.data.wild_input import (DEFAULT_FPS, DEFAULT_VIDEO_SIZE, WildInputError, add_input_arguments,
                                  coco_order_confidence, inputs_from_args)
-from lib.model.model_action import ActionNet
-from lib.utils.checkpoint import load_weights_from_file
+from lib.inference import (add_precision_argument, load_model, make_model_runner, prepare_device, report_outputs,
+                           run_in_batches, sliding_windows)
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_ACTION, load_config
-from lib.utils.learning import PRECISIONS, load_backbone, precision_context
 from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.utils_data import crop_scale, resample
 
@@ -42,8 +41,7 @@ def parse_args(argv=None):
                                                                         "a window)")
     parser.add_argument("--top_k", type=int, default=5, help="classes listed per clip and window")
     parser.add_argument("--batch_size", type=int, default=8, help="clips per forward pass")
-    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                        help="bf16: matrix products in bfloat16 (docs/performance.md); fp16: CUDA only")
+    add_precision_argument(parser)
     add_debug_argument(parser)
     return parser.parse_args(argv)
 
@@ -55,16 +53,10 @@ def class_names(num_classes):
     return [f"class {k}" for k in range(num_classes)]
 
 
-def load_action_model(args, checkpoint_path, device):
-    if args.model_version != "class":
-        raise WildInputError(f"config {args.name}: model_version '{args.model_version}' gives embeddings, not "
+def check_classifier_config(cfg):
+    if cfg.model_version != "class":
+        raise WildInputError(f"config {cfg.name}: model_version '{cfg.model_version}' gives embeddings, not "
                              f"classes; use an NTU-60 classification config (model_version: class)")
-    model = ActionNet(load_backbone(args), args.dim_rep, num_classes=args.action_classes,
-                      dropout_ratio=args.dropout_ratio, version=args.model_version, hidden_dim=args.hidden_dim,
-                      num_joints=args.num_joints)
-    print(f"Loading checkpoint {checkpoint_path}")
-    load_weights_from_file(model, checkpoint_path, key="model")
-    return model.to(device).eval()
 
 
 def ntu_input(keypoints, img_shape):
@@ -84,23 +76,13 @@ def clip_sample(motion, clip_len, scale_range):
     return crop_scale(persons, scale_range).astype(np.float32)
 
 
-def plan_action_windows(n_frames, window, stride):
-    if n_frames <= window:
-        return [(0, n_frames)]
-    starts = list(range(0, n_frames - window + 1, stride))
-    if starts[-1] + window < n_frames:
-        starts.append(n_frames - window)
-    return [(st, st + window) for st in starts]
-
-
 def classify(model, samples, device, batch_size, precision="fp32"):
     """Class probabilities ``(N, num_classes)`` of ``(N, 2, T, 17, 3)`` samples."""
-    probs = []
-    with torch.no_grad(), precision_context(precision, device):
-        for st in range(0, len(samples), batch_size):
-            batch = torch.from_numpy(np.stack(samples[st:st + batch_size])).to(device)
-            probs.append(torch.softmax(model(batch).float(), dim=-1).cpu().numpy())
-    return np.concatenate(probs)
+    run_model = make_model_runner(model, device, precision)
+
+    def probabilities(batch):
+        return torch.softmax(run_model(torch.from_numpy(batch).to(device)), dim=-1).cpu().numpy()
+    return run_in_batches(probabilities, samples, batch_size)
 
 
 def top_k(prob, names, k):
@@ -112,35 +94,35 @@ def _format(ranked):
     return "; ".join(f"{r['name']} {100 * r['probability']:.1f}%" for r in ranked)
 
 
-def run(opts):
-    args = load_config(opts.config, INFER_ACTION)
+def run(cli):
+    cfg = load_config(cli.config, INFER_ACTION)
     for name in ("top_k", "window", "window_stride", "batch_size"):
-        if getattr(opts, name) is not None and getattr(opts, name) < 1:
-            raise WildInputError(f"--{name} must be positive, got {getattr(opts, name)}")
-    inputs = inputs_from_args(opts)
+        if getattr(cli, name) is not None and getattr(cli, name) < 1:
+            raise WildInputError(f"--{name} must be positive, got {getattr(cli, name)}")
+    inputs = inputs_from_args(cli)
     print(inputs.summary())
     video = inputs.video
-    window = opts.window or max(1, round(WINDOW_SECONDS * video.playback_fps))
-    stride = opts.window_stride or max(1, window // 2)
-    if not (opts.window or video.fps):
+    window = cli.window or max(1, round(WINDOW_SECONDS * video.playback_fps))
+    stride = cli.window_stride or max(1, window // 2)
+    if not (cli.window or video.fps):
         print(f"  note: fps unknown: windows of {window} frames ({WINDOW_SECONDS:g} s at {DEFAULT_FPS:g} fps); "
               f"give --fps or --window")
     several = len(inputs.tracks) > 1
     names = {track.name: f"action_{track.name}.json" if several else "action.json" for track in inputs.tracks}
-    check_output_folder(opts.out_path, list(names.values()))
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    precision_context(opts.precision, device)  # an unusable --precision fails before the model loads
-    model = load_action_model(args, opts.evaluate, device)
-    classes = class_names(args.action_classes)
-    k = min(opts.top_k, len(classes))
+    check_output_folder(cli.out_path, list(names.values()))
+    device = prepare_device(cli.precision)
+    check_classifier_config(cfg)
+    model = load_model(cfg, cli.evaluate, "action", device)
+    classes = class_names(cfg.action_classes)
+    k = min(cli.top_k, len(classes))
     image_shape = (video.height, video.width) if video.size else DEFAULT_VIDEO_SIZE[::-1]
-    with OutputSet(opts.out_path) as out:
+    with OutputSet(cli.out_path) as out:
         for track in inputs.tracks:
             motion = ntu_input(track.keypoints, image_shape)
-            windows = plan_action_windows(len(motion), window, stride)
-            samples = [clip_sample(motion, args.clip_len, args.scale_range_test)]
-            samples += [clip_sample(motion[st:end], args.clip_len, args.scale_range_test) for st, end in windows]
-            probs = classify(model, samples, device, opts.batch_size, opts.precision)
+            windows = sliding_windows(len(motion), window, stride)
+            samples = [clip_sample(motion, cfg.clip_len, cfg.scale_range_test)]
+            samples += [clip_sample(motion[st:end], cfg.clip_len, cfg.scale_range_test) for st, end in windows]
+            probs = classify(model, samples, device, cli.batch_size, cli.precision)
             result = {"track_id": track.track_id, "fps": video.fps, "n_frames": len(motion),
                       "classes": "NTU-60" if classes[0] == NTU60_ACTION_NAMES[0] else f"{len(classes)} classes",
                       "clip": {"frames": [0, len(motion) - 1], "top": top_k(probs[0], classes, k)},
@@ -153,8 +135,7 @@ def run(opts):
                 print(f"  frames {w['frames'][0]}-{w['frames'][1]}{seconds}: {_format(w['top'])}")
             with open(out.path(names[track.name]), "w") as f:
                 json.dump(result, f, indent=1)
-    print("Wrote " + ", ".join(out.written))
-    return out.written
+    return report_outputs(out)
 
 
 def main(argv=None):

@@ -37,13 +37,13 @@ def _peak_rss_mb():
 def _model(case):
     import torch
 
+    from lib.model.factory import build_model
     from lib.utils.config_schema import INFER_POSE3D, load_config
-    from lib.utils.learning import load_backbone
     torch.manual_seed(0)
     if case.get("threads"):
         torch.set_num_threads(case["threads"])
-    args = load_config(os.path.join(REPO, MODELS[case["model"]][1]), INFER_POSE3D)
-    return load_backbone(args), args
+    cfg = load_config(os.path.join(REPO, MODELS[case["model"]][1]), INFER_POSE3D)
+    return build_model(cfg, "pose3d"), cfg
 
 
 def explicit_attention_forward(self, x, seqlen=1):
@@ -65,12 +65,12 @@ def explicit_attention_forward(self, x, seqlen=1):
     return self.proj(x)
 
 
-def _step_fn(case, model, args, device):
+def _step_fn(case, model, cfg, device):
     """The function timed by a case."""
     import torch
 
     from lib.utils.learning import precision_context
-    x = torch.randn(case["batch"], case["frames"], args.num_joints, 3, device=device)
+    x = torch.randn(case["batch"], case["frames"], cfg.num_joints, 3, device=device)
     if case["kind"] == "explicit":
         from lib.model import DSTformer as dst
         dst.Attention.forward = explicit_attention_forward
@@ -85,9 +85,9 @@ def _step_fn(case, model, args, device):
     if case["kind"] == "onnx":
         import onnxruntime as ort
 
-        from tools.export_onnx import export
+        from lib.inference import export_onnx
         path = os.path.join(tempfile.mkdtemp(), "backbone.onnx")
-        export(model.eval(), args, False, path)
+        export_onnx(model.eval(), cfg, False, path)
         session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
         feed = {"input": x.cpu().numpy()}
         return lambda: session.run(None, feed)
@@ -107,13 +107,13 @@ def _step_fn(case, model, args, device):
 def run_case(case):
     """Run one timing case in this process; return a dict of measurements."""
     import torch
-    model, args = _model(case)
+    model, cfg = _model(case)
     device = torch.device(case["device"])
     model = model.to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    step = _step_fn(case, model, args, device)
+    step = _step_fn(case, model, cfg, device)
     step()  # warm-up
     sync()
     times = []
@@ -135,15 +135,15 @@ def bf16_accuracy(models, frames):
     import torch
 
     from lib.data.datareader_h36m import DataReaderH36M
-    from lib.utils.checkpoint import load_weights_from_file
+    from lib.inference import load_model
     from lib.utils.eval_h36m import h36m_errors, predict_pose3d
-    from lib.utils.learning import load_backbone, precision_context
+    from lib.utils.learning import precision_context
     from lib.utils.tools import Config
     rows = []
     for name in models:
-        model, args = _model({"model": name})
+        model, cfg = _model({"model": name})
         model.eval()
-        x = torch.randn(2, frames, args.num_joints, 3, generator=torch.Generator().manual_seed(1))
+        x = torch.randn(2, frames, cfg.num_joints, 3, generator=torch.Generator().manual_seed(1))
         with torch.inference_mode():
             fp32 = model(x)
             with precision_context("bf16", "cpu"):
@@ -152,13 +152,12 @@ def bf16_accuracy(models, frames):
     # a trained model: the demo model on the demo's 2D keypoints (27-frame windows)
     from lib.data.wild_input import load_wild_inputs, normalize_keypoints
     from lib.utils.config_schema import INFER_POSE3D, load_config
-    demo_args = load_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"), INFER_POSE3D)
-    demo = load_backbone(demo_args).eval()
-    load_weights_from_file(demo, os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"))
+    demo_cfg = load_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"), INFER_POSE3D)
+    demo = load_model(demo_cfg, os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"), "pose3d", "cpu")
     track = load_wild_inputs(os.path.join(REPO, "examples", "demo_alphapose.json")).tracks[0]
     motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
-    n = len(motion) // demo_args.maxlen * demo_args.maxlen
-    clips = torch.from_numpy(motion[:n].reshape(-1, demo_args.maxlen, 17, 3))
+    n = len(motion) // demo_cfg.maxlen * demo_cfg.maxlen
+    clips = torch.from_numpy(motion[:n].reshape(-1, demo_cfg.maxlen, 17, 3))
     with torch.inference_mode():
         fp32 = demo(clips)
         with precision_context("bf16", "cpu"):
@@ -168,15 +167,14 @@ def bf16_accuracy(models, frames):
     # the fixture backbone A with its checkpoint, on the synthetic H36M test clips
     fixtures = os.path.join(REPO, "tests", "fixtures", "pose3d")
     entry = json.load(open(os.path.join(fixtures, "backbone_configs.json")))[0]
-    model = load_backbone(Config(entry["config"])).eval()
-    load_weights_from_file(model, os.path.join(fixtures, entry["checkpoint"]))
+    model = load_model(Config(entry["config"]), os.path.join(fixtures, entry["checkpoint"]), "pose3d", "cpu")
     reader = np.load(os.path.join(fixtures, "h36m_reader.npz"))
     clips = torch.from_numpy(reader["s1_sliced_test_data"])
-    eval_args = Config(entry["evaluate"]["args"])
+    eval_cfg = Config(entry["evaluate"]["args"])
     p1 = {}
     for precision in ("fp32", "bf16"):
         with precision_context(precision, "cpu"):
-            pred = np.concatenate([predict_pose3d(eval_args, model, clips[i:i + 4]) for i in range(0, len(clips), 4)])
+            pred = np.concatenate([predict_pose3d(eval_cfg, model, clips[i:i + 4]) for i in range(0, len(clips), 4)])
         if precision == "fp32":
             pred32 = pred.copy()
         else:
@@ -224,16 +222,18 @@ def main(argv=None):
                         help="comma list of parts to skip: explicit, infer, bf16, onnx, train, accuracy")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--case", help=argparse.SUPPRESS)
-    opts = parser.parse_args(argv)
-    if opts.case:
-        print(json.dumps(run_case(json.loads(opts.case))))
+    cli = parser.parse_args(argv)
+    if cli.case:
+        print(json.dumps(run_case(json.loads(cli.case))))
         return 0
     import torch
-    device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    skip = set(filter(None, opts.skip.split(",")))
-    models = opts.models.split(",")
-    batches = list(map(int, opts.batches.split(",")))
-    base = dict(frames=opts.frames, repeat=opts.repeat, device=device, threads=opts.threads)
+
+    from lib.inference import get_device
+    device = str(get_device(cli.device))
+    skip = set(filter(None, cli.skip.split(",")))
+    models = cli.models.split(",")
+    batches = list(map(int, cli.batches.split(",")))
+    base = dict(frames=cli.frames, repeat=cli.repeat, device=device, threads=cli.threads)
     cases = []
     for model in models:
         for batch in batches:
@@ -247,7 +247,7 @@ def main(argv=None):
         if "train" not in skip:
             for precision in ("fp32", "bf16"):
                 if not (precision == "bf16" and "bf16" in skip):
-                    cases.append(dict(base, model=model, kind="train", batch=opts.train_batch, precision=precision))
+                    cases.append(dict(base, model=model, kind="train", batch=cli.train_batch, precision=precision))
     results = []
     for case in cases:
         print(f"running {case['model']} {case['kind']} {case['precision']} batch {case['batch']} ...",
@@ -255,19 +255,19 @@ def main(argv=None):
         results.append(run_in_subprocess(case))
     threads = results[0]["threads"] if results else torch.get_num_threads()
     print(f"{time.strftime('%Y-%m-%d')}, torch {torch.__version__}, device {device}, {threads} threads, "
-          f"{platform.machine()} with {os.cpu_count()} CPUs; T={opts.frames}; median of {opts.repeat} runs after "
+          f"{platform.machine()} with {os.cpu_count()} CPUs; T={cli.frames}; median of {cli.repeat} runs after "
           f"1 warm-up")
     if results:
         print(format_table(results))
     if "accuracy" not in skip and "bf16" not in skip:
-        rows, p1 = bf16_accuracy(models, opts.frames)
+        rows, p1 = bf16_accuracy(models, cli.frames)
         print("\nbf16 vs fp32: relative deviation ||y_bf16 - y_fp32|| / ||y_fp32||")
         for what, value in rows:
             print(f"  {what}: {100 * value:.3f} %")
         print(f"  fixture backbone A, H36M protocol P1: fp32 {p1['fp32']:.3f} mm, bf16 {p1['bf16']:.3f} mm "
               f"(difference {p1['bf16'] - p1['fp32']:+.3f} mm, {100 * (p1['bf16'] / p1['fp32'] - 1):+.3f} %)")
-    if opts.json:
-        with open(opts.json, "w") as f:
+    if cli.json:
+        with open(cli.json, "w") as f:
             json.dump(results, f, indent=1)
     return 0
 

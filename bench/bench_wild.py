@@ -38,19 +38,17 @@ def smooth_motion(n_frames):
 def bench_seams(n_frames=270, clip_len=27):
     import torch
 
-    import infer_wild
-    from lib.data.dataset_wild import plan_windows, seam_jump
+    from lib.inference import lift, load_model, plan_windows, seam_jump
     from lib.utils.config_schema import INFER_POSE3D, load_config
 
     torch.set_num_threads(1)
-    args = load_config(os.path.join(WILD, "infer_single_flip_norm.yaml"), INFER_POSE3D)
-    model = infer_wild.load_pose_model(args, os.path.join(WILD, "pose3d_best_epoch.bin"), "cpu")
-    run_model = infer_wild.make_model_runner(model)
+    cfg = load_config(os.path.join(WILD, "infer_single_flip_norm.yaml"), INFER_POSE3D)
+    model = load_model(cfg, os.path.join(WILD, "pose3d_best_epoch.bin"), "pose3d", "cpu")
     motion = smooth_motion(n_frames)
     chunks = plan_windows(n_frames, clip_len, clip_len)
     print(f"{n_frames} frames, clip_len {clip_len}; mean joint displacement per frame (normalised units)")
     for stride in (clip_len, clip_len // 2, clip_len // 3):
-        lifted = infer_wild.lift_motion(run_model, motion, args, "cpu", clip_len, stride)
+        lifted = lift(motion, model, cfg, clip_len, stride)
         border, inside = seam_jump(lifted, chunks)
         mode = "chunks (original)" if stride == clip_len else "overlapping, blended"
         print(f"stride {stride:3d} {mode:22s} at chunk borders {border:.4f}  elsewhere {inside:.4f}  "
@@ -112,11 +110,11 @@ def main():
     parser.add_argument("what", choices=["seams", "render"])
     parser.add_argument("--frames", type=int, default=None, help="clip length (default 270 / 500)")
     parser.add_argument("--mpl_frames", type=int, default=20, help="frames drawn with matplotlib for comparison")
-    opts = parser.parse_args()
-    if opts.what == "seams":
-        bench_seams(opts.frames or 270)
+    cli = parser.parse_args()
+    if cli.what == "seams":
+        bench_seams(cli.frames or 270)
     else:
-        bench_render(opts.frames or 500, opts.mpl_frames)
+        bench_render(cli.frames or 500, cli.mpl_frames)
 
 
 if __name__ == "__main__":

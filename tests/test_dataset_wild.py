@@ -1,4 +1,4 @@
-"""In-the-wild inputs: the original's functions (fixtures), input formats, frames, people, windows."""
+"""In-the-wild inputs: the original's functions (fixtures), input formats, frames, people."""
 import copy
 import json
 
@@ -7,8 +7,7 @@ import pytest
 
 from conftest import assert_float_close, fixture_path
 from lib.data.dataset_action import coco2h36m
-from lib.data.dataset_wild import (WildDetDataset, blend_windows, halpe2h36m, plan_windows, read_input, seam_jump,
-                                   window_weights)
+from lib.data.dataset_wild import WildDetDataset, halpe2h36m, read_input
 from lib.data.wild_input import (KEYPOINT_FORMATS, WildInputError, assign_track_ids, coco_order_confidence,
                                  detect_format, load_wild_inputs, normalize_keypoints, pixel_mapping,
                                  read_detections)
@@ -311,50 +310,6 @@ def test_focus_not_present_lists_the_ids():
 def test_missing_file():
     with pytest.raises(WildInputError, match="keypoint file not found"):
         read_detections("does/not/exist.json")
-
-
-# ------------------------------------------------------------------ windows
-
-def test_plan_windows():
-    assert plan_windows(45, 20, 20) == [(0, 20), (20, 40), (40, 45)]  # the original's chunks
-    assert plan_windows(15, 20, 7) == [(0, 15)]
-    assert plan_windows(45, 20, 10) == [(0, 20), (10, 30), (20, 40), (25, 45)]  # last shifted back
-    assert plan_windows(40, 20, 10) == [(0, 20), (10, 30), (20, 40)]
-    assert plan_windows(0, 20, 10) == []
-    with pytest.raises(ValueError, match="stride must be between 1 and clip_len"):
-        plan_windows(45, 20, 21)
-
-
-def test_window_weights_are_positive_and_symmetric():
-    for n in (1, 2, 27, 243):
-        w = window_weights(n)
-        assert (w > 0).all() and np.allclose(w, w[::-1])
-    assert window_weights(27).argmax() == 13
-
-
-def test_blend_windows():
-    windows = plan_windows(45, 20, 10)
-    constant = [np.full((e - s, 2), 3.0) for s, e in windows]
-    np.testing.assert_allclose(blend_windows(constant, windows, 45), 3.0)
-    chunks = plan_windows(45, 20, 20)
-    pieces = [np.random.rand(e - s, 17, 3).astype(np.float32) for s, e in chunks]
-    out = blend_windows(pieces, chunks, 45)
-    np.testing.assert_array_equal(out, np.concatenate(pieces))  # chunks: plain concatenation
-    # windows that disagree by a constant are aligned before blending
-    offsets = [np.full((e - s, 1), float(k)) for k, (s, e) in enumerate(windows)]
-    aligned = blend_windows(offsets, windows, 45, align=lambda out, prev: out - out[0] + prev[0])
-    np.testing.assert_allclose(aligned, 0.0)
-
-
-def test_seam_jump():
-    motion = np.linspace(0, 1, 40)[:, None, None] * np.ones((40, 17, 3))
-    jumpy = motion.copy()
-    jumpy[20:] += 0.5
-    chunks = plan_windows(40, 20, 20)
-    border, inside = seam_jump(motion, chunks)
-    assert border == pytest.approx(inside)
-    border, inside = seam_jump(jumpy, chunks)
-    assert border > 10 * inside
 
 
 # ------------------------------------------------------------------ empty detections, scores, duplicates, fps

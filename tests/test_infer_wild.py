@@ -8,9 +8,8 @@ import pytest
 
 import infer_wild
 from conftest import fixture_path
-from lib.data.dataset_wild import plan_windows, read_input, seam_jump
+from lib.data.dataset_wild import read_input
 from lib.utils.errors import UserError
-from lib.utils.tools import get_config
 
 WILD = fixture_path("tasks", "wild")
 CONFIG = os.path.join(WILD, "infer_single_flip_norm.yaml")
@@ -169,51 +168,6 @@ def test_each_input_format(tmp_path):
             np.testing.assert_allclose(x3d, reference, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
-def _smooth_motion(n_frames):
-    base = read_input(SINGLE, None, [1, 1], None)[0]
-    t = np.arange(n_frames)[:, None]
-    motion = np.repeat(base[None], n_frames, axis=0)
-    motion[..., 0] += 0.2 * np.sin(2 * np.pi * t / 90) + 0.05 * np.sin(2 * np.pi * t / 37 + np.arange(17) / 3)
-    motion[..., 1] += 0.05 * np.cos(2 * np.pi * t / 60 + np.arange(17) / 5)
-    return motion.astype(np.float32)
-
-
-def test_overlapping_windows_remove_the_seams():
-    """The seam measurement of docs/inference.md: jumps at the original's chunk borders vs elsewhere."""
-    args = get_config(CONFIG)
-    model = infer_wild.load_pose_model(args, CHECKPOINT, "cpu")
-    run_model = infer_wild.make_model_runner(model)
-    motion = _smooth_motion(270)
-    chunks = plan_windows(270, 27, 27)
-    ratios = {}
-    for stride in (27, 9):
-        lifted = infer_wild.lift_motion(run_model, motion, args, "cpu", 27, stride)
-        border, inside = seam_jump(lifted, chunks)
-        ratios[stride] = border / inside
-        print(f"stride {stride}: jump at chunk borders {border:.4f}, elsewhere {inside:.4f}")
-    assert ratios[27] > 1.4  # the original's chunks: poses jump where a chunk starts
-    assert ratios[9] < 1.0   # overlapping windows: no jump at those frames
-
-
-def test_overlap_mode_aligns_each_windows_depth_origin():
-    """A model whose depth is relative to its window's first frame (as the global models') has no seam."""
-    from easydict import EasyDict
-
-    def depth_from_window_start(x):  # z = root x-coordinate minus its value in the window's first frame
-        out = x.clone()
-        out[..., 2] = (x[..., 0, 0] - x[:, :1, 0, 0])[..., None]
-        return out
-
-    args = EasyDict(flip=False, rootrel=False, no_conf=False, gt_2d=False)
-    n = 100
-    motion = np.zeros((n, 17, 3), dtype=np.float32)
-    motion[..., 0] = np.linspace(0, 1, n)[:, None]
-    chunked = infer_wild.lift_motion(depth_from_window_start, motion, args, "cpu", 20, 20)
-    blended = infer_wild.lift_motion(depth_from_window_start, motion, args, "cpu", 20, 5)
-    assert np.abs(np.diff(chunked[:, 0, 2])).max() > 0.15            # depth falls back to 0 at every chunk
-    np.testing.assert_allclose(blended[:, 0, 2], np.linspace(0, 1, n), atol=1e-5)  # one continuous depth
-
-
 # ------------------------------------------------------------------ bad inputs: one message, no output
 
 def _expect_error_in(out, message, *args):
@@ -278,7 +232,7 @@ def test_a_failure_while_writing_leaves_no_partial_output(tmp_path, monkeypatch)
         run(out, "-j", SINGLE, "--clip_len", 27)
     assert not out.exists()  # not X3D.mp4 and X3D.npy without X3D.json
     (out / "X3D.json").mkdir(parents=True)  # an output name taken by a folder fails before the model loads
-    monkeypatch.setattr(infer_wild, "load_pose_model", lambda *a: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(infer_wild, "load_model", lambda *a: pytest.fail("the model was loaded"))
     _expect_error_in(out, "X3D.json is a folder", "-j", SINGLE, "--clip_len", 27)
     assert os.listdir(out) == ["X3D.json"]
 

@@ -11,8 +11,8 @@ import yaml
 import infer_wild
 import infer_wild_mesh
 from conftest import fixture_path
-from lib.data.dataset_wild import plan_windows
 from lib.data.wild_input import load_wild_inputs, normalize_keypoints
+from lib.inference import load_model, plan_windows
 from lib.utils.errors import UserError
 from lib.utils.tools import get_config
 from test_infer_wild import make_video, scaled_entries, video_props, write_json
@@ -69,12 +69,12 @@ def test_chunks_and_windows(config, inputs, tmp_path):
         assert verts[stride].shape == (45, 306, 3)
     # the model run directly on each window of the normalised input (vertices in mm)
     args = get_config(config)
-    model = infer_wild_mesh.load_mesh_model(args, MESH_CKPT, "cpu")
+    model = load_model(args, MESH_CKPT, "mesh", "cpu")
     smpl = infer_wild_mesh.SMPL(args.data_root, batch_size=1)
     motion = normalize_keypoints(load_wild_inputs(keypoints, video).tracks[0].keypoints, scale_range=[1, 1])
 
     def direct(windows):
-        return [infer_wild_mesh.mesh_window(model, smpl, motion[start:end], "cpu")[0] for start, end in windows]
+        return [infer_wild_mesh.mesh_clips(model, smpl, motion[None, start:end], "cpu")[0][0] for start, end in windows]
 
     tol = dict(rtol=1e-5, atol=1e-3)
     # stride = clip_len: the original's chunks, one after the other
@@ -156,5 +156,5 @@ def test_mesh_model_is_built_with_the_configs_joint_count(tmp_path):
                        hidden_dim=CFG["mesh_hidden"], dropout=0.1))
     trained = MeshRegressor(args, load_backbone(args), dim_rep=args.dim_rep, num_joints=16, hidden_dim=args.hidden_dim)
     save_checkpoint(tmp_path / "j16.bin", {"model": model_state_for_saving(trained)})
-    model = infer_wild_mesh.load_mesh_model(args, str(tmp_path / "j16.bin"), "cpu")
+    model = load_model(args, str(tmp_path / "j16.bin"), "mesh", "cpu")
     assert model.feat_J == 16 and model.head.fc1.in_features == 16 * args.dim_rep

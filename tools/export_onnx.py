@@ -20,64 +20,38 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from lib.model.model_action import ActionNet  # noqa: E402
-from lib.utils.checkpoint import load_weights_from_file  # noqa: E402
+from lib.inference import export_onnx, load_model, onnx_example_input  # noqa: E402
 from lib.utils.config_schema import EXPORT_ACTION, EXPORT_POSE3D, validate_config  # noqa: E402
 from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
-from lib.utils.learning import load_backbone  # noqa: E402
 from lib.utils.outputs import OutputSet, check_output_file  # noqa: E402
 from lib.utils.tools import get_config  # noqa: E402
 
 TOLERANCE = 1e-4  # max abs difference between onnxruntime and PyTorch outputs
 
 
-def is_action_config(args):
-    return "model_version" in args
+def is_action_config(cfg):
+    return "model_version" in cfg
 
 
-def build_model(args, checkpoint=None):
-    """The exported module: the backbone (pose configs) or ActionNet (configs with ``model_version``)."""
-    if is_action_config(args):
-        model = ActionNet(load_backbone(args), args.dim_rep, num_classes=args.get("action_classes", 60),
-                          dropout_ratio=args.dropout_ratio, version=args.model_version, hidden_dim=args.hidden_dim,
-                          num_joints=args.num_joints)
-        key = "model"
-    else:
-        model = load_backbone(args)
-        key = "model_pos"
-    if checkpoint:
-        load_weights_from_file(model, checkpoint, key=key)
-    return model.eval(), key == "model"
+def build_model(cfg, checkpoint=None):
+    """The exported module, on the CPU: the backbone (pose configs) or ActionNet (configs with ``model_version``);
+    returns ``(model, is_action)``."""
+    is_action = is_action_config(cfg)
+    return load_model(cfg, checkpoint, "action" if is_action else "pose3d", "cpu"), is_action
 
 
-def example_input(args, is_action, batch, frames):
-    channels = 2 if args.get("no_conf", False) else 3
-    shape = (batch, 2, frames, args.num_joints, channels) if is_action else (batch, frames, args.num_joints, channels)
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(batch * 1000 + frames))
-
-
-def export(model, args, is_action, path):
-    """Write ``path`` with dynamic batch and frame count."""
-    frames_axis = 2 if is_action else 1
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    frames = torch.export.Dim("frames", min=2, max=args.maxlen)
-    x = example_input(args, is_action, 2, args.maxlen)
-    torch.onnx.export(model, (x,), path, input_names=["input"], output_names=["output"],
-                      dynamic_shapes={"x": {0: batch, frames_axis: frames}}, dynamo=True, external_data=False)
-
-
-def check(model, args, is_action, path, shapes=((1, None), (3, 7))):
+def check(model, cfg, is_action, path, shapes=((1, None), (3, 7))):
     """Max abs difference onnxruntime vs PyTorch for each ``(batch, frames)`` (None: maxlen)."""
     import onnxruntime as ort
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     diffs = []
     for batch, frames in shapes:
-        x = example_input(args, is_action, batch, frames or args.maxlen)
+        x = onnx_example_input(cfg, is_action, batch, frames or cfg.maxlen)
         with torch.no_grad():
             expected = model(x).numpy()
         got = session.run(None, {"input": x.numpy()})[0]
-        diffs.append(((batch, frames or args.maxlen), float(np.abs(got - expected).max())))
+        diffs.append(((batch, frames or cfg.maxlen), float(np.abs(got - expected).max())))
     return diffs
 
 
@@ -90,28 +64,28 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="ONNX file to write")
     parser.add_argument("--no-check", action="store_true", help="skip the onnxruntime comparison")
     add_debug_argument(parser)
-    opts = parser.parse_args(argv)
+    cli = parser.parse_args(argv)
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
     except ImportError as e:
         raise UserError(f"exporting needs the onnx and onnxscript packages ({e}); pip install onnx onnxscript "
                         f"onnxruntime") from e
-    check_output_file(opts.out, "--out")
-    args = get_config(opts.config)
-    validate_config(args, EXPORT_ACTION if is_action_config(args) else EXPORT_POSE3D)
-    model, is_action = build_model(args, opts.checkpoint)
-    if not opts.checkpoint:
+    check_output_file(cli.out, "--out")
+    cfg = get_config(cli.config)
+    validate_config(cfg, EXPORT_ACTION if is_action_config(cfg) else EXPORT_POSE3D)
+    model, is_action = build_model(cfg, cli.checkpoint)
+    if not cli.checkpoint:
         print("warning: no --checkpoint, exporting randomly initialised weights")
     with OutputSet() as out:  # the file appears only once exported (and checked)
-        exported = out.path(opts.out)
-        export(model, args, is_action, exported)
-        print(f"exported {opts.out} ({os.path.getsize(exported) / 2 ** 20:.1f} MB)")
+        exported = out.path(cli.out)
+        export_onnx(model, cfg, is_action, exported)
+        print(f"exported {cli.out} ({os.path.getsize(exported) / 2 ** 20:.1f} MB)")
         worst = 0.0
-        for shape, diff in ([] if opts.no_check else check(model, args, is_action, exported)):
+        for shape, diff in ([] if cli.no_check else check(model, cfg, is_action, exported)):
             print(f"onnxruntime vs PyTorch, input batch {shape[0]}, frames {shape[1]}: max abs diff {diff:.2e}")
             worst = max(worst, diff)
-    if opts.no_check:
+    if cli.no_check:
         return 0
     if worst > TOLERANCE:
         print(f"error: the exported model differs from PyTorch by {worst:.2e} > {TOLERANCE:g}")
