@@ -39,6 +39,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION  # noqa: E402
+from lib.data.wild_input import alphapose_results  # noqa: E402
 from lib.skeleton import JOINT_NAMES  # noqa: E402
 from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
@@ -643,21 +644,11 @@ def scaled_camera(camera, scale, size):
     return dataclasses.replace(camera, focal=camera.focal * scale, center=camera.center * scale, size=size)
 
 
-def alphapose_results(keypoints, scores):
+def demo_alphapose_results(keypoints, scores):
     """AlphaPose result list (one person per frame): Halpe-26 ``keypoints (T, 26, 2)``, ``scores (T, 26)``."""
-    results = []
-    for i, (xy, score) in enumerate(zip(keypoints, scores)):
-        values = np.column_stack([xy, score]).ravel()
-        low, high = xy.min(0), xy.max(0)
-        margin = 0.1 * (high - low)  # detector boxes are a bit larger than the keypoints' extent
-        box = np.concatenate([low - margin, high - low + 2 * margin])
-        results.append({
-            "image_id": f"{i}.jpg", "category_id": 1,
-            "keypoints": [round(float(v), 3 if k % 3 == 2 else 2) for k, v in enumerate(values)],  # x, y, score
-            # on the scale of AlphaPose's scores (box score + keypoint terms, about 2.5-3.2)
-            "score": round(float(score.mean() + 1.25 * score.max() + 1.0), 4),
-            "box": [round(float(v), 2) for v in box], "idx": 1})
-    return results
+    # detection scores on the scale of AlphaPose's (box score + keypoint terms, about 2.5-3.2)
+    return alphapose_results(np.concatenate([keypoints, scores[..., None]], axis=-1),
+                             scores=scores.mean(-1) + 1.25 * scores.max(-1) + 1.0)
 
 
 CUBE_CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
@@ -729,7 +720,7 @@ def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale, ou
     noisy, scores = detect(np.random.default_rng(take.example_seeds[camera_index]), pixels, HALPE26_KEYPOINTS)
     json_path, video_path = os.path.join(out_dir, "demo_alphapose.json"), os.path.join(out_dir, "demo.mp4")
     with open(out.path(json_path), "w") as f:
-        json.dump(alphapose_results(noisy[frame_ids] * scale, scores[frame_ids]), f, separators=(",", ":"))
+        json.dump(demo_alphapose_results(noisy[frame_ids] * scale, scores[frame_ids]), f, separators=(",", ":"))
     grid = floor_grid(take.frames["root"][1])
     write_video((render_frame(video_camera, subject.skeleton_mm, take.frames, t, grid)
                  for t in tqdm(frame_ids, desc="example video")), out.path(video_path), fps, **VIDEO_OPTIONS)
