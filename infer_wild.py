@@ -67,8 +67,6 @@ def parse_args(argv=None):
             setattr(cli, key, value)
     if cli.out_path is None:
         parser.error("--out_path is required (or run --demo)")
-    if cli.json_path is None and cli.vid_path is None:
-        parser.error("give --json_path (2D keypoints), or --vid_path alone to detect them (or run --demo)")
     return cli
 
 

@@ -223,7 +223,8 @@ def inputs_from_video_or_file(opts):
     With ``--json_path``: :func:`lib.data.wild_input.inputs_from_args`, and None. Without it the
     detector runs on ``--vid_path``; its keypoints are read back from their AlphaPose JSON
     exactly as ``--json_path keypoints_2d.json`` reads them in a later run, so that run (which
-    skips detection) gives the same result. Returns ``(inputs, VideoKeypoints)``; the caller
+    skips detection) gives the same result (the format of that file is found from its keypoints: COCO-17,
+    or ``--keypoints coco17`` where the person's face is large in the picture). Returns ``(inputs, VideoKeypoints)``; the caller
     saves the ``VideoKeypoints`` as :data:`KEYPOINTS_FILE` with its outputs.
     """
     if opts.json_path:
@@ -242,7 +243,7 @@ def inputs_from_video_or_file(opts):
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, KEYPOINTS_FILE)
         detections.save(path)
-        # the format as a later run with --json_path finds it (COCO-17)
-        inputs = load_wild_inputs(path, opts.vid_path, opts.keypoints, opts.focus, min_frames=opts.min_track_frames)
+        inputs = load_wild_inputs(path, opts.vid_path, "coco17", opts.focus, min_frames=opts.min_track_frames)
+    inputs.format_reason = "the built-in detector's keypoints"
     inputs.detections.path = os.path.join(opts.out_path, KEYPOINTS_FILE)
     return inputs, detections
