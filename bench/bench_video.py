@@ -177,11 +177,14 @@ def print_tables(metrics, lifted, command, command_video):
     print("\n| clip | camera (yaw) | frames | found | mean error (px) | PCK@0.1 | arm swaps before → after "
           "| leg swaps before → after | detection frames/s |")
     print("|---|---|---|---|---|---|---|---|---|")
+
+    def swaps(m, group):  # no frame with the two sides apart: no rate
+        before, after = m["swaps_before"][group], m["swaps_after"][group]
+        return "–" if np.isnan(before) else f"{100 * before:.1f} → {100 * after:.1f} %"
     for m in metrics.values():
-        b, a = m["swaps_before"], m["swaps_after"]
         print(f"| {m['action']} | {m['camera']} ({m['yaw']:.0f}°) | {m['frames']} | {100 * m['found']:.1f} % | "
-              f"{m['mean_px']:.1f} | {100 * m['pck']:.1f} % | {100 * b['arms']:.1f} → {100 * a['arms']:.1f} % | "
-              f"{100 * b['legs']:.1f} → {100 * a['legs']:.1f} % | {m['detect_fps']:.1f} |")
+              f"{m['mean_px']:.1f} | {100 * m['pck']:.1f} % | {swaps(m, 'arms')} | {swaps(m, 'legs')} | "
+              f"{m['detect_fps']:.1f} |")
     actions = lifted["synthetic"]["action_names"]
     print("\n| 2D input of the demo model | " + " | ".join(f"{a} P1 / P2" for a in actions) + " | mean P1 | mean P2 |")
     print("|---|" + "---|" * (len(actions) + 2))
