@@ -1,10 +1,12 @@
 """3D poses from the 2D keypoints of your own video (docs/inference.md).
 
     python infer_wild.py --vid_path video.mp4 --json_path alphapose-results.json --out_path output/
+    python infer_wild.py --vid_path video.mp4 --out_path output/    # built-in 2D detector, one person
 
 Writes ``X3D.npy`` (float32 ``(F, 17, 3)``, one pose per video frame), ``X3D.json`` (the same with
-joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); with several people and no
-``--focus``, one ``X3D_<id>.*`` set per person. ``--stride`` equal to ``--clip_len`` reproduces
+joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); without ``--json_path`` also
+``keypoints_2d.json`` (the detected 2D keypoints, AlphaPose layout: give it as ``--json_path`` to skip
+detection). With several people and no ``--focus``, one ``X3D_<id>.*`` set per person. ``--stride`` equal to ``--clip_len`` reproduces
 the original's non-overlapping chunks (and its ``X3D.npy``); the default blends overlapping
 windows so poses do not jump at chunk borders.
 """
@@ -17,8 +19,8 @@ import imageio
 import numpy as np
 from tqdm import tqdm
 
-from lib.data.wild_input import (WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints,
-                                 pixel_mapping)
+from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file
+from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
 from lib.inference import (add_runtime_arguments, add_window_arguments, check_window_options, lift, load_model,
                            make_onnx_runner, normalization, prepare_device, report_outputs, to_pixels)
 from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGHT
@@ -34,7 +36,6 @@ DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
 # the offline demo (docs/demo.md); its files ship with the repository, so paths are relative to it
 DEMO = {"config": os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"),
         "evaluate": os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"),
-        "json_path": os.path.join(REPO, "examples", "demo_alphapose.json"),
         "vid_path": os.path.join(REPO, "examples", "demo.mp4"),
         "out_path": os.path.join("output", "demo")}
 
@@ -48,8 +49,9 @@ def parse_args(argv=None):
                              "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
     parser.add_argument("--demo", action="store_true",
                         help="the offline demo: the small model trained on open motion capture "
-                             f"({DEMO['config']}, {DEMO['evaluate']}) on {DEMO['json_path']} and "
-                             f"{DEMO['vid_path']}; --out_path defaults to {DEMO['out_path']} (docs/demo.md)")
+                             f"({DEMO['config']}, {DEMO['evaluate']}) on the 2D keypoints that the built-in "
+                             f"detector finds in {DEMO['vid_path']}; --out_path defaults to {DEMO['out_path']} "
+                             f"(docs/demo.md)")
     add_input_arguments(parser, required=False)
     add_window_arguments(parser)
     add_runtime_arguments(parser)
@@ -63,9 +65,8 @@ def parse_args(argv=None):
     for key, value in defaults.items():
         if getattr(cli, key, None) is None:
             setattr(cli, key, value)
-    for key in ("json_path", "out_path"):
-        if getattr(cli, key) is None:
-            parser.error(f"--{key} is required (or run --demo)")
+    if cli.out_path is None:
+        parser.error("--out_path is required (or run --demo)")
     return cli
 
 
@@ -136,11 +137,11 @@ def write_overlay(video, tracks, save_path):
         reader.close()
 
 
-def output_names(tracks, overlay=False):
+def output_names(tracks, overlay=False, detected=False):
     """Output file stems per track (``X3D``, or ``X3D_<id>`` with several people) and every file name."""
     stems = {t.name: f"X3D_{t.name}" if len(tracks) > 1 else "X3D" for t in tracks}
     names = [stem + ext for stem in stems.values() for ext in (".npy", ".json", ".mp4")]
-    return stems, names + (["overlay.mp4"] if overlay else [])
+    return stems, names + (["overlay.mp4"] if overlay else []) + ([KEYPOINTS_FILE] if detected else [])
 
 
 def run(cli):
@@ -148,11 +149,11 @@ def run(cli):
     stride = check_window_options(cli, cfg.maxlen)
     if cli.overlay and not cli.vid_path:
         raise WildInputError("--overlay draws on the input video: give it with --vid_path")
-    inputs = inputs_from_args(cli)
+    inputs, detections = inputs_from_video_or_file(cli)
     print(inputs.summary())
     video = inputs.video
     motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in inputs.tracks]
-    stems, names = output_names(inputs.tracks, cli.overlay)
+    stems, names = output_names(inputs.tracks, cli.overlay, detections is not None)
     check_output_folder(cli.out_path, names)
     device = prepare_device(cli.precision)
     if cli.onnx:
@@ -161,6 +162,8 @@ def run(cli):
     else:
         model = load_model(cfg, cli.evaluate, "pose3d", device)
     with OutputSet(cli.out_path) as out:
+        if detections is not None:
+            detections.save(out.path(KEYPOINTS_FILE))
         for track, motion in zip(inputs.tracks, motions):
             mapping = pixel_mapping(track.keypoints, **normalization(cli, video))
             results = lift(motion, model, cfg, cli.clip_len, stride, cli.precision, device,

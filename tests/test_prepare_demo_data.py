@@ -35,7 +35,8 @@ def generated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     path = run_tool(folder, "--examples-dir", str(folder / "examples"), "--example-clip", EXAMPLE["clip"],
                     "--example-camera", EXAMPLE["camera"], "--example-fps", str(EXAMPLE["fps"]),
-                    "--example-seconds", str(EXAMPLE["seconds"]), "--example-scale", str(EXAMPLE["scale"]))
+                    "--example-seconds", str(EXAMPLE["seconds"]), "--example-scale", str(EXAMPLE["scale"]),
+                    "--test-videos", str(folder / "videos"), "--test-cameras", EXAMPLE["camera"])
     with open(path, "rb") as f:
         dataset = pickle.load(f)
     return folder, path, dataset
@@ -299,6 +300,18 @@ def test_example_files(generated):
     direct = [i for i in range(17) if i != 7]  # H36M spine = chest joint, not halpe2h36m's neck/hip midpoint
     error = np.linalg.norm(h36m[:, direct] - truth[:, direct, :2], axis=-1)
     assert np.median(error) < 6 and np.mean(error < 20) > 0.98
+
+
+def test_test_videos_have_every_frame_of_their_source(generated):
+    import imageio
+    folder, _, dataset = generated
+    test = dataset["test"]
+    sources = {s for s in set(test["source"]) if test["camera_name"][test["source"] == s][0] == EXAMPLE["camera"]}
+    assert sorted(p.stem for p in (folder / "videos").glob("*.mp4")) == sorted(sources)  # kick and walk
+    for source in sources:
+        reader = imageio.get_reader(str(folder / "videos" / f"{source}.mp4"))
+        assert reader.get_meta_data()["fps"] == demo.FPS
+        assert sum(1 for _ in reader) == np.count_nonzero(test["source"] == source)
 
 
 def test_clips_must_cover_both_splits(capsys):
