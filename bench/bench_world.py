@@ -27,6 +27,7 @@ tuned on).
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -80,66 +81,91 @@ def angle_deg(a, b):
     return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1, 1))))
 
 
-def lift_videos(split, selected, pixel):
-    """The demo model's output ``(F, 17, 3)`` for each selected video."""
-    import torch
+@dataclass
+class View:
+    """One clip seen by one demo camera held still: the detections and the ground truth of its frames."""
+    name: str
+    keypoints: np.ndarray    # (F, 17, 3) pixels and confidence
+    truth_cam: np.ndarray    # (F, 17, 3) camera coordinates, mm
+    truth_world: np.ndarray  # (F, 17, 3) the demo's world (y up, floor at 0), mm
+    rotation: np.ndarray     # (3, 3) world -> camera
+    focal: float
+    center: np.ndarray
+    size: tuple
 
+
+def static_view(split, frames, min_depth_mm=2500.0):
+    """The video ``frames`` of the demo pickle as a static camera would have filmed it.
+
+    The demo's cameras follow the subject; here each camera stays at the one position (among every
+    10th frame's) that keeps the subject in view longest (all joints inside the image, at least
+    ``min_depth_mm`` away), and only that run of frames is used. The detections are the
+    projections plus the video's own detector errors (``joint_2d − joint3d_image``) and
+    confidences: the tool's detector-like noise.
+    """
     from lib.data.datareader_h36m import CAMERA_RESOLUTION
+    rotation, positions = split["camera_rotation"][frames][0], split["camera_position"][frames]
+    focal, center = float(split["camera_focal"][frames][0]), split["camera_center"][frames][0]
+    size = CAMERA_RESOLUTION[split["camera_name"][frames][0]]
+    world = split["joints_cam_mm"][frames].astype(np.float64) @ rotation + positions[:, None]
+    best = (0, 0, 0)  # run length, its last frame, camera frame
+    for k in range(0, len(world), 10):
+        cam = (world - positions[k]) @ rotation.T
+        pixels = focal * cam[..., :2] / np.maximum(cam[..., 2:], 1.0) + center
+        visible = (cam[..., 2] > min_depth_mm).all(1) & (pixels >= 0).all((1, 2)) & (pixels < size).all((1, 2))
+        run = 0
+        for t, ok in enumerate(visible):
+            run = run + 1 if ok else 0
+            if run > best[0]:
+                best = (run, t, k)
+    length, last, k = best
+    keep = slice(last - length + 1, last + 1)
+    truth_cam = (world[keep] - positions[k]) @ rotation.T
+    error = split["joint_2d"][frames][keep] - split["joint3d_image"][frames][keep][..., :2]
+    pixels = focal * truth_cam[..., :2] / truth_cam[..., 2:] + center + error
+    keypoints = np.concatenate([pixels, split["confidence"][frames][keep][..., None]], -1)
+    return View(split["source"][frames][0], keypoints, truth_cam, world[keep], rotation, focal, center, size)
+
+
+def lift_views(views, pixel):
+    """The demo model's output ``(F, 17, 3)`` for each view, as infer_wild.py lifts it."""
     from lib.data.wild_input import normalize_keypoints
     from lib.inference import lift, load_model
     from lib.utils.config_schema import INFER_POSE3D, load_config
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     cfg = load_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"), INFER_POSE3D)
     model = load_model(cfg, os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"), "pose3d", "cpu")
-    lifted = {}
-    for source, frames in selected:
-        keypoints = np.concatenate([split["joint_2d"][frames], split["confidence"][frames][..., None]], -1)
-        size = CAMERA_RESOLUTION[split["camera_name"][frames][0]]
-        options = {"vid_size": size} if pixel else {"scale_range": [1, 1]}
-        lifted[source] = lift(normalize_keypoints(keypoints, **options), model, cfg, desc=source)
-    return lifted
+    return [lift(normalize_keypoints(view.keypoints, **({"vid_size": view.size} if pixel else {"scale_range": [1, 1]})),
+                 model, cfg, desc=view.name) for view in views]
 
 
-def score_video(split, frames, lifted, variant):
-    """Metrics of one video for one row of the table."""
-    from lib.data.datareader_h36m import CAMERA_RESOLUTION
+def score_view(view, lifted, variant):
+    """Metrics of one view for one row of the table."""
     from lib.world import FEET, bone_length_variation, foot_contacts, foot_skating, world_motion
-    truth = split["joints_cam_mm"][frames].astype(np.float64)
-    rotation = split["camera_rotation"][frames][0]
-    truth_world = truth @ rotation  # the camera's frame, levelled: rotation.T applied to each point
-    truth_world[..., 1] -= truth_world[..., 1].min() - 0  # any floor height: only contacts need it
-    keypoints = np.concatenate([split["joint_2d"][frames], split["confidence"][frames][..., None]], -1)
-    size = CAMERA_RESOLUTION[split["camera_name"][frames][0]]
-    camera_distance = truth[:, 0, 2].mean()
-    rr_truth = root_relative(truth)
-    row = {}
+    rr_truth = root_relative(view.truth_cam)
     if variant == "before":
         pred = oracle_scaled(root_relative(lifted.astype(np.float64)), rr_truth)
-        row.update(rr=mpjpe(pred, rr_truth), cov=100 * bone_length_variation(pred),
-                   accel=acceleration_error(pred, rr_truth))
-        return row
+        return dict(rr=mpjpe(pred, rr_truth), cov=100 * bone_length_variation(pred),
+                    accel=acceleration_error(pred, rr_truth))
     options = {"smooth": variant == "smooth", "foot_lock": variant != "no foot lock"}
     if variant != "assumed intrinsics":
-        options.update(focal=float(split["camera_focal"][frames][0]), center=split["camera_center"][frames][0])
-    motion = world_motion(lifted, keypoints, size, FPS, **options)
-    truth_up = rotation @ np.array([0.0, 1.0, 0.0])
-    # the ground truth's floor: its lowest ankles are at ankle height
-    from lib.world import ANKLE_HEIGHT_FRACTION
-    floor = np.percentile(truth_world[:, list(FEET), 1], 10) - ANKLE_HEIGHT_FRACTION * 1700.0
-    truth_level = truth_world.copy()
-    truth_level[..., 1] -= floor
-    contacts = foot_contacts(truth_level[:, list(FEET)], FPS, 1700.0)
+        options.update(focal=view.focal, center=view.center)
+    motion = world_motion(lifted, view.keypoints, view.size, FPS, **options)
+    truth_contacts = foot_contacts(view.truth_world[:, list(FEET)], FPS, 1700.0)
+    # the world as the camera sees it: levelled camera axes (what a static-camera estimate can give)
+    truth_level = view.truth_cam @ view.rotation
     rr_pred = root_relative(motion.camera_joints)
-    row.update(rr=mpjpe(rr_pred, rr_truth), cov=100 * bone_length_variation(motion.joints),
+    distance = view.truth_cam[:, 0, 2].mean()
+    row = dict(rr=mpjpe(rr_pred, rr_truth), cov=100 * bone_length_variation(motion.joints),
                accel=acceleration_error(rr_pred, rr_truth),
-               traj=float(np.linalg.norm(motion.camera_root - truth[:, 0], axis=-1).mean()),
-               wmpjpe=world_mpjpe(motion.joints, truth_world),
-               tilt=angle_deg(motion.ground.up, truth_up),
-               skate=foot_skating(motion.joints[:, list(FEET)], contacts, 1 if motion.up == "y" else 2),
-               skate_truth=foot_skating(truth_level[:, list(FEET)], contacts),
+               traj=float(np.linalg.norm(motion.camera_root - view.truth_cam[:, 0], axis=-1).mean()),
+               wmpjpe=world_mpjpe(motion.joints, truth_level),
+               tilt=angle_deg(motion.ground.up, view.rotation @ np.array([0.0, 1.0, 0.0])),
+               skate=foot_skating(motion.joints[:, list(FEET)], truth_contacts, 1 if motion.up == "y" else 2),
+               skate_truth=foot_skating(view.truth_world[:, list(FEET)], truth_contacts),
+               contact_agreement=float((motion.contacts == truth_contacts).mean()),
                rr_oracle_fk=mpjpe(oracle_scaled(rr_pred, rr_truth), rr_truth),
-               reliable=float(motion.ground.reliable), distance=camera_distance)
-    row["traj_pct"] = 100 * row["traj"] / camera_distance
+               reliable=float(motion.ground.reliable), distance=distance)
+    row["traj_pct"] = 100 * row["traj"] / distance
     return row
 
 
@@ -163,15 +189,16 @@ def main(argv=None):
     split = read_pkl(cli.data)[cli.split]
     selected = [(s, f) for s, f in videos(split)
                 if (cli.clips is None or split["action"][f][0] in cli.clips) and int(s[-2:]) <= cli.cameras]
-    lifted = lift_videos(split, selected, cli.pixel)
+    views = [static_view(split, f) for _, f in selected]
+    lifted = lift_views(views, cli.pixel)
     table = {}
     for variant in VARIANTS:
-        rows = [(f.stop - f.start, score_video(split, f, lifted[s], variant)) for s, f in selected]
+        rows = [(len(view.keypoints), score_view(view, out, variant)) for view, out in zip(views, lifted)]
         weights = np.array([n for n, _ in rows], dtype=np.float64)
         table[variant] = {key: float(np.average([r[key] for _, r in rows], weights=weights))
                           for key in rows[0][1]}
     clips = sorted({split["action"][f][0] for _, f in selected})
-    print(f"{len(selected)} videos ({', '.join(clips)}; {cli.cameras} cameras each), {int(sum(f.stop - f.start for _, f in selected))} frames, "
+    print(f"{len(selected)} videos ({', '.join(clips)}; {cli.cameras} cameras each), {sum(len(v.keypoints) for v in views)} frames, "
           f"{'--pixel' if cli.pixel else 'default'} normalisation")
     print("| | root-rel. MPJPE (mm) | trajectory (mm) | trajectory (% of distance) | W-MPJPE100 (mm) | bone CoV (%) "
           "| tilt (deg) | skating (mm/frame) | accel. error (mm/frame²) |")
@@ -182,7 +209,7 @@ def main(argv=None):
               f"{cell('wmpjpe')} | {cell('cov', '{:.2f}')} | {cell('tilt', '{:.2f}')} | {cell('skate', '{:.2f}')} | "
               f"{cell('accel', '{:.2f}')} |")
     after = table["after"]
-    print(f"ground truth skating on its own contacts: {after['skate_truth']:.2f} mm/frame; reliable ground fits: "
+    print(f"ground truth skating on its own contacts: {after['skate_truth']:.2f} mm/frame; contact flags agree with the ground truth's in {100 * after['contact_agreement']:.0f}% of the frames; reliable ground fits: "
           f"{100 * after['reliable']:.0f}%; mean camera distance {after['distance']:.0f} mm")
     print(f"constant bones alone (oracle-scaled, root-relative): {after['rr_oracle_fk']:.1f} mm vs "
           f"{table['before']['rr']:.1f} mm before ({100 * (after['rr_oracle_fk'] / table['before']['rr'] - 1):+.1f}%)")

@@ -652,3 +652,43 @@ def world_motion(poses_3d, keypoints_px=None, image_size=None, fps=None, height=
 def _to_world(points, to_world):
     rotation, origin = to_world
     return (points - origin) @ rotation.T
+
+
+# ------------------------------------------------------------------ command line of infer_wild.py
+
+def add_world_arguments(parser):
+    """``infer_wild.py``'s world-motion options (docs/inference.md, section 3)."""
+    from lib.export import EXPORT_FORMATS
+    group = parser.add_argument_group("world motion (metric, upright; X3D_world.npy and the --export files)")
+    group.add_argument("--height", type=float, default=None, metavar="METRES",
+                       help=f"the person's height in metres (default {DEFAULT_HEIGHT_M:.2f}, noted as assumed)")
+    group.add_argument("--focal", type=float, default=None, metavar="PX",
+                       help="the camera's focal length in pixels (default: the image diagonal, noted as assumed)")
+    group.add_argument("--fov", type=float, default=None, metavar="DEGREES",
+                       help="instead of --focal: the camera's horizontal field of view")
+    group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
+                       help="the principal point in pixels (default: the image centre)")
+    group.add_argument("--up", choices=UP_AXES, default="y", help="the world's up axis (default y; z for "
+                                                                   "Z-up tools)")
+    group.add_argument("--smooth", action="store_true", help="smooth the poses over time (Savitzky-Golay)")
+    group.add_argument("--export", default=",".join(EXPORT_FORMATS), metavar="FORMATS",
+                       help=f"comma-separated files to write besides X3D_world.npy: {', '.join(EXPORT_FORMATS)} or "
+                            f"none (default: all)")
+    group.add_argument("--no_world", "--no-world", action="store_true",
+                       help="only the normalised, root-relative outputs (X3D.npy, .json, .mp4)")
+    return parser
+
+
+def check_world_arguments(cli):
+    """The export formats to write (None with ``--no_world``); an :class:`OptionError` for a bad option."""
+    from lib.export import EXPORT_FORMATS, parse_export_formats
+    if cli.no_world:
+        given = [f"--{name}" for name in ("height", "focal", "fov", "center") if getattr(cli, name) is not None]
+        given += ["--smooth"] * cli.smooth + ["--up"] * (cli.up != "y")
+        given += ["--export"] * (cli.export != ",".join(EXPORT_FORMATS))
+        if given:
+            raise OptionError(f"--no_world writes no world motion, so {', '.join(given)} would do nothing: "
+                              f"drop them or --no_world")
+        return None
+    check_world_options(cli.height, cli.focal, cli.fov, cli.up)
+    return parse_export_formats(cli.export)
