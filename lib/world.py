@@ -59,6 +59,7 @@ FOOT_LOCK_WEIGHT = 10.0
 GROUND_INLIER_FRACTION = 0.02
 GROUND_MIN_INLIERS = 0.6
 GROUND_MAX_RMS_FRACTION = 0.012
+GROUND_MIN_STILL = 0.25  # of the frames, with a foot slower than the contact speed
 # --smooth: Savitzky-Golay window (s) and polynomial order.
 SMOOTH_WINDOW_S = 0.2
 SMOOTH_ORDER = 2
@@ -141,17 +142,15 @@ def _mirror_children(segment):
 
 
 def segment_frames(poses):
-    """``{segment joint: (..., 3, 3)}``: per frame, the segment's axes as columns: X from its right to its left
-    child, Y up along the bone into the segment (the pelvis: towards its middle child), Z = X × Y (forward)."""
+    """``{segment joint: (..., 3, 3)}``: per frame, the segment's axes as columns, from its children only (so
+    they move with it): X from its right to its left child, Y towards its middle child (orthogonalised),
+    Z = X × Y (forward)."""
     frames = {}
     for segment in SEGMENTS:
         left, right = _mirror_children(segment)
+        middle = next(c for c in CHILDREN[segment] if JOINT_SIDES[c] == MIDDLE)
         x = _normalize(poses[..., left, :] - poses[..., right, :])
-        if PARENTS[segment] is None:
-            middle = next(c for c in CHILDREN[segment] if JOINT_SIDES[c] == MIDDLE)
-            up = poses[..., middle, :] - poses[..., segment, :]
-        else:
-            up = poses[..., segment, :] - poses[..., PARENTS[segment], :]
+        up = poses[..., middle, :] - poses[..., segment, :]
         y = _normalize(up - np.sum(up * x, axis=-1, keepdims=True) * x)
         frames[segment] = np.stack([x, y, np.cross(x, y)], axis=-1)
     return frames
@@ -435,18 +434,20 @@ def _plane(points, prior_up, prior_weight):
 def fit_ground(ankles, heads, fps, height_mm, seed=0):
     """The floor (:class:`GroundFit`) from camera-space ankles ``(F, 2, 3)`` and head tops ``(F, 3)`` (mm).
 
-    Candidates: per frame, the lower ankle (along the camera's up), when it moves slower than the
-    contact speed. RANSAC (inliers within :data:`GROUND_INLIER_FRACTION` of the height), then least
-    squares on the inliers, held towards the camera's up by a weak prior. Unreliable (a moving camera,
-    or too little data): fewer than :data:`GROUND_MIN_INLIERS` inliers or their rms above
+    Candidates: the ankles while they move slower than the contact speed (a foot in the air moves
+    faster). RANSAC (inliers within :data:`GROUND_INLIER_FRACTION` of the height), then least
+    squares on the inliers, held towards the body's mean up (ankles to head) by a weak prior. Unreliable
+    (a moving camera, or too little data): a foot still in fewer than :data:`GROUND_MIN_STILL` of the
+    frames, fewer than :data:`GROUND_MIN_INLIERS` inliers or their rms above
     :data:`GROUND_MAX_RMS_FRACTION` of the height; then the camera's up is returned.
     """
     camera_up = np.array([0.0, -1.0, 0.0])
     ankle_height = ANKLE_HEIGHT_FRACTION * height_mm
-    lower = np.argmax(ankles[..., 1], axis=1)  # camera y points down
-    candidates = ankles[np.arange(len(ankles)), lower]
-    slow = _speed(ankles, fps)[np.arange(len(ankles)), lower] < CONTACT_SPEED_FRACTION * height_mm
-    points = candidates[slow] if slow.sum() >= 3 else candidates
+    slow = _speed(ankles, fps) < CONTACT_SPEED_FRACTION * height_mm
+    points = ankles[slow] if slow.sum() >= 3 else ankles.reshape(-1, 3)
+    # the body's mean up (ankles to head) decides what the footprints leave open: a straight walk's
+    # footprints lie along a line, which fixes no roll about it
+    body_up = _normalize(np.mean(_normalize(heads - ankles.mean(axis=1)), axis=0))
     threshold = GROUND_INLIER_FRACTION * height_mm
     prior_weight = len(points) * (0.05 * height_mm) ** 2
 
@@ -469,16 +470,22 @@ def fit_ground(ankles, heads, fps, height_mm, seed=0):
             best = inliers
     if best is None or best.sum() < 3:
         return fallback("the ankles fit no plane")
-    up, offset = _plane(points[best], camera_up, prior_weight)
+    up, offset = _plane(points[best], body_up, prior_weight)
     for _ in range(2):  # refine the inlier set on the least-squares plane
         inliers = np.abs(points @ up - offset) < threshold
         if inliers.sum() >= 3:
-            up, offset = _plane(points[inliers], camera_up, prior_weight)
+            up, offset = _plane(points[inliers], body_up, prior_weight)
     if np.mean(heads @ up - offset) < 0:  # the body stands on the floor, not under it
         up, offset = -up, -offset
     rms = float(np.sqrt(np.mean((points[inliers] @ up - offset) ** 2)))
     fraction = float(inliers.mean())
     fit = GroundFit(up, offset - ankle_height, rms, fraction, len(points), True)
+    still = float(slow.any(axis=1).mean())
+    if still < GROUND_MIN_STILL:
+        unreliable = fallback(f"the feet are still in only {100 * still:.0f}% of the frames (a moving camera, or "
+                              f"no steps on the ground): the camera's axes are kept (up = image up), not levelled")
+        unreliable.rms, unreliable.inlier_fraction = rms, fraction
+        return unreliable
     if fraction < GROUND_MIN_INLIERS or rms > GROUND_MAX_RMS_FRACTION * height_mm:
         unreliable = fallback(f"poor ground plane fit ({100 * fraction:.0f}% of the foot contacts within "
                               f"{threshold:.0f} mm, rms {rms:.0f} mm): a moving camera? The camera's axes are "
