@@ -1,4 +1,4 @@
-"""World motion: lifted 3D poses as metric, upright, world-grounded motion (docs/inference.md, section 3).
+"""World motion: lifted 3D poses as metric, upright, world-grounded motion (docs/inference.md, "World motion").
 
 The lifting models give each frame's pose in the normalised units of the 2D input, in the camera's
 axes, with bones whose lengths change from frame to frame and no root trajectory in depth.
@@ -664,7 +664,7 @@ def _to_world(points, to_world):
 # ------------------------------------------------------------------ command line of infer_wild.py
 
 def add_world_arguments(parser):
-    """``infer_wild.py``'s world-motion options (docs/inference.md, section 3)."""
+    """``infer_wild.py``'s world-motion options (docs/inference.md, "World motion")."""
     from lib.export import EXPORT_FORMATS
     group = parser.add_argument_group("world motion (metric, upright; X3D_world.npy and the --export files)")
     group.add_argument("--height", type=float, default=None, metavar="METRES",
