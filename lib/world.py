@@ -50,9 +50,10 @@ ANKLE_HEIGHT_FRACTION = 0.039
 # Depth comes from the pose's apparent size and is the noisiest.
 TRAJECTORY_CUTOFF_S = (0.1, 0.1, 0.4)
 # Foot contact: the ankle at most this much (fraction of the body height) above its standing height,
-# moving slower than this (body heights per second, over ~0.1 s).
+# moving slower than this (body heights per second).
 CONTACT_HEIGHT_FRACTION = 0.05
 CONTACT_SPEED_FRACTION = 0.3
+SPEED_WINDOW_S = 0.1  # speeds are measured over +-this
 # How strongly a foot in contact is held in place, against the camera trajectory's per-frame estimate.
 FOOT_LOCK_WEIGHT = 10.0
 # Ground fit: RANSAC inlier distance (fraction of the body height), and what makes a fit reliable.
@@ -413,12 +414,14 @@ class GroundFit:
                 "n_points": self.n_points, "reliable": self.reliable, "note": self.reason}
 
 
-def _speed(points, fps):
-    """``(F, ..., 3)`` → ``(F, ...)`` speed (units per second) by central differences over ±2 frames."""
+def _speed(points, fps, window_s=SPEED_WINDOW_S):
+    """``(F, ..., 3)`` → ``(F, ...)`` speed (units per second) by central differences over ±``window_s`` (at least
+    one frame): long enough that the jitter of lifted joints does not look like motion."""
+    half = max(1, int(round(window_s * fps)))
     if len(points) < 2:
         return np.zeros(points.shape[:-1])
-    padded = np.concatenate([points[:1].repeat(2, 0), points, points[-1:].repeat(2, 0)])
-    return np.linalg.norm(padded[4:] - padded[:-4], axis=-1) * fps / 4
+    padded = np.concatenate([points[:1].repeat(half, 0), points, points[-1:].repeat(half, 0)])
+    return np.linalg.norm(padded[2 * half:] - padded[:-2 * half], axis=-1) * fps / (2 * half)
 
 
 def _plane(points, prior_up, prior_weight):
@@ -519,7 +522,7 @@ def foot_contacts(ankles, fps, height_mm, up_axis=1):
     """``(F, 2)`` bool: is each ankle of world-frame ``ankles (F, 2, 3)`` (floor at 0) in contact?
 
     In contact: at most :data:`CONTACT_HEIGHT_FRACTION` of the height above the ankle's standing height
-    and slower than :data:`CONTACT_SPEED_FRACTION` heights per second; a median filter over 0.1 s
+    and slower than :data:`CONTACT_SPEED_FRACTION` heights per second (over ±0.1 s); a median filter over 0.1 s
     removes single-frame flicker.
     """
     height = ankles[..., up_axis]
