@@ -4,7 +4,9 @@
     python infer_wild.py --vid_path video.mp4 --out_path output/    # built-in 2D detector, one person
 
 Writes ``X3D.npy`` (float32 ``(F, 17, 3)``, one pose per video frame), ``X3D.json`` (the same with
-joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); without ``--json_path`` also
+joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); the same motion in metres,
+upright and on the ground (``lib/world.py``) as ``X3D_world.npy`` (mm) and ``X3D.bvh``, ``X3D.trc``,
+``X3D.csv`` (``--export``; ``--no_world``: none of them); without ``--json_path`` also
 ``keypoints_2d.json`` (the detected 2D keypoints, AlphaPose layout: give it as ``--json_path`` to skip
 detection). With several people and no ``--focus``, one ``X3D_<id>.*`` set per person. ``--stride`` equal to ``--clip_len`` reproduces
 the original's non-overlapping chunks (and its ``X3D.npy``); the default blends overlapping
@@ -21,6 +23,7 @@ from tqdm import tqdm
 
 from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file
 from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
+from lib.export import write_export
 from lib.inference import (add_runtime_arguments, add_window_arguments, check_window_options, lift, load_model,
                            make_onnx_runner, normalization, prepare_device, report_outputs, to_pixels)
 from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGHT
@@ -28,6 +31,7 @@ from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.vismo import hex2rgb, render_and_save
+from lib.world import add_world_arguments, check_world_arguments, world_motion
 
 
 REPO = os.path.dirname(os.path.abspath(__file__))
@@ -57,6 +61,7 @@ def parse_args(argv=None):
     add_runtime_arguments(parser)
     parser.add_argument("--overlay", action="store_true",
                         help="also write overlay.mp4: the 2D input skeletons drawn on the video")
+    add_world_arguments(parser)
     add_debug_argument(parser)
     cli = parser.parse_args(argv)
     defaults = dict(DEMO) if cli.demo else dict(DEFAULTS)
@@ -137,14 +142,35 @@ def write_overlay(video, tracks, save_path):
         reader.close()
 
 
-def output_names(tracks, overlay=False, detected=False):
-    """Output file stems per track (``X3D``, or ``X3D_<id>`` with several people) and every file name."""
+def output_names(tracks, overlay=False, exports=None, detected=False):
+    """Output file stems per track (``X3D``, or ``X3D_<id>`` with several people) and every file name;
+    ``exports``: the world-motion formats (None: no world motion); ``detected``: the keypoints were detected."""
     stems = {t.name: f"X3D_{t.name}" if len(tracks) > 1 else "X3D" for t in tracks}
-    names = [stem + ext for stem in stems.values() for ext in (".npy", ".json", ".mp4")]
+    extensions = [".npy", ".json", ".mp4"]
+    if exports is not None:
+        extensions += ["_world.npy"] + [f".{fmt}" for fmt in exports]
+    names = [stem + ext for stem in stems.values() for ext in extensions]
     return stems, names + (["overlay.mp4"] if overlay else []) + ([KEYPOINTS_FILE] if detected else [])
 
 
+def write_world(out, stem, results, track, video, cli, exports):
+    """The world motion of one person (``lib/world.py``): ``<stem>_world.npy`` and the ``exports`` files;
+    returns its description for ``X3D.json``, with the foot contacts per frame."""
+    motion = world_motion(results, track.keypoints, video.size, video.fps, cli.height, cli.focal, cli.fov,
+                          cli.center, cli.up, cli.smooth)
+    np.save(out.path(stem + "_world.npy"), motion.joints.astype(np.float32))
+    for fmt in exports:
+        write_export(fmt, out.path(f"{stem}.{fmt}"), motion, name=f"{stem}.{fmt}")
+    for note in motion.notes + ([motion.ground.reason] if motion.ground.reason else []):
+        print(f"  world, person {track.track_id}: {note}")
+    doc = motion.describe()
+    doc["files"] = [stem + "_world.npy"] + [f"{stem}.{fmt}" for fmt in exports]
+    doc["foot_contact"] = motion.contacts.astype(int).tolist()
+    return doc
+
+
 def run(cli):
+    exports = check_world_arguments(cli)
     cfg = load_config(cli.config, INFER_POSE3D)
     stride = check_window_options(cli, cfg.maxlen)
     if cli.overlay and not cli.vid_path:
@@ -153,7 +179,7 @@ def run(cli):
     print(inputs.summary())
     video = inputs.video
     motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in inputs.tracks]
-    stems, names = output_names(inputs.tracks, cli.overlay, detections is not None)
+    stems, names = output_names(inputs.tracks, cli.overlay, exports, detections is not None)
     check_output_folder(cli.out_path, names)
     device = prepare_device(cli.precision)
     if cli.onnx:
@@ -170,11 +196,15 @@ def run(cli):
                            desc=f"lift person {track.track_id}")
             stem = stems[track.name]
             render_and_save(results, out.path(stem + ".mp4"), keep_imgs=False, fps=video.playback_fps)
+            world = write_world(out, stem, results, track, video, cli, exports) if exports is not None else None
             if cli.pixel:
                 results = to_pixels(results, video.size)
             np.save(out.path(stem + ".npy"), results)
+            doc = x3d_json(results, track, video, cli, mapping, stride)
+            if world is not None:
+                doc["world"] = world
             with open(out.path(stem + ".json"), "w") as f:
-                json.dump(x3d_json(results, track, video, cli, mapping, stride), f)
+                json.dump(doc, f)
         if cli.overlay:
             write_overlay(video, inputs.tracks, out.path("overlay.mp4"))
     return report_outputs(out)

@@ -313,6 +313,13 @@ def cases(f, tmp):
     wild("out_readonly", [], ["cannot write to", "readonly"], outputs=[], folders=[f["readonly"]],
          skip="running as root: a read-only folder is writable" if os.geteuid() == 0 else None)
     c[-1].argv[c[-1].argv.index("-o") + 1] = os.path.join(f["readonly"], "sub")
+    wild("height_low", ["--height", "0.3"], ["--height", "between 0.5 and 2.5"], fast=True)
+    wild("height_high", ["--height", "2.6"], ["--height", "between 0.5 and 2.5"])
+    wild("focal_zero", ["--focal", "0"], ["--focal", "must be positive"])
+    wild("fov_negative", ["--fov", "-30"], ["--fov", "between 0 and 180"])
+    wild("focal_and_fov", ["--focal", "1000", "--fov", "60"], ["--focal and --fov", "give one of them"])
+    wild("export_unknown", ["--export", "bvh,fbx"], ["--export bvh,fbx", "unknown format fbx"], fast=True)
+    wild("no_world_with_height", ["--no_world", "--height", "1.8"], ["--no_world", "--height"])
     wild("onnx_missing", ["--onnx", os.path.join(tmp, "nope.onnx")], ["ONNX file not found", "nope.onnx"])
     wild("onnx_garbage", ["--onnx", f["ckpt_text"]], ["not a readable ONNX model", "notes.txt"])
 

@@ -580,6 +580,11 @@ def video_arrays(take, camera_index):
     ``joint3d_image``: noise-free pixel x, y and the depth relative to the root in the same pixel
     units; ``2.5d_factor`` = root depth / focal length (mm per pixel), so that
     ``joints_2.5d_image = joint3d_image * 2.5d_factor`` is in mm.
+
+    Beyond H36M's schema, for metric benchmarks (``bench/bench_world.py``): ``joints_cam_mm``, the
+    joints in camera coordinates (x right, y down, z forward, mm); the camera's intrinsics
+    ``camera_focal`` (px) and ``camera_center`` (px); its extrinsics ``camera_rotation`` (world → camera)
+    and ``camera_position`` (world, mm; the world is y up, the floor at y = 0).
     """
     camera = take.cameras[camera_index]
     points = camera.to_camera(take.keypoints[:, :len(H36M_KEYPOINTS)])
@@ -600,6 +605,11 @@ def video_arrays(take, camera_index):
         "action": np.full(n_frames, take.motion),
         "source": np.full(n_frames, source_name(take, camera_index)),
         "c3d_frame": np.arange(n_frames, dtype=np.int64),  # frame index in the video (50 Hz)
+        "joints_cam_mm": points.astype(np.float32),
+        "camera_focal": np.full(n_frames, camera.focal),
+        "camera_center": np.tile(camera.center, (n_frames, 1)),
+        "camera_rotation": np.tile(camera.rotation, (n_frames, 1, 1)),
+        "camera_position": camera.position,
     }
 
 
