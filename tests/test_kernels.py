@@ -95,3 +95,25 @@ def test_other_dtypes_and_tracing_use_f_linear(monkeypatch):
     monkeypatch.setattr(kernels, "_LINEAR_POINTWISE", fail)
     torch.testing.assert_close(linear(x, weight, bias, "gelu").double(), reference(x, weight, bias, "gelu"),
                                rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [17, 90])  # short sequences (explicit products in bf16) and long ones (SDPA)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_attention_matches_softmax_attention(length, dtype):
+    """Values and gradients of strided q, k, v views (as the backbone passes them) against float64."""
+    g = torch.Generator().manual_seed(length)
+    qkv = torch.randn(6, length, 2, 3, 16, generator=g)  # (batch, tokens, heads, q/k/v, channels)
+    scale = 16 ** -0.5
+    leaf = qkv.to(dtype, copy=True).requires_grad_()
+    q, k, v = (t.transpose(1, 2) for t in leaf.unbind(3))
+    y = kernels.attention(q, k, v, scale)
+    grad_out = torch.randn(y.shape, generator=g)
+    y.backward(grad_out.to(dtype))
+    ref_leaf = qkv.double().requires_grad_()
+    rq, rk, rv = (t.transpose(1, 2) for t in ref_leaf.unbind(3))
+    expected = torch.softmax(rq @ rk.transpose(-2, -1) * scale, dim=-1) @ rv
+    expected.backward(grad_out.double())
+    tolerance = 1e-5 if dtype == torch.float32 else 3e-2
+    assert y.dtype == dtype
+    torch.testing.assert_close(y.double(), expected, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(leaf.grad.double(), ref_leaf.grad, rtol=tolerance, atol=tolerance)
