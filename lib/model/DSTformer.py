@@ -16,7 +16,6 @@ import math
 from collections import OrderedDict
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lib.model.drop import DropPath
