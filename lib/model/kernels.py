@@ -54,9 +54,16 @@ def is_tracing():
     return torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting()
 
 
-def onednn_applies(x):
-    """Whether :func:`linear` runs ``x`` through oneDNN: CPU, float32/bfloat16, eager mode."""
+# oneDNN's products with fewer output channels than this (the streams' 2-way gate) are slower than MKL's
+MIN_ONEDNN_OUTPUTS = 16
+
+
+def onednn_applies(x, weight=None):
+    """Whether :func:`linear` runs ``x`` (and ``weight``) through oneDNN: CPU, float32/bfloat16, eager mode, and a
+    contiguous weight with at least :data:`MIN_ONEDNN_OUTPUTS` rows (oneDNN falls back to a reference kernel
+    for a strided weight, 100x slower, and has no fast kernel for very few outputs)."""
     return (_LINEAR_POINTWISE is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+            and (weight is None or (weight.is_contiguous() and weight.shape[0] >= MIN_ONEDNN_OUTPUTS))
             and not is_tracing())
 
 
@@ -99,7 +106,7 @@ class OneDnnLinear(torch.autograd.Function):
 def linear(x, weight, bias=None, activation=None, residual=None):
     """``activation(x @ weightᵀ + bias) + residual`` (``activation``: None, ``'gelu'`` (exact) or ``'tanh'``;
     ``residual``: None or a tensor of the output's shape), with oneDNN on the CPU (see the module doc)."""
-    if not onednn_applies(x):
+    if not onednn_applies(x, weight):
         y = F.linear(x, weight, bias)
         y = y if activation is None else _ACTIVATIONS[activation](y)
         return y if residual is None else residual + y
