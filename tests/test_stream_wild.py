@@ -1,0 +1,131 @@
+"""stream_wild.py end to end: JSON lines, stdout, offline equivalence, gaps, people, Ctrl-C, a closed stdout."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import stream_wild
+from conftest import REPO
+from lib.data.wild_input import load_wild_inputs
+from lib.inference import lift_pixels, load_model
+from lib.streaming import StreamingLifter
+from lib.utils.tools import get_config
+from test_infer_wild import CHECKPOINT, CONFIG, SINGLE, TWO, write_json
+
+SIZE = ["--size", "1920", "1080"]
+BASE = ["--config", CONFIG, "-e", CHECKPOINT, *SIZE, "--fps", "30", "--speed", "0"]
+
+
+def read_lines(path):
+    with open(path) as f:
+        text = f.read()
+    assert text == "" or text.endswith("\n"), "the last line is cut"
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def poses_of(lines):
+    return np.array([line["keypoints_3d"] for line in lines])
+
+
+def test_writes_one_json_line_per_frame_as_the_lifter_emits_them(tmp_path):
+    assert stream_wild.main(BASE + ["-j", SINGLE, "-o", str(tmp_path), "--lookahead", "5", "--hop", "2"]) == 0
+    assert os.listdir(tmp_path) == ["X3D.jsonl"]
+    lines = read_lines(tmp_path / "X3D.jsonl")
+    assert [line["frame"] for line in lines] == list(range(45))
+    assert [line["time"] for line in lines] == [round(t / 30, 4) for t in range(45)]
+    cfg = get_config(CONFIG)
+    lifter = StreamingLifter(load_model(cfg, CHECKPOINT, "pose3d", "cpu"), cfg, lookahead=5, hop=2,
+                             image_size=(1920, 1080))
+    keypoints = load_wild_inputs(SINGLE).tracks[0].keypoints
+    expected = [p.pose for t in range(45) for p in lifter.push(keypoints[t])] + [p.pose for p in lifter.flush()]
+    np.testing.assert_allclose(poses_of(lines), np.stack(expected), atol=6e-4)  # rounded to 3 decimals
+
+
+def test_full_lookahead_gives_the_offline_poses(tmp_path):
+    """45 frames, windows of 27 every 9: L = 18 is full look-ahead, the last window is on the grid."""
+    stream_wild.main(BASE + ["-j", SINGLE, "-o", str(tmp_path), "--lookahead", "18", "--hop", "9"])
+    cfg = get_config(CONFIG)
+    offline = lift_pixels(load_wild_inputs(SINGLE).tracks[0].keypoints, (1920, 1080),
+                          load_model(cfg, CHECKPOINT, "pose3d", "cpu"), cfg, stride=9)
+    np.testing.assert_allclose(poses_of(read_lines(tmp_path / "X3D.jsonl")), offline, atol=2e-3)
+
+
+def test_stdout_carries_the_poses_only(capsys):
+    stream_wild.main(BASE + ["-j", SINGLE, "--lookahead", "0"])
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert [line["frame"] for line in lines] == list(range(45))
+    assert "Loading checkpoint" in captured.err and "Wrote 45 poses to stdout" in captured.err
+
+
+def test_frames_without_a_detection_leave_a_gap(tmp_path):
+    entries = [e for e in json.load(open(SINGLE)) if not 10 <= int(e["image_id"].split(".")[0]) < 15]
+    stream_wild.main(BASE + ["-j", write_json(tmp_path / "gap.json", entries), "-o", str(tmp_path / "out")])
+    frames = [line["frame"] for line in read_lines(tmp_path / "out" / "X3D.jsonl")]
+    assert frames == [t for t in range(45) if not 10 <= t < 15]
+
+
+def test_one_person_of_several_with_focus(tmp_path):
+    stream_wild.main(BASE + ["-j", TWO, "--focus", "2", "-o", str(tmp_path)])
+    track = load_wild_inputs(TWO, focus=2).tracks[0]
+    assert [line["frame"] for line in read_lines(tmp_path / "X3D.jsonl")] == list(np.nonzero(track.detected)[0])
+
+
+def _start(args, **kwargs):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    return subprocess.Popen([sys.executable, os.path.join(REPO, "stream_wild.py"), "--config", CONFIG, "-e",
+                             CHECKPOINT, "-j", SINGLE, *SIZE, *args], env=env, cwd=REPO, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+
+
+def test_ctrl_c_stops_cleanly_and_leaves_whole_lines(tmp_path):
+    """SIGINT in the middle of a real-time stream (45 frames at 10 fps): exit 0, every line whole, the
+    poses of every frame read so far written (those waiting for look-ahead flushed), no more."""
+    out = tmp_path / "X3D.jsonl"
+    process = _start(["--fps", "10", "--lookahead", "9", "-o", str(tmp_path)])
+    try:
+        deadline = time.monotonic() + 120
+        while not (out.exists() and len(read_lines(out)) >= 3):
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+            time.sleep(0.05)
+        seen = len(read_lines(out))
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "stopped (Ctrl-C)" in stderr and "Traceback" not in stderr
+    frames = [line["frame"] for line in read_lines(out)]
+    assert frames == list(range(len(frames))) and len(frames) < 45
+    # the 9 poses that were waiting for look-ahead when the signal came were flushed
+    assert len(frames) >= seen + 9 and f"Wrote {len(frames)} poses" in stderr
+
+
+def test_a_reader_closing_stdout_ends_the_stream_cleanly():
+    process = _start(["--fps", "30", "--lookahead", "0"], stdout=subprocess.PIPE)
+    try:
+        first = process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read()
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert json.loads(first)["frame"] == 0
+    assert process.returncode == 0, stderr
+    assert "stdout was closed by its reader" in stderr
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--vid_path", "99"], "cannot open camera 99"),
+    (["-j", SINGLE, "--lookahead", "-2"], "--lookahead"),
+])
+def test_bad_options_are_user_errors(args, message):
+    from lib.utils.errors import UserError
+    with pytest.raises(UserError, match=message):
+        stream_wild.main(["--config", CONFIG, "-e", CHECKPOINT, "--speed", "0"] + args)
