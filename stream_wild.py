@@ -192,43 +192,45 @@ def stop_on_sigint():
 def make_postprocess(cli):
     """The per-frame step from the lifter's pixel poses to the written units: ``None`` (pixels) for now.
 
-    The seam for metric / world units (docs/streaming.md, "Units"): a callable ``(frame, pose) -> pose``.
+    The seam for metric / world units (docs/streaming.md, "Seams"): a callable ``(frame, pose) -> pose``.
     """
     return None
 
 
-def run(cli, out=None):
+def run(cli, stdout):
+    """Stream as ``cli`` says; the poses go to ``DIR/X3D.jsonl`` or ``stdout``. Returns the number written."""
     cfg = load_config(cli.config, INFER_POSE3D)
     check_stream_options(cli, cfg.maxlen)
-    frames, image_size = open_source(cli)
-    if cli.normalization == "frame" and not image_size:
-        raise WildInputError("--normalization frame scales by the image size, which is unknown: give --vid_path or "
-                             "--size WIDTH HEIGHT, or use --normalization window")
     if cli.out_path:
         check_output_folder(cli.out_path, [OUTPUT_NAME])
-    preview = Preview() if cli.preview else None
-    device = prepare_device(cli.precision)
-    if cli.threads:
-        torch.set_num_threads(cli.threads)
-    if cli.onnx:
-        print(f"Running {cli.onnx} with onnxruntime")
-        model = make_onnx_runner(cli.onnx)
-    else:
-        model = load_model(cfg, cli.evaluate, "pose3d", device)
-    lifter = StreamingLifter(model, cfg, cli.clip_len, cli.lookahead, cli.hop, cli.normalization, image_size,
-                             cli.precision, device)
-    target = os.path.join(cli.out_path, OUTPUT_NAME) if cli.out_path else "stdout"
-    print(f"Streaming: the pose of frame t-{cli.lookahead} when frame t arrives, a model run every {cli.hop} "
-          f"frame(s) of {cli.clip_len}; pixels; to {target} (Ctrl-C stops)")
-    if cli.out_path:
-        os.makedirs(cli.out_path, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        if cli.out_path:
-            out = stack.enter_context(open(target, "w"))
-        lines = JsonLines(out)
-        write, watch = lines.write, None
+        preview = Preview() if cli.preview else None
         if preview is not None:
             stack.callback(preview.close)
+        frames, image_size = open_source(cli)
+        stack.enter_context(contextlib.closing(frames))
+        if cli.normalization == "frame" and not image_size:
+            raise WildInputError("--normalization frame scales by the image size, which is unknown: give --vid_path "
+                                 "or --size WIDTH HEIGHT, or use --normalization window")
+        device = prepare_device(cli.precision)
+        if cli.threads:
+            torch.set_num_threads(cli.threads)
+        if cli.onnx:
+            print(f"Running {cli.onnx} with onnxruntime")
+            model = make_onnx_runner(cli.onnx)
+        else:
+            model = load_model(cfg, cli.evaluate, "pose3d", device)
+        lifter = StreamingLifter(model, cfg, cli.clip_len, cli.lookahead, cli.hop, cli.normalization, image_size,
+                                 cli.precision, device)
+        target = os.path.join(cli.out_path, OUTPUT_NAME) if cli.out_path else "stdout"
+        print(f"Streaming: the pose of frame t-{cli.lookahead} when frame t arrives, a model run every {cli.hop} "
+              f"frame(s) on {cli.clip_len} frames; pixels; to {target} (Ctrl-C stops)")
+        if cli.out_path:  # the file appears only now, after every check
+            os.makedirs(cli.out_path, exist_ok=True)
+            stdout = stack.enter_context(open(target, "w"))
+        lines = JsonLines(stdout)
+        write, watch = lines.write, None
+        if preview is not None:
             write = lambda frame, pose: (lines.write(frame, pose), preview.pose(frame, pose))  # noqa: E731
             watch = preview.frame
         stopped = stack.enter_context(stop_on_sigint())
@@ -236,7 +238,7 @@ def run(cli, out=None):
             run_stream(frames, lifter, write, make_postprocess(cli),
                        stop=lambda: stopped() or (preview is not None and preview.closed), watch=watch)
         except BrokenPipeError:  # the reader of stdout went away: nothing more to write to
-            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # no second error when Python exits
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())  # no second error when Python exits
             print(f"stdout was closed by its reader: stopped after {lines.count} poses", file=sys.stderr)
             return lines.count
         if stopped():

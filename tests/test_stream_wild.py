@@ -129,3 +129,24 @@ def test_bad_options_are_user_errors(args, message):
     from lib.utils.errors import UserError
     with pytest.raises(UserError, match=message):
         stream_wild.main(["--config", CONFIG, "-e", CHECKPOINT, "--speed", "0"] + args)
+
+
+def test_the_preview_shows_each_frame_and_the_latest_pose(tmp_path, monkeypatch):
+    """The preview's drawing, with OpenCV's window calls replaced (no display here): one image per frame,
+    the video frame (with its 2D skeleton) beside the 3D pose; q closes it and stops the stream."""
+    import cv2
+    from lib.data.stream_input import StreamFrame
+    shown, keys = [], iter([-1] * 5 + [ord("q")] + [-1] * 100)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(cv2, "imshow", lambda name, image: shown.append(image.shape))
+    monkeypatch.setattr(cv2, "waitKey", lambda delay: next(keys))
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+    stream_wild.main(BASE + ["-j", SINGLE, "-o", str(tmp_path), "--preview", "--lookahead", "2"])
+    assert len(shown) == 6 and shown[0] == (480, 480, 3)  # stopped by q after the sixth frame
+    assert [line["frame"] for line in read_lines(tmp_path / "X3D.jsonl")] == list(range(6))
+    preview = stream_wild.Preview()
+    keypoints = load_wild_inputs(SINGLE).tracks[0].keypoints[0] / 6
+    preview.pose(None, keypoints * [1, 1, 0])
+    preview.frame(StreamFrame(0, 0.0, keypoints, np.zeros((240, 320, 3), dtype=np.uint8)))
+    assert shown[-1] == (480, 640 + 480, 3)
