@@ -12,7 +12,7 @@ MPJPE between the stream and the offline poses; jitter is the acceleration error
 mean over joints and frames). For L >= clip_len - hop a stream equals offline lifting with
 stride = hop (tests/test_streaming.py), so it is run once per hop and reported for every such L.
 
-``speed`` feeds a 200-frame clip (examples/demo_alphapose.json) frame by frame, times each
+``speed`` feeds a 400-frame clip (examples/demo_alphapose.json there and back) frame by frame, times each
 ``push`` (and the 2D detector per frame, when one is installed), and replays the measured times
 against frames arriving at 30 fps: a frame waits while earlier ones are processed, and its
 latency runs from its arrival to its pose being written (look-ahead included). The real-time
@@ -232,10 +232,8 @@ def _speed_case(model_name, clip_len, precision, threads, lookahead, hop, keypoi
 
     from lib.streaming import StreamingLifter
     model, cfg = _load(model_name, threads)
+    StreamingLifter(model, cfg, clip_len, 0, 1, "frame", size, precision).push(keypoints[0])  # warm-up: one run
     lifter = StreamingLifter(model, cfg, clip_len, lookahead, hop, "frame", size, precision)
-    for t in range(clip_len):  # warm-up: allocator, kernels
-        lifter.push(keypoints[t])
-    lifter.flush()
     push_seconds, emitted, window_seconds = [], [], []
     for t, frame in enumerate(keypoints):
         started = time.perf_counter()
@@ -262,7 +260,8 @@ SPEED_CASES = [  # (model, clip_len, lookahead, hop)
 def bench_speed(precisions, threads_list, frames):
     from lib.data.wild_input import load_wild_inputs
     inputs = load_wild_inputs(SPEED_CLIP, os.path.join(REPO, "examples", "demo.mp4"))
-    keypoints = inputs.tracks[0].keypoints[:frames]
+    keypoints = inputs.tracks[0].keypoints
+    keypoints = np.concatenate([keypoints, keypoints[::-1]])[:frames]  # there and back: 400 frames
     detector_seconds = _detector_seconds()
     load = os.getloadavg()
     rows = []
@@ -302,7 +301,7 @@ def main():
     parser.add_argument("--videos", type=int, default=None, help="accuracy: only the first N test videos")
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--threads", type=_int_list, default=[2, 1], help="speed: torch threads")
-    parser.add_argument("--frames", type=int, default=200, help="speed: frames fed")
+    parser.add_argument("--frames", type=int, default=400, help="speed: frames fed (at most 400)")
     cli = parser.parse_args()
     if cli.what == "accuracy":
         models = []
