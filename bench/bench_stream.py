@@ -21,6 +21,7 @@ and a Lite-size one (MB_ft_h36m_global_lite.yaml, random weights: the released w
 available here; speed does not depend on them).
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -50,7 +51,8 @@ def _load(name, threads=1):
     torch.manual_seed(0)
     config, checkpoint = MODELS[name]
     cfg = load_config(os.path.join(REPO, config), INFER_POSE3D)
-    return load_model(cfg, checkpoint and os.path.join(REPO, checkpoint), "pose3d", "cpu"), cfg
+    with contextlib.redirect_stdout(sys.stderr):  # stdout: the tables only
+        return load_model(cfg, checkpoint and os.path.join(REPO, checkpoint), "pose3d", "cpu"), cfg
 
 
 # ------------------------------------------------------------------ accuracy
