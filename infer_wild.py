@@ -1,10 +1,14 @@
 """3D poses from the 2D keypoints of your own video (docs/inference.md).
 
     python infer_wild.py --vid_path video.mp4 --json_path alphapose-results.json --out_path output/
+    python infer_wild.py --vid_path video.mp4 --out_path output/    # built-in 2D detector, one person
 
 Writes ``X3D.npy`` (float32 ``(F, 17, 3)``, one pose per video frame), ``X3D.json`` (the same with
-joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); with several people and no
-``--focus``, one ``X3D_<id>.*`` set per person. ``--stride`` equal to ``--clip_len`` reproduces
+joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); the same motion in metres,
+upright and on the ground (``lib/world.py``) as ``X3D_world.npy`` (mm) and ``X3D.bvh``, ``X3D.trc``,
+``X3D.csv`` (``--export``; ``--no_world``: none of them); without ``--json_path`` also
+``keypoints_2d.json`` (the detected 2D keypoints, AlphaPose layout: give it as ``--json_path`` to skip
+detection). With several people and no ``--focus``, one ``X3D_<id>.*`` set per person. ``--stride`` equal to ``--clip_len`` reproduces
 the original's non-overlapping chunks (and its ``X3D.npy``); the default blends overlapping
 windows so poses do not jump at chunk borders.
 """
@@ -17,8 +21,9 @@ import imageio
 import numpy as np
 from tqdm import tqdm
 
-from lib.data.wild_input import (WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints,
-                                 pixel_mapping)
+from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file
+from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
+from lib.export import write_export
 from lib.inference import (add_runtime_arguments, add_window_arguments, check_window_options, lift, load_model,
                            make_onnx_runner, normalization, prepare_device, report_outputs, to_pixels)
 from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGHT
@@ -26,6 +31,7 @@ from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.vismo import hex2rgb, render_and_save
+from lib.world import add_world_arguments, check_world_arguments, world_motion
 
 
 REPO = os.path.dirname(os.path.abspath(__file__))
@@ -34,7 +40,6 @@ DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
 # the offline demo (docs/demo.md); its files ship with the repository, so paths are relative to it
 DEMO = {"config": os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"),
         "evaluate": os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"),
-        "json_path": os.path.join(REPO, "examples", "demo_alphapose.json"),
         "vid_path": os.path.join(REPO, "examples", "demo.mp4"),
         "out_path": os.path.join("output", "demo")}
 
@@ -48,13 +53,15 @@ def parse_args(argv=None):
                              "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
     parser.add_argument("--demo", action="store_true",
                         help="the offline demo: the small model trained on open motion capture "
-                             f"({DEMO['config']}, {DEMO['evaluate']}) on {DEMO['json_path']} and "
-                             f"{DEMO['vid_path']}; --out_path defaults to {DEMO['out_path']} (docs/demo.md)")
+                             f"({DEMO['config']}, {DEMO['evaluate']}) on the 2D keypoints that the built-in "
+                             f"detector finds in {DEMO['vid_path']}; --out_path defaults to {DEMO['out_path']} "
+                             f"(docs/demo.md)")
     add_input_arguments(parser, required=False)
     add_window_arguments(parser)
     add_runtime_arguments(parser)
     parser.add_argument("--overlay", action="store_true",
                         help="also write overlay.mp4: the 2D input skeletons drawn on the video")
+    add_world_arguments(parser)
     add_debug_argument(parser)
     cli = parser.parse_args(argv)
     defaults = dict(DEMO) if cli.demo else dict(DEFAULTS)
@@ -63,9 +70,8 @@ def parse_args(argv=None):
     for key, value in defaults.items():
         if getattr(cli, key, None) is None:
             setattr(cli, key, value)
-    for key in ("json_path", "out_path"):
-        if getattr(cli, key) is None:
-            parser.error(f"--{key} is required (or run --demo)")
+    if cli.out_path is None:
+        parser.error("--out_path is required (or run --demo)")
     return cli
 
 
@@ -136,23 +142,44 @@ def write_overlay(video, tracks, save_path):
         reader.close()
 
 
-def output_names(tracks, overlay=False):
-    """Output file stems per track (``X3D``, or ``X3D_<id>`` with several people) and every file name."""
+def output_names(tracks, overlay=False, exports=None, detected=False):
+    """Output file stems per track (``X3D``, or ``X3D_<id>`` with several people) and every file name;
+    ``exports``: the world-motion formats (None: no world motion); ``detected``: the keypoints were detected."""
     stems = {t.name: f"X3D_{t.name}" if len(tracks) > 1 else "X3D" for t in tracks}
-    names = [stem + ext for stem in stems.values() for ext in (".npy", ".json", ".mp4")]
-    return stems, names + (["overlay.mp4"] if overlay else [])
+    extensions = [".npy", ".json", ".mp4"]
+    if exports is not None:
+        extensions += ["_world.npy"] + [f".{fmt}" for fmt in exports]
+    names = [stem + ext for stem in stems.values() for ext in extensions]
+    return stems, names + (["overlay.mp4"] if overlay else []) + ([KEYPOINTS_FILE] if detected else [])
+
+
+def write_world(out, stem, results, track, video, cli, exports):
+    """The world motion of one person (``lib/world.py``): ``<stem>_world.npy`` and the ``exports`` files;
+    returns its description for ``X3D.json``, with the foot contacts per frame."""
+    motion = world_motion(results, track.keypoints, video.size, video.fps, cli.height, cli.focal, cli.fov,
+                          cli.center, cli.up, cli.smooth)
+    np.save(out.path(stem + "_world.npy"), motion.joints.astype(np.float32))
+    for fmt in exports:
+        write_export(fmt, out.path(f"{stem}.{fmt}"), motion, name=f"{stem}.{fmt}")
+    for note in motion.notes + ([motion.ground.reason] if motion.ground.reason else []):
+        print(f"  world, person {track.track_id}: {note}")
+    doc = motion.describe()
+    doc["files"] = [stem + "_world.npy"] + [f"{stem}.{fmt}" for fmt in exports]
+    doc["foot_contact"] = motion.contacts.astype(int).tolist()
+    return doc
 
 
 def run(cli):
+    exports = check_world_arguments(cli)
     cfg = load_config(cli.config, INFER_POSE3D)
     stride = check_window_options(cli, cfg.maxlen)
     if cli.overlay and not cli.vid_path:
         raise WildInputError("--overlay draws on the input video: give it with --vid_path")
-    inputs = inputs_from_args(cli)
+    inputs, detections = inputs_from_video_or_file(cli)
     print(inputs.summary())
     video = inputs.video
     motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in inputs.tracks]
-    stems, names = output_names(inputs.tracks, cli.overlay)
+    stems, names = output_names(inputs.tracks, cli.overlay, exports, detections is not None)
     check_output_folder(cli.out_path, names)
     device = prepare_device(cli.precision)
     if cli.onnx:
@@ -161,17 +188,23 @@ def run(cli):
     else:
         model = load_model(cfg, cli.evaluate, "pose3d", device)
     with OutputSet(cli.out_path) as out:
+        if detections is not None:
+            detections.save(out.path(KEYPOINTS_FILE))
         for track, motion in zip(inputs.tracks, motions):
             mapping = pixel_mapping(track.keypoints, **normalization(cli, video))
             results = lift(motion, model, cfg, cli.clip_len, stride, cli.precision, device,
                            desc=f"lift person {track.track_id}")
             stem = stems[track.name]
             render_and_save(results, out.path(stem + ".mp4"), keep_imgs=False, fps=video.playback_fps)
+            world = write_world(out, stem, results, track, video, cli, exports) if exports is not None else None
             if cli.pixel:
                 results = to_pixels(results, video.size)
             np.save(out.path(stem + ".npy"), results)
+            doc = x3d_json(results, track, video, cli, mapping, stride)
+            if world is not None:
+                doc["world"] = world
             with open(out.path(stem + ".json"), "w") as f:
-                json.dump(x3d_json(results, track, video, cli, mapping, stride), f)
+                json.dump(doc, f)
         if cli.overlay:
             write_overlay(video, inputs.tracks, out.path("overlay.mp4"))
     return report_outputs(out)

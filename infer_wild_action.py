@@ -2,7 +2,8 @@
 
     python infer_wild_action.py --vid_path video.mp4 --json_path alphapose-results.json --out_path output/
 
-Takes the same keypoint files as ``infer_wild.py`` and an NTU-60 action checkpoint
+Takes the same keypoint files as ``infer_wild.py`` (or, without ``--json_path``, runs its built-in
+2D detector on the video) and an NTU-60 action checkpoint
 (``train_action.py``); prints and saves (``action.json``, or ``action_<id>.json`` per person)
 the top-5 classes with probabilities for the whole clip and for sliding windows. Inputs are
 prepared as the NTU training data were (spec 04 §2): pixel coordinates through ``make_cam``,
@@ -16,8 +17,9 @@ import numpy as np
 import torch
 
 from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
+from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file
 from lib.data.wild_input import (DEFAULT_FPS, DEFAULT_VIDEO_SIZE, WildInputError, add_input_arguments,
-                                 coco_order_confidence, inputs_from_args)
+                                 coco_order_confidence)
 from lib.inference import (add_precision_argument, load_model, make_model_runner, prepare_device, report_outputs,
                            run_in_batches, sliding_windows)
 from lib.utils.cli import add_debug_argument, run_cli
@@ -99,7 +101,7 @@ def run(cli):
     for name in ("top_k", "window", "window_stride", "batch_size"):
         if getattr(cli, name) is not None and getattr(cli, name) < 1:
             raise WildInputError(f"--{name} must be positive, got {getattr(cli, name)}")
-    inputs = inputs_from_args(cli)
+    inputs, detections = inputs_from_video_or_file(cli)
     print(inputs.summary())
     video = inputs.video
     window = cli.window or max(1, round(WINDOW_SECONDS * video.playback_fps))
@@ -109,7 +111,7 @@ def run(cli):
               f"give --fps or --window")
     several = len(inputs.tracks) > 1
     names = {track.name: f"action_{track.name}.json" if several else "action.json" for track in inputs.tracks}
-    check_output_folder(cli.out_path, list(names.values()))
+    check_output_folder(cli.out_path, list(names.values()) + ([KEYPOINTS_FILE] if detections else []))
     device = prepare_device(cli.precision)
     check_classifier_config(cfg)
     model = load_model(cfg, cli.evaluate, "action", device)
@@ -117,6 +119,8 @@ def run(cli):
     k = min(cli.top_k, len(classes))
     image_shape = (video.height, video.width) if video.size else DEFAULT_VIDEO_SIZE[::-1]
     with OutputSet(cli.out_path) as out:
+        if detections is not None:
+            detections.save(out.path(KEYPOINTS_FILE))
         for track in inputs.tracks:
             motion = ntu_input(track.keypoints, image_shape)
             windows = sliding_windows(len(motion), window, stride)

@@ -3,6 +3,8 @@
     python infer_wild_mesh.py --vid_path video.mp4 --json_path alphapose-results.json --out_path output/ \
         [--ref_3d_motion_path output/X3D.npy]
 
+Without ``--json_path`` the built-in 2D detector finds one person in the video (and writes
+``keypoints_2d.json``, as ``infer_wild.py`` does).
 Writes ``mesh.mp4`` (the mesh seen from the camera); with ``--save_npy`` also ``mesh.npy``
 (vertices, mm) and ``mesh_joints.npy`` (H36M joints, mm). With ``--ref_3d_motion_path`` (the
 ``X3D.npy`` of ``infer_wild.py`` for the same person) the mesh follows that motion's root
@@ -15,7 +17,8 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args, normalize_keypoints
+from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file
+from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints
 from lib.inference import (add_precision_argument, add_window_arguments, blend_windows, check_window_options,
                            load_model, normalization, plan_windows, prepare_device, report_outputs, run_windows)
 from lib.utils.cli import add_debug_argument, run_cli
@@ -138,7 +141,7 @@ def load_reference(path, n_frames):
 def run(cli):
     cfg = load_config(cli.config, INFER_MESH)
     stride = check_window_options(cli, cfg.maxlen)
-    inputs = inputs_from_args(cli)
+    inputs, detections = inputs_from_video_or_file(cli)
     print(inputs.summary())
     video = inputs.video
     motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in inputs.tracks]
@@ -149,11 +152,14 @@ def run(cli):
         references[track.name] = load_reference(path, len(track.detected)) if path else None
     stems = {track.name: f"mesh_{track.name}" if several else "mesh" for track in inputs.tracks}
     extensions = (".mp4", ".npy", "_joints.npy") if cli.save_npy else (".mp4",)
-    check_output_folder(cli.out_path, [stem + ext for stem in stems.values() for ext in extensions])
+    names = [stem + ext for stem in stems.values() for ext in extensions]
+    check_output_folder(cli.out_path, names + ([KEYPOINTS_FILE] if detections else []))
     device = prepare_device(cli.precision)
     model = load_model(cfg, cli.evaluate, "mesh", device)
     smpl = SMPL(cfg.data_root, batch_size=1).to(device)
     with OutputSet(cli.out_path) as out:
+        if detections is not None:
+            detections.save(out.path(KEYPOINTS_FILE))
         for track, motion in zip(inputs.tracks, motions):
             verts, joints = mesh_motion(model, smpl, motion, device, cli.clip_len, stride,
                                         desc=f"mesh person {track.track_id}", precision=cli.precision)

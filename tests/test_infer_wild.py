@@ -244,3 +244,51 @@ def test_without_a_video_fps_and_size_are_not_claimed(tmp_path):
     assert video_props(tmp_path / "X3D.mp4")[:2] == (45, 25.0)  # the video is still written, at 25 fps
     _expect_error(tmp_path, "--pixel normalises by the frame size, which is unknown", "-j", SINGLE, "--clip_len",
                   27, "--pixel")
+
+
+# ------------------------------------------------------------------ world motion (lib/world.py, lib/export.py)
+
+def test_world_outputs_by_default(tmp_path, capsys):
+    video = make_video(tmp_path / "in.mp4", 45, fps=24)
+    keypoints = write_json(tmp_path / "kpts.json", scaled_entries())
+    out = tmp_path / "out"
+    run(out, "-j", keypoints, "-v", video, "--clip_len", 27, "--height", 1.8, "--focal", 400)
+    for name in ("X3D_world.npy", "X3D.bvh", "X3D.trc", "X3D.csv"):
+        assert (out / name).is_file(), name
+    joints = np.load(out / "X3D_world.npy")
+    assert joints.shape == (45, 17, 3) and joints.dtype == np.float32
+    doc = json.load(open(out / "X3D.json"))["world"]
+    assert doc["units"] == "mm" and doc["up"] == "+Y" and doc["fps"] == 24.0
+    assert doc["height_m"] == 1.8 and doc["height"].startswith("given")
+    assert doc["intrinsics"]["focal_px"] == 400 and doc["intrinsics"]["principal_point_px"] == [160, 120]
+    assert not doc["intrinsics"]["assumed"] and len(doc["foot_contact"]) == 45 and len(doc["steps"]) >= 4
+    assert doc["files"] == ["X3D_world.npy", "X3D.bvh", "X3D.trc", "X3D.csv"]
+    assert "assumed" not in capsys.readouterr().out.split("Wrote")[0].split("person 1: detected")[1]
+
+
+def test_world_notes_what_is_assumed_and_exports_only_what_is_asked(tmp_path, capsys):
+    run(tmp_path, "-j", SINGLE, "--clip_len", 27, "--export", "csv", "--up", "z")
+    assert (tmp_path / "X3D.csv").is_file() and not (tmp_path / "X3D.bvh").exists()
+    doc = json.load(open(tmp_path / "X3D.json"))["world"]
+    assert doc["up"] == "+Z" and doc["intrinsics"] is None and doc["height"].startswith("assumed")
+    printed = capsys.readouterr().out
+    assert "height 1.70 m assumed" in printed and "root trajectory skipped" in printed and "fps unknown" in printed
+
+
+def test_no_world_keeps_todays_outputs_and_x3d_npy_is_unchanged(tmp_path):
+    common = ["-j", SINGLE, "--clip_len", 20, "--stride", 20, "--size", 1920, 1080, "--fps", 30]
+    run(tmp_path / "plain", *common, "--no_world")
+    assert sorted(os.listdir(tmp_path / "plain")) == ["X3D.json", "X3D.mp4", "X3D.npy"]
+    assert "world" not in json.load(open(tmp_path / "plain" / "X3D.json"))
+    run(tmp_path / "world", *common, "--smooth", "--height", 1.6)
+    np.testing.assert_array_equal(np.load(tmp_path / "plain" / "X3D.npy"), np.load(tmp_path / "world" / "X3D.npy"))
+
+
+@pytest.mark.parametrize("args, text", [
+    (["--height", "3"], "--height"), (["--focal", "0"], "--focal"), (["--fov", "-10"], "--fov"),
+    (["--export", "bvh,fbx"], "unknown format fbx"), (["--no_world", "--height", "1.7"], "--no_world")])
+def test_bad_world_options_fail_before_anything_loads(tmp_path, args, text):
+    with pytest.raises(UserError, match=text):
+        infer_wild.main(["--config", CONFIG, "-e", str(tmp_path / "missing.bin"), "-j", SINGLE, "-o",
+                         str(tmp_path / "out")] + args)
+    assert not (tmp_path / "out").exists()

@@ -19,7 +19,9 @@ EXAMPLE = dict(clip="walk", camera="55011271", fps=25, seconds=2.0, scale=0.5)
 SCHEMA = {"joint_2d": (np.float32, (17, 2)), "confidence": (np.float32, (17,)),
           "joint3d_image": (np.float32, (17, 3)), "joints_2.5d_image": (np.float64, (17, 3)),
           "2.5d_factor": (np.float64, ()), "camera_name": (np.str_, ()), "action": (np.str_, ()),
-          "source": (np.str_, ()), "c3d_frame": (np.int64, ())}
+          "source": (np.str_, ()), "c3d_frame": (np.int64, ()), "joints_cam_mm": (np.float32, (17, 3)),
+          "camera_focal": (np.float64, ()), "camera_center": (np.float64, (2,)),
+          "camera_rotation": (np.float64, (3, 3)), "camera_position": (np.float64, (3,))}
 SOURCE = re.compile(r"s_(\d\d)_act_(\d\d)_subact_(\d\d)_ca_(\d\d)$")
 
 
@@ -35,7 +37,8 @@ def generated(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     path = run_tool(folder, "--examples-dir", str(folder / "examples"), "--example-clip", EXAMPLE["clip"],
                     "--example-camera", EXAMPLE["camera"], "--example-fps", str(EXAMPLE["fps"]),
-                    "--example-seconds", str(EXAMPLE["seconds"]), "--example-scale", str(EXAMPLE["scale"]))
+                    "--example-seconds", str(EXAMPLE["seconds"]), "--example-scale", str(EXAMPLE["scale"]),
+                    "--test-videos", str(folder / "videos"), "--test-cameras", EXAMPLE["camera"])
     with open(path, "rb") as f:
         dataset = pickle.load(f)
     return folder, path, dataset
@@ -147,6 +150,25 @@ def test_detections_are_the_projection_plus_noise(generated):
             w, h = CAMERA_RESOLUTION[split["camera_name"][frames][0]]
             xy = split["joint3d_image"][frames][..., :2]
             assert xy.min() > 0 and xy[..., 0].max() < w and xy[..., 1].max() < h, f"{source} leaves the image"
+
+
+def test_camera_space_ground_truth_and_cameras(generated):
+    """joints_cam_mm is the camera-space skeleton the image arrays were made from; the extrinsics put it on a
+    floor at y = 0 in one world shared by the four views, with a fixed camera orientation per video."""
+    _, _, dataset = generated
+    for split in dataset.values():
+        np.testing.assert_allclose(split["joints_cam_mm"], camera_space(split), rtol=1e-5, atol=0.05)
+        projected = (split["camera_focal"][:, None, None] * split["joints_cam_mm"][..., :2]
+                     / split["joints_cam_mm"][..., 2:] + split["camera_center"][:, None])
+        np.testing.assert_allclose(projected, split["joint3d_image"][..., :2], atol=0.01)
+        world = (np.einsum("tji,tkj->tki", split["camera_rotation"], split["joints_cam_mm"].astype(np.float64))
+                 + split["camera_position"][:, None])
+        for source, frames in videos(split).items():
+            assert (split["camera_rotation"][frames] == split["camera_rotation"][frames][0]).all(), source
+            assert world[frames][..., 1].min() > -100  # the feet near the floor, not under it
+        walk = [f for s, f in videos(split).items() if split["action"][f][0] == "walk"]
+        for frames in walk[1:]:  # every view of a clip: one motion in the world
+            np.testing.assert_allclose(world[frames], world[walk[0]], atol=0.05)
 
 
 def test_datareader_round_trip(generated):
@@ -299,6 +321,18 @@ def test_example_files(generated):
     direct = [i for i in range(17) if i != 7]  # H36M spine = chest joint, not halpe2h36m's neck/hip midpoint
     error = np.linalg.norm(h36m[:, direct] - truth[:, direct, :2], axis=-1)
     assert np.median(error) < 6 and np.mean(error < 20) > 0.98
+
+
+def test_test_videos_have_every_frame_of_their_source(generated):
+    import imageio
+    folder, _, dataset = generated
+    test = dataset["test"]
+    sources = {s for s in set(test["source"]) if test["camera_name"][test["source"] == s][0] == EXAMPLE["camera"]}
+    assert sorted(p.stem for p in (folder / "videos").glob("*.mp4")) == sorted(sources)  # kick and walk
+    for source in sources:
+        reader = imageio.get_reader(str(folder / "videos" / f"{source}.mp4"))
+        assert reader.get_meta_data()["fps"] == demo.FPS
+        assert sum(1 for _ in reader) == np.count_nonzero(test["source"] == source)
 
 
 def test_clips_must_cover_both_splits(capsys):

@@ -17,7 +17,10 @@ SPEC_RENDER_BONES = [[0, 1], [1, 2], [2, 3], [0, 4], [4, 5], [5, 6], [0, 7], [7,
 SPEC_LEFT_BONES = {(8, 11), (11, 12), (12, 13), (0, 4), (4, 5), (5, 6)}
 SPEC_RIGHT_BONES = {(8, 14), (14, 15), (15, 16), (0, 1), (1, 2), (2, 3)}
 KEYPOINT_COUNTS = {"halpe26": 26, "coco17": 17, "h36m17": 17, "halpe136": 136, "coco_wholebody133": 133,
-                   "posetrack17": 17}
+                   "blazepose33": 33, "posetrack17": 17}
+# MediaPipe's BlazePose landmark indices of the COCO-17 points, in COCO order (nose, left/right eye, left/right
+# ear, then shoulders to ankles, left before right), from MediaPipe's PoseLandmark numbering
+BLAZEPOSE_COCO = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
 
 ACTION = np.load(fixture_path("tasks", "action", "helpers.npz"))
 WILD = np.load(fixture_path("tasks", "wild", "wild_inputs.npz"))
@@ -122,6 +125,16 @@ def test_to_h36m_matches_the_fixtures(name, x, expected):
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out, expected)
     np.testing.assert_array_equal(to_h36m(x, FORMATS[name]), expected)
+
+
+def test_blazepose33_maps_like_its_coco_points():
+    x = np.random.default_rng(0).uniform(0, 500, (3, 33, 3))
+    np.testing.assert_array_equal(to_h36m(x, "blazepose33"), to_h36m(x[:, BLAZEPOSE_COCO], "coco17"))
+    # the other 16 landmarks (inner/outer eyes, mouth, hands, feet) are not used
+    unused = np.setdiff1d(np.arange(33), BLAZEPOSE_COCO)
+    y = x.copy()
+    y[:, unused] = -1
+    np.testing.assert_array_equal(to_h36m(y, "blazepose33"), to_h36m(x, "blazepose33"))
 
 
 def test_to_h36m_posetrack_follows_the_spec_table():

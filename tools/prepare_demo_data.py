@@ -18,7 +18,7 @@ detections) and ``<examples-dir>/demo.mp4`` (a rendering of the same clip and ca
 
     pip install pybullet   # only this tool needs it, for its data files
     python tools/prepare_demo_data.py [--output data/motion3d/demo/h36m_demo.pkl] [--seed 0]
-                                      [--clips walk kick ...] [--no-examples]
+                                      [--clips walk kick ...] [--no-examples] [--test-videos DIR]
 """
 import argparse
 import dataclasses
@@ -39,6 +39,7 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION  # noqa: E402
+from lib.data.wild_input import alphapose_results  # noqa: E402
 from lib.skeleton import JOINT_NAMES  # noqa: E402
 from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
@@ -128,6 +129,10 @@ BACKGROUND_RGB = (236, 236, 232)
 GRID_RGB = (190, 190, 184)
 GRID_SPACING_MM = 1000.0
 LIMB_RGB = {"left": (66, 120, 220), "right": (235, 120, 40), "centre": (110, 110, 110)}
+# Marks on the head sphere, so that a face shows which way the body faces (without them a 2D detector
+# cannot tell a front view from a back view and mirrors left and right): keypoint, radius (a fraction of
+# the head's), colour
+FACE_MARKS = (("nose", 0.2, (232, 190, 160)), ("left_eye", 0.14, (30, 30, 30)), ("right_eye", 0.14, (30, 30, 30)))
 # H.264 settings of demo.mp4: small (constant quality) and bit-exact without metadata, so that the
 # shipped file only changes when its pictures do
 VIDEO_OPTIONS = dict(codec="libx264", quality=None, pixelformat="yuv420p",
@@ -575,6 +580,11 @@ def video_arrays(take, camera_index):
     ``joint3d_image``: noise-free pixel x, y and the depth relative to the root in the same pixel
     units; ``2.5d_factor`` = root depth / focal length (mm per pixel), so that
     ``joints_2.5d_image = joint3d_image * 2.5d_factor`` is in mm.
+
+    Beyond H36M's schema, for metric benchmarks (``bench/bench_world.py``): ``joints_cam_mm``, the
+    joints in camera coordinates (x right, y down, z forward, mm); the camera's intrinsics
+    ``camera_focal`` (px) and ``camera_center`` (px); its extrinsics ``camera_rotation`` (world → camera)
+    and ``camera_position`` (world, mm; the world is y up, the floor at y = 0).
     """
     camera = take.cameras[camera_index]
     points = camera.to_camera(take.keypoints[:, :len(H36M_KEYPOINTS)])
@@ -595,6 +605,11 @@ def video_arrays(take, camera_index):
         "action": np.full(n_frames, take.motion),
         "source": np.full(n_frames, source_name(take, camera_index)),
         "c3d_frame": np.arange(n_frames, dtype=np.int64),  # frame index in the video (50 Hz)
+        "joints_cam_mm": points.astype(np.float32),
+        "camera_focal": np.full(n_frames, camera.focal),
+        "camera_center": np.tile(camera.center, (n_frames, 1)),
+        "camera_rotation": np.tile(camera.rotation, (n_frames, 1, 1)),
+        "camera_position": camera.position,
     }
 
 
@@ -643,21 +658,11 @@ def scaled_camera(camera, scale, size):
     return dataclasses.replace(camera, focal=camera.focal * scale, center=camera.center * scale, size=size)
 
 
-def alphapose_results(keypoints, scores):
+def demo_alphapose_results(keypoints, scores):
     """AlphaPose result list (one person per frame): Halpe-26 ``keypoints (T, 26, 2)``, ``scores (T, 26)``."""
-    results = []
-    for i, (xy, score) in enumerate(zip(keypoints, scores)):
-        values = np.column_stack([xy, score]).ravel()
-        low, high = xy.min(0), xy.max(0)
-        margin = 0.1 * (high - low)  # detector boxes are a bit larger than the keypoints' extent
-        box = np.concatenate([low - margin, high - low + 2 * margin])
-        results.append({
-            "image_id": f"{i}.jpg", "category_id": 1,
-            "keypoints": [round(float(v), 3 if k % 3 == 2 else 2) for k, v in enumerate(values)],  # x, y, score
-            # on the scale of AlphaPose's scores (box score + keypoint terms, about 2.5-3.2)
-            "score": round(float(score.mean() + 1.25 * score.max() + 1.0), 4),
-            "box": [round(float(v), 2) for v in box], "idx": 1})
-    return results
+    # detection scores on the scale of AlphaPose's (box score + keypoint terms, about 2.5-3.2)
+    return alphapose_results(np.concatenate([keypoints, scores[..., None]], axis=-1),
+                             scores=scores.mean(-1) + 1.25 * scores.max(-1) + 1.0)
 
 
 CUBE_CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
@@ -678,11 +683,18 @@ def body_solids(camera, skeleton_mm, frames, t):
         depth = cam[:, 2].mean()
         side = "left" if shape.link.startswith("left") else "right" if shape.link.startswith("right") else "centre"
         solids.append((depth, (shape.kind, camera.project(cam), camera.focal * shape.radius / depth, LIMB_RGB[side])))
+    head_radius = next(s.radius for s in skeleton_mm.shapes if s.link == HEAD_LINK and s.kind == "sphere")
+    for name, radius, color in FACE_MARKS:  # drawn after the head (nearer) only when they face the camera
+        link, point = skeleton_mm.local_points[name]
+        rotation, origin = frames[link][0][t], frames[link][1][t]
+        cam = camera.to_camera_at((origin + rotation.apply(point))[None], t)
+        solids.append((cam[0, 2], ("sphere", camera.project(cam), camera.focal * radius * head_radius / cam[0, 2],
+                                   color)))
     return [solid for _, solid in sorted(solids, key=lambda s: -s[0])]
 
 
 def render_frame(camera, skeleton_mm, frames, t, grid_lines):
-    """Frame ``t`` of the example video (RGB uint8): the body's collision shapes over a floor grid.
+    """Frame ``t`` of the example video (RGB uint8): the body's collision shapes (and a face) over a floor grid.
 
     The tool's one rendering step: a renderer of another kind replaces this function.
     """
@@ -713,6 +725,18 @@ def floor_grid(ground_track, extent_mm=8000.0, step_mm=250.0):
     return lines
 
 
+def render_video(subject, take, camera_index, frame_ids, fps, scale, path):
+    """Write the video of ``take`` seen by camera ``camera_index`` (its frames ``frame_ids``, the image scaled
+    by ``scale``) to ``path``; returns ``(w, h)``."""
+    camera = take.cameras[camera_index]
+    size = tuple(int(v * scale) // 2 * 2 for v in camera.size)  # even sizes for H.264 (cropping, not stretching)
+    video_camera = scaled_camera(camera, scale, size)
+    grid = floor_grid(take.frames["root"][1])
+    write_video((render_frame(video_camera, subject.skeleton_mm, take.frames, t, grid)
+                 for t in tqdm(frame_ids, desc="render video")), path, fps, **VIDEO_OPTIONS)
+    return size
+
+
 def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale, out):
     """``demo_alphapose.json`` and ``demo.mp4`` of ``take`` seen by camera ``camera_index``, written under
     the temporary names of ``out`` (an ``OutputSet``).
@@ -722,18 +746,28 @@ def write_examples(subject, take, camera_index, out_dir, fps, seconds, scale, ou
     """
     frame_ids = np.arange(0, min(len(take.keypoints), int(round(seconds * FPS))), FPS // fps)
     camera = take.cameras[camera_index]
-    size = tuple(int(v * scale) // 2 * 2 for v in camera.size)  # even sizes for H.264 (cropping, not stretching)
-    video_camera = scaled_camera(camera, scale, size)
     halpe_ids = [KEYPOINT_NAMES.index(n) for n in HALPE26_KEYPOINTS]
     pixels = camera.project(camera.to_camera(take.keypoints[:, halpe_ids]))
     noisy, scores = detect(np.random.default_rng(take.example_seeds[camera_index]), pixels, HALPE26_KEYPOINTS)
     json_path, video_path = os.path.join(out_dir, "demo_alphapose.json"), os.path.join(out_dir, "demo.mp4")
     with open(out.path(json_path), "w") as f:
-        json.dump(alphapose_results(noisy[frame_ids] * scale, scores[frame_ids]), f, separators=(",", ":"))
-    grid = floor_grid(take.frames["root"][1])
-    write_video((render_frame(video_camera, subject.skeleton_mm, take.frames, t, grid)
-                 for t in tqdm(frame_ids, desc="example video")), out.path(video_path), fps, **VIDEO_OPTIONS)
+        json.dump(demo_alphapose_results(noisy[frame_ids] * scale, scores[frame_ids]), f, separators=(",", ":"))
+    size = render_video(subject, take, camera_index, frame_ids, fps, scale, out.path(video_path))
     return json_path, video_path, len(frame_ids), size
+
+
+def write_test_videos(subject, takes, camera_names, out_dir, scale, out):
+    """The videos of the test clips seen by ``camera_names``, every frame of the pickle (50 fps), named
+    ``<source>.mp4``: the input of bench/bench_video.py, whose ground truth is in the pickle. Returns the
+    paths."""
+    paths = []
+    for take in takes:
+        for name in camera_names:
+            camera_index = [c[0] for c in CAMERAS].index(name)
+            path = os.path.join(out_dir, source_name(take, camera_index) + ".mp4")
+            render_video(subject, take, camera_index, np.arange(len(take.keypoints)), FPS, scale, out.path(path))
+            paths.append(path)
+    return paths
 
 
 # ========================================================================================================
@@ -762,6 +796,11 @@ def parse_args(argv=None):
     parser.add_argument("--example-scale", type=float, default=0.5,
                         help="size of the example video relative to the camera image; the JSON is in the "
                              "video's pixels (default: %(default)s)")
+    parser.add_argument("--test-videos", metavar="DIR", default=None,
+                        help="also render the test clips' videos (every frame, 50 fps) into DIR, for "
+                             "bench/bench_video.py (default: none)")
+    parser.add_argument("--test-cameras", nargs="+", default=["54138969", "55011271"], choices=[c[0] for c in CAMERAS],
+                        metavar="CAMERA", help="cameras of --test-videos (default: %(default)s)")
     add_debug_argument(parser)
     args = parser.parse_args(argv)
     if args.seed < 0:
@@ -782,6 +821,8 @@ def main(argv=None):
     check_output_file(args.output, "--output")
     if not args.no_examples:
         check_output_folder(args.examples_dir, ["demo_alphapose.json", "demo.mp4"], option="--examples-dir")
+    if args.test_videos:
+        check_output_folder(args.test_videos, option="--test-videos")
     subject = DemoSubject(pybullet_data_dir())
     dataset, takes, report = build_dataset(subject, args.clips, args.seed, args.min_seconds)
     with OutputSet() as out:  # the pickle and the examples appear together
@@ -791,6 +832,10 @@ def main(argv=None):
             camera_index = [c[0] for c in CAMERAS].index(args.example_camera)
             examples = write_examples(subject, take, camera_index, args.examples_dir, args.example_fps,
                                       args.example_seconds, args.example_scale, out)
+        if args.test_videos:
+            test_takes = [takes[c] for c in args.clips if split_of(c) == "test"]
+            test_videos = write_test_videos(subject, test_takes, args.test_cameras, args.test_videos,
+                                            args.example_scale, out)
     for split in ("train", "test"):
         clips = [c for c in args.clips if split_of(c) == split]
         print(f"{split}: {len(dataset[split]['source'])} frames; clips ({len(CAMERAS)} cameras each): "
@@ -803,6 +848,9 @@ def main(argv=None):
         json_path, video_path, n_frames, size = examples
         print(f"wrote {json_path} and {video_path}: {args.example_clip} seen by camera {args.example_camera} "
               f"({source_name(take, camera_index)}), {n_frames} frames at {args.example_fps} fps, {size[0]}x{size[1]}")
+    if args.test_videos:
+        print(f"wrote {len(test_videos)} test videos to {args.test_videos} ({FPS} fps, --example-scale "
+              f"{args.example_scale:g})")
     return 0
 
 

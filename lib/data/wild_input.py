@@ -22,7 +22,8 @@ from lib.utils.utils_data import crop_scale
 # The formats a keypoint file may have (the --keypoints choices), in the order they are tried;
 # PoseTrack-17 is a training format only (17 points like COCO-17, from no detector).
 KEYPOINT_FORMATS = OrderedDict((name, FORMATS[name])
-                               for name in ("halpe26", "coco17", "h36m17", "halpe136", "coco_wholebody133"))
+                               for name in ("halpe26", "coco17", "h36m17", "halpe136", "coco_wholebody133",
+                                                                 "blazepose33"))
 
 DEFAULT_VIDEO_SIZE = (1920, 1080)
 DEFAULT_FPS = 25.0
@@ -136,6 +137,29 @@ def _read_alphapose(path, entries):
     ids = [_normalise_id(e.get("idx")) for e in entries]
     track_ids = ids if all(i is not None for i in ids) else None
     return Detections(path, "alphapose", _stack(path, kpts), frames, track_ids, 0, notes)
+
+
+def alphapose_results(keypoints, frames=None, track_id=1, scores=None):
+    """AlphaPose result entries (the layout :func:`read_detections` reads) of one person.
+
+    ``keypoints (N, K, 3)``: x, y (pixels), score per detection; ``frames``: their video frame
+    numbers (default 0..N-1, written as ``image_id`` ``"<frame>.jpg"``); ``scores``: the detection
+    scores (default: the mean keypoint score). Coordinates are rounded to 0.01 px, keypoint scores
+    to 0.001; ``box`` is the keypoints' extent with a 10 % margin, as detector boxes are.
+    """
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    frames = range(len(keypoints)) if frames is None else frames
+    scores = keypoints[..., 2].mean(axis=-1) if scores is None else scores
+    results = []
+    for frame, kpts, score in zip(frames, keypoints, scores):
+        low, high = kpts[:, :2].min(0), kpts[:, :2].max(0)
+        margin = 0.1 * (high - low)
+        box = np.concatenate([low - margin, high - low + 2 * margin])
+        results.append({
+            "image_id": f"{int(frame)}.jpg", "category_id": 1,
+            "keypoints": [round(float(v), 3 if k % 3 == 2 else 2) for k, v in enumerate(kpts.ravel())],  # x, y, score
+            "score": round(float(score), 4), "box": [round(float(v), 2) for v in box], "idx": track_id})
+    return results
 
 
 def _read_mmpose(path, frame_list, style, first_frame_id):
@@ -577,13 +601,16 @@ def load_wild_inputs(keypoints_path, vid_path=None, keypoint_format=None, focus=
 def add_input_arguments(parser, required=True):
     """The in-the-wild scripts' input options (keypoint file, video, people); see :func:`inputs_from_args`.
 
-    ``required=False`` leaves ``--json_path``/``--out_path`` to the caller to check (e.g. when a
-    demo mode fills them in).
+    ``required=False`` leaves ``--out_path`` to the caller to check (e.g. when a demo mode fills
+    it in). ``--json_path`` is optional: without it the built-in detector reads ``--vid_path``
+    (lib/data/detector.py).
     """
-    parser.add_argument("-j", "--json_path", type=str, required=required,
-                        help="2D keypoints: AlphaPose or MMPose JSON, or a .npy array (docs/inference.md)")
+    parser.add_argument("-j", "--json_path", type=str, default=None,
+                        help="2D keypoints: AlphaPose or MMPose JSON, or a .npy array (docs/inference.md); without "
+                             "it, the built-in detector finds one person in --vid_path")
     parser.add_argument("-v", "--vid_path", type=str, default=None,
-                        help="the video the keypoints were detected on (fps, size, frame count)")
+                        help="the video the keypoints were detected on (fps, size, frame count), or, without "
+                             "--json_path, the video to detect them in")
     parser.add_argument("-o", "--out_path", type=str, required=required, help="output folder")
     parser.add_argument("--focus", type=int, default=None, help="only the person with this track id")
     parser.add_argument("--keypoints", choices=list(KEYPOINT_FORMATS), default=None,

