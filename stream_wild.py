@@ -1,12 +1,13 @@
 """3D poses live: stream 2D keypoints (a keypoint file, a video or a camera) and lift them as they come (docs/streaming.md).
 
-    python stream_wild.py --demo                                   # the demo keypoints, live, to stdout
+    python stream_wild.py --demo                                   # the demo video, live, to stdout
     python stream_wild.py -j alphapose-results.json -v video.mp4 --lookahead 9 --out_path output/
-    python stream_wild.py --vid_path 0                             # a camera, with the built-in 2D detector
+    python stream_wild.py --vid_path 0 --metric                    # a camera, with the built-in 2D detector
 
 Writes one JSON line per emitted frame, ``{"frame": 12, "time": 0.48, "keypoints_3d": [[x, y, z], ...]}``
-(17 H36M joints; x, y image pixels, z depth in the same units, 0 at the root of the first frame),
-to stdout or, with ``--out_path DIR``, to ``DIR/X3D.jsonl``. The pose of frame ``t - lookahead``
+(17 H36M joints; x, y image pixels, z depth in the same units, 0 at the root of the first frame;
+with ``--metric``: millimetres in the camera's axes), to stdout or, with ``--out_path DIR``, to
+``DIR/X3D.jsonl``. The pose of frame ``t - lookahead``
 is written once frame ``t`` has arrived. Ctrl-C stops: the poses still pending are written and
 the file is left whole.
 """
@@ -20,24 +21,25 @@ import sys
 import numpy as np
 import torch
 
-from lib.data.stream_input import VideoSource, replay_track
+from lib.data.stream_input import FrameDetector, VideoSource, replay_track
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args
 from lib.inference import (add_runtime_arguments, check_clip_len, load_model, make_onnx_runner, prepare_device)
 from lib.skeleton import BONES_RENDER_ORDER
-from lib.streaming import NORMALIZATIONS, StreamingLifter, open_detector, run_stream
+from lib.streaming import METRIC_CALIBRATION_S, NORMALIZATIONS, MetricPoses, StreamingLifter, run_stream
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import check_output_folder
 from lib.utils.vismo import Skeleton3DRenderer, pixel2world_vis_motion
+from lib.world import add_metric_arguments, check_world_options
 
 REPO = os.path.dirname(os.path.abspath(__file__))
 DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
             "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}
-# the offline demo's files (docs/demo.md), streamed
+# the offline demo's files (docs/demo.md), streamed: its video through the built-in 2D detector
 DEMO = {"config": os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"),
         "evaluate": os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"),
-        "json_path": os.path.join(REPO, "examples", "demo_alphapose.json"),
         "vid_path": os.path.join(REPO, "examples", "demo.mp4")}
+METRIC_OPTIONS = ("height", "focal", "fov", "center")
 OUTPUT_NAME = "X3D.jsonl"
 
 
@@ -48,7 +50,9 @@ def parse_args(argv=None):
     parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME", default=None,
                         help=f"checkpoint to run (default: {DEFAULTS['evaluate']})")
     parser.add_argument("--demo", action="store_true",
-                        help="stream the offline demo's keypoints with its model (docs/demo.md)")
+                        help=f"stream the offline demo's video ({DEMO['vid_path']}) through the built-in 2D detector "
+                             f"with its model (docs/demo.md); with --json_path or --vid_path: your input, the demo "
+                             f"model")
     add_input_arguments(parser, required=False)
     parser.add_argument("--lookahead", type=int, default=9,
                         help="frames of look-ahead L: the pose of frame t-L is written when frame t arrives "
@@ -66,19 +70,26 @@ def parse_args(argv=None):
                              "lifted) (default 1: real time)")
     parser.add_argument("--preview", action="store_true",
                         help="show the video and the latest 3D pose in a window (needs a display)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads of the model (default: PyTorch's; 1 is often fastest for small models on "
-                             "a busy machine)")
+    metric = parser.add_argument_group(
+        "metric output (millimetres, camera axes; on with --metric or any of these options)")
+    metric.add_argument("--metric", action="store_true",
+                        help="joints in millimetres with the root at its camera-space position, instead of pixels "
+                             f"(the scale is estimated over the first {METRIC_CALIBRATION_S:g} s, then fixed)")
+    add_metric_arguments(metric)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads of the model (default 1: a stream lifts one small window at a time, where "
+                             "more threads cost more than they give, the more so beside the 2D detector on a busy "
+                             "CPU; docs/streaming.md)")
     add_runtime_arguments(parser)
     add_debug_argument(parser)
     cli = parser.parse_args(argv)
     defaults = dict(DEMO) if cli.demo else dict(DEFAULTS)
     if cli.demo and (cli.json_path or cli.vid_path):  # your own input with the demo model
-        defaults.pop("json_path")
         defaults.pop("vid_path")
     for key, value in defaults.items():
         if getattr(cli, key, None) is None:
             setattr(cli, key, value)
+    cli.metric = cli.metric or any(getattr(cli, name) is not None for name in METRIC_OPTIONS)
     return cli
 
 
@@ -86,6 +97,12 @@ def check_stream_options(cli, maxlen):
     if not cli.json_path and not cli.vid_path:
         raise WildInputError("nothing to stream: give --json_path (a keypoint file), --vid_path (a video file, or a "
                              "camera number such as 0) or --demo")
+    if not cli.json_path:
+        given = [f"--{name}" for name in ("focus", "keypoints", "first_frame_id", "fps", "size")
+                 if getattr(cli, name) is not None]
+        if given:
+            raise WildInputError(f"{', '.join(given)}: for a keypoint file (--json_path) only; a video or camera is "
+                                 f"read by the built-in 2D detector, with its own fps and size: drop {' '.join(given)}")
     check_clip_len(cli, maxlen)
     if cli.lookahead < 0:
         raise WildInputError(f"--lookahead must be 0 (causal) or more frames, got {cli.lookahead}")
@@ -93,8 +110,9 @@ def check_stream_options(cli, maxlen):
         raise WildInputError(f"--hop must be between 1 and --clip_len ({cli.clip_len}), got {cli.hop}")
     if not (np.isfinite(cli.speed) and cli.speed >= 0):
         raise WildInputError(f"--speed must be 0 (as fast as possible) or a positive factor, got {cli.speed:g}")
-    if cli.threads is not None and cli.threads < 1:
+    if cli.threads < 1:
         raise WildInputError(f"--threads must be at least 1, got {cli.threads}")
+    check_world_options(cli.height, cli.focal, cli.fov)
 
 
 def open_source(cli):
@@ -111,10 +129,11 @@ def open_source(cli):
         return replay_track(inputs.tracks[0], inputs.video.fps, cli.speed), inputs.video.size
     source = VideoSource(cli.vid_path, None, cli.speed)
     try:
-        source.detect = open_detector()
+        source.detect = FrameDetector()
     except BaseException:
         source.close()
         raise
+    print(f"2D keypoints: {source.detect.name}, frame by frame")
     return source, source.size
 
 
@@ -189,12 +208,12 @@ def stop_on_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
-def make_postprocess(cli):
-    """The per-frame step from the lifter's pixel poses to the written units: ``None`` (pixels) for now.
-
-    The seam for metric / world units (docs/streaming.md, "Seams"): a callable ``(frame, pose) -> pose``.
-    """
-    return None
+def make_postprocess(cli, image_size):
+    """The per-frame step from the lifter's pixel poses to the written units: :class:`MetricPoses` with
+    ``--metric``, else None (pixels)."""
+    if not cli.metric:
+        return None
+    return MetricPoses(image_size, cli.height, cli.focal, cli.fov, cli.center)
 
 
 def run(cli, stdout):
@@ -213,8 +232,8 @@ def run(cli, stdout):
             raise WildInputError("--normalization frame scales by the image size, which is unknown: give --vid_path "
                                  "or --size WIDTH HEIGHT, or use --normalization window")
         device = prepare_device(cli.precision)
-        if cli.threads:
-            torch.set_num_threads(cli.threads)
+        stack.callback(torch.set_num_threads, torch.get_num_threads())  # as it was, for a caller in this process
+        torch.set_num_threads(cli.threads)
         if cli.onnx:
             print(f"Running {cli.onnx} with onnxruntime")
             model = make_onnx_runner(cli.onnx)
@@ -222,9 +241,11 @@ def run(cli, stdout):
             model = load_model(cfg, cli.evaluate, "pose3d", device)
         lifter = StreamingLifter(model, cfg, cli.clip_len, cli.lookahead, cli.hop, cli.normalization, image_size,
                                  cli.precision, device)
+        postprocess = make_postprocess(cli, image_size)
+        units = "pixels" if postprocess is None else postprocess.describe()
         target = os.path.join(cli.out_path, OUTPUT_NAME) if cli.out_path else "stdout"
         print(f"Streaming: the pose of frame t-{cli.lookahead} when frame t arrives, a model run every {cli.hop} "
-              f"frame(s) on {cli.clip_len} frames; pixels; to {target} (Ctrl-C stops)")
+              f"frame(s) on {cli.clip_len} frames; {units}; to {target} (Ctrl-C stops)")
         if cli.out_path:  # the file appears only now, after every check
             os.makedirs(cli.out_path, exist_ok=True)
             stdout = stack.enter_context(open(target, "w"))
@@ -235,7 +256,7 @@ def run(cli, stdout):
             watch = preview.frame
         stopped = stack.enter_context(stop_on_sigint())
         try:
-            run_stream(frames, lifter, write, make_postprocess(cli),
+            run_stream(frames, lifter, write, postprocess,
                        stop=lambda: stopped() or (preview is not None and preview.closed), watch=watch)
         except BrokenPipeError:  # the reader of stdout went away: nothing more to write to
             os.dup2(os.open(os.devnull, os.O_WRONLY), stdout.fileno())  # no second error when Python exits

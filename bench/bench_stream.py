@@ -8,16 +8,16 @@ cameras each: 16 videos, 6,484 frames; ``python tools/prepare_demo_data.py`` mak
 the demo model(s) for each look-ahead L and hop, and compares with the ground truth and with the
 offline result of the same model (``lift_pixels``: overlapping windows, stride clip_len // 3).
 P1/P2 are root-relative (mm, per-action means as train.py reports them); "to offline" is the
-MPJPE between the stream and the offline poses; jitter is the acceleration error (mm/frame²,
+MPJPE (P-MPJPE) between the stream and the offline poses; jitter is the acceleration error (mm/frame²,
 mean over joints and frames). For L >= clip_len - hop a stream equals offline lifting with
 stride = hop (tests/test_streaming.py), so it is run once per hop and reported for every such L.
 
-``speed`` feeds a 400-frame clip (examples/demo_alphapose.json there and back) frame by frame, times each
-``push`` (and the 2D detector per frame, when one is installed), and replays the measured times
-against frames arriving at 30 fps: a frame waits while earlier ones are processed, and its
-latency runs from its arrival to its pose being written (look-ahead included). The real-time
-factor is the compute time per frame × 30 (≤ 1: keeps up). Models: the demo model (27 frames)
-and a Lite-size one (MB_ft_h36m_global_lite.yaml, random weights: the released weights are not
+``speed`` feeds a 400-frame clip (examples/demo.mp4 there and back) frame by frame through the
+built-in 2D detector and the streaming lifter (``--no_detector``: the lifter alone, on
+examples/demo_alphapose.json), times each frame, and replays the measured times against frames
+arriving at 30 fps: a frame waits while earlier ones are processed, and its latency runs from
+its arrival to its pose being written (look-ahead included). The real-time factor is the compute
+time per frame × 30 (≤ 1: keeps up). Models: the demo model (27 frames) and a Lite-size one (MB_ft_h36m_global_lite.yaml, random weights: the released weights are not
 available here; speed does not depend on them).
 """
 import argparse
@@ -134,18 +134,21 @@ def _init_worker(n_videos):
     _VIDEOS = demo_test_videos()[:n_videos]
 
 
+METRICS = ("p1", "p2", "off", "off2", "acc_off", "acc_gt")
+
+
 def _metrics(poses, videos, reference):
     from lib.model.loss import mpjpe, p_mpjpe
     by_action = {}
     for pred, ref, video in zip(poses, reference, videos):
-        m = by_action.setdefault(video["action"], {k: [] for k in ("p1", "p2", "off", "acc_off", "acc_gt")})
+        m = by_action.setdefault(video["action"], {k: [] for k in METRICS})
         m["p1"].append(mpjpe(pred, video["gt"]))
         m["p2"].append(p_mpjpe(pred, video["gt"]))
         m["off"].append(mpjpe(pred, ref))
+        m["off2"].append(p_mpjpe(pred, ref))
         m["acc_off"].append(np.linalg.norm(acceleration(pred) - acceleration(ref), axis=-1).mean(axis=-1))
         m["acc_gt"].append(np.linalg.norm(acceleration(pred) - acceleration(video["gt"]), axis=-1).mean(axis=-1))
-    return {k: float(np.mean([np.concatenate(m[k]).mean() for m in by_action.values()]))
-            for k in ("p1", "p2", "off", "acc_off", "acc_gt")}
+    return {k: float(np.mean([np.concatenate(m[k]).mean() for m in by_action.values()])) for k in METRICS}
 
 
 def bench_accuracy(models, lookaheads, hops, normalizations, jobs, n_videos=None):
@@ -182,39 +185,31 @@ def bench_accuracy(models, lookaheads, hops, normalizations, jobs, n_videos=None
                     m = _metrics(results[(model_name, "stream", norm, min(lookahead, full), hop)], videos, reference)
                     rows.append((model_name, f"stream, {norm}", lookahead, hop, m, m["p1"] / offline_p1))
     print(f"\nload average {os.getloadavg()[0]:.1f}; P1/P2 (mm) against the ground truth, per-action means; "
-          f"'to offline' = MPJPE to the offline frame-normalised result (mm); jitter = acceleration error "
+          f"'to offline' = MPJPE / P-MPJPE to the offline frame-normalised result (mm); jitter = acceleration error "
           f"(mm/frame²)\n")
-    print("| model | mode | L | hop | P1 | P2 | P1 / offline | to offline | jitter vs offline | jitter vs truth |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| model | mode | L | hop | P1 | P2 | P1 / offline | P1 to offline | P2 to offline | jitter vs offline | "
+          "jitter vs truth |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for model_name, mode, lookahead, hop, m, ratio in rows:
         print(f"| {model_name} | {mode} | {lookahead} | {hop} | {m['p1']:.1f} | {m['p2']:.1f} | {ratio:.3f} | "
-              f"{m['off']:.1f} | {m['acc_off']:.2f} | {m['acc_gt']:.2f} |")
+              f"{m['off']:.1f} | {m['off2']:.1f} | {m['acc_off']:.2f} | {m['acc_gt']:.2f} |")
 
 
 # ------------------------------------------------------------------ speed
 
-def _detector_seconds(n_frames=30):
-    """Median seconds per frame of the built-in 2D detector on the demo video, or None without one."""
-    import cv2
+def speed_frames(n_frames):
+    """The demo video's RGB frames there and back (``n_frames``, at most 400), and its AlphaPose keypoints (H36M
+    pixels) in the same order, with the image size."""
+    import imageio
 
-    from lib.streaming import open_detector
-    from lib.utils.errors import UserError
-    try:
-        detect = open_detector()
-    except UserError:
-        return None
-    capture = cv2.VideoCapture(os.path.join(REPO, "examples", "demo.mp4"))
-    times = []
-    for _ in range(n_frames):
-        ok, frame = capture.read()
-        if not ok:
-            break
-        image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        started = time.perf_counter()
-        detect(image)
-        times.append(time.perf_counter() - started)
-    capture.release()
-    return statistics.median(times)
+    from lib.data.wild_input import load_wild_inputs
+    video = os.path.join(REPO, "examples", "demo.mp4")
+    reader = imageio.get_reader(video, "ffmpeg")
+    images = [np.asarray(frame) for frame in reader]
+    reader.close()
+    keypoints = load_wild_inputs(SPEED_CLIP, video).tracks[0].keypoints
+    order = np.concatenate([np.arange(len(images)), np.arange(len(images))[::-1]])[:n_frames]
+    return [images[t] for t in order], keypoints[order], images[0].shape[1::-1]
 
 
 def simulate_live(push_seconds, emitted, fps=FPS):
@@ -230,28 +225,42 @@ def simulate_live(push_seconds, emitted, fps=FPS):
     return np.array(latencies), float(np.mean(push_seconds) * fps)
 
 
-def _speed_case(model_name, clip_len, precision, threads, lookahead, hop, keypoints, size, detector_seconds):
+def _speed_case(model_name, clip_len, precision, threads, lookahead, hop, images, keypoints, size, detector):
+    """One configuration fed frame by frame: with ``detector``, each image through the built-in 2D detector (a
+    new session) and its keypoints to the lifter, else the file's keypoints; compute times per frame."""
     import torch
 
+    from lib.data.stream_input import FrameDetector
     from lib.streaming import StreamingLifter
     model, cfg = _load(model_name, threads)
     StreamingLifter(model, cfg, clip_len, 0, 1, "frame", size, precision).push(keypoints[0])  # warm-up: one run
     lifter = StreamingLifter(model, cfg, clip_len, lookahead, hop, "frame", size, precision)
-    push_seconds, emitted, window_seconds = [], [], []
-    for t, frame in enumerate(keypoints):
-        started = time.perf_counter()
-        before = lifter.windows_run
-        out = lifter.push(frame, t)
-        seconds = time.perf_counter() - started
-        if lifter.windows_run > before:
-            window_seconds.append(seconds)
-        push_seconds.append(seconds + (detector_seconds or 0))
-        emitted.append([p.frame for p in out])
+    detect = FrameDetector() if detector else None
+    if detect is not None:
+        detect(images[0])  # warm-up
+    push_seconds, detect_seconds, emitted, window_seconds = [], [], [], []
+    try:
+        for t, image in enumerate(images):
+            started = time.perf_counter()
+            frame = detect(image) if detect is not None else keypoints[t]
+            detected = time.perf_counter()
+            before = lifter.windows_run
+            out = lifter.push(frame, t)
+            done = time.perf_counter()
+            if lifter.windows_run > before:
+                window_seconds.append(done - detected)
+            detect_seconds.append(detected - started)
+            push_seconds.append(done - started)
+            emitted.append([p.frame for p in out])
+    finally:
+        if detect is not None:
+            detect.close()
     latencies, rtf = simulate_live(push_seconds, emitted)
     return dict(model=model_name, clip_len=clip_len, precision=precision, threads=torch.get_num_threads(),
-                lookahead=lookahead, hop=hop, window_ms=1000 * statistics.median(window_seconds),
-                frame_ms=1000 * float(np.mean(push_seconds)), rtf=rtf,
-                latency_median=float(np.median(latencies)), latency_p95=float(np.percentile(latencies, 95)))
+                lookahead=lookahead, hop=hop,
+                window_ms=1000 * statistics.median(window_seconds) if window_seconds else float("nan"),
+                detect_ms=1000 * float(np.mean(detect_seconds)), frame_ms=1000 * float(np.mean(push_seconds)),
+                rtf=rtf, latency_median=float(np.median(latencies)), latency_p95=float(np.percentile(latencies, 95)))
 
 
 SPEED_CASES = [  # (model, clip_len, lookahead, hop)
@@ -260,31 +269,27 @@ SPEED_CASES = [  # (model, clip_len, lookahead, hop)
 ]
 
 
-def bench_speed(precisions, threads_list, frames):
-    from lib.data.wild_input import load_wild_inputs
-    inputs = load_wild_inputs(SPEED_CLIP, os.path.join(REPO, "examples", "demo.mp4"))
-    keypoints = inputs.tracks[0].keypoints
-    keypoints = np.concatenate([keypoints, keypoints[::-1]])[:frames]  # there and back: 400 frames
-    detector_seconds = _detector_seconds()
+def bench_speed(precisions, threads_list, frames, detector=True):
+    images, keypoints, size = speed_frames(frames)
     load = os.getloadavg()
     rows = []
     for threads in threads_list:
         for precision in precisions:
             for model_name, clip_len, lookahead, hop in SPEED_CASES:
-                rows.append(_speed_case(model_name, clip_len, precision, threads, lookahead, hop, keypoints,
-                                        inputs.video.size, detector_seconds))
+                rows.append(_speed_case(model_name, clip_len, precision, threads, lookahead, hop, images, keypoints,
+                                        size, detector))
                 print(f"  {rows[-1]}", file=sys.stderr)
-    detector = ("no 2D detector installed: lifting only" if detector_seconds is None else
-                f"2D detector {1000 * detector_seconds:.1f} ms/frame included")
-    print(f"\n{len(keypoints)} frames fed at {FPS:g} fps; {detector}; load average before "
-          f"{load[0]:.1f}, after {os.getloadavg()[0]:.1f} (2 cores)\n")
-    print("| model | clip_len | precision | threads | L | hop | ms/window | ms/frame | real-time factor | "
-          "latency median (s) | latency p95 (s) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    source = ("the built-in 2D detector (MediaPipe BlazePose) on each frame, then the lifter" if detector else
+              "keypoints from examples/demo_alphapose.json: lifting only")
+    print(f"\n{len(keypoints)} frames ({size[0]}x{size[1]}) fed at {FPS:g} fps; {source}; load average before "
+          f"{load[0]:.1f}, after {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)\n")
+    print("| model | clip_len | precision | threads | L | hop | ms/window | detector ms/frame | ms/frame (all) | "
+          "real-time factor | latency median (s) | latency p95 (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         behind = " (falls behind)" if r["rtf"] > 1 else ""
         print(f"| {r['model']} | {r['clip_len']} | {r['precision']} | {r['threads']} | {r['lookahead']} | "
-              f"{r['hop']} | {r['window_ms']:.0f} | {r['frame_ms']:.1f} | {r['rtf']:.2f}{behind} | "
+              f"{r['hop']} | {r['window_ms']:.0f} | {r['detect_ms']:.1f} | {r['frame_ms']:.1f} | {r['rtf']:.2f}{behind} | "
               f"{r['latency_median']:.2f} | {r['latency_p95']:.2f} |")
 
 
@@ -298,7 +303,7 @@ def main():
     parser.add_argument("--models", default="demo,demo_stream",
                         help="accuracy: demo (the shipped model), demo_stream (its streaming fine-tune, once trained) or "
                              "NAME=CONFIG:CHECKPOINT (default demo,demo_stream)")
-    parser.add_argument("--lookaheads", type=_int_list, default=[0, 4, 9, 13, 18, 27, 81, 121])
+    parser.add_argument("--lookaheads", type=_int_list, default=[0, 4, 9, 13, 27, 81, 121])
     parser.add_argument("--hops", type=_int_list, default=[1, 3, 9])
     parser.add_argument("--normalizations", default="frame,window")
     parser.add_argument("--jobs", type=int, default=2, help="accuracy: worker processes (one thread each)")
@@ -306,6 +311,8 @@ def main():
     parser.add_argument("--precisions", default="fp32,bf16")
     parser.add_argument("--threads", type=_int_list, default=[2, 1], help="speed: torch threads")
     parser.add_argument("--frames", type=int, default=400, help="speed: frames fed (at most 400)")
+    parser.add_argument("--no_detector", action="store_true",
+                        help="speed: lift the keypoint file's keypoints, without the 2D detector")
     cli = parser.parse_args()
     if cli.what == "accuracy":
         models = []
@@ -319,7 +326,7 @@ def main():
             models.append(model)
         bench_accuracy(models, cli.lookaheads, cli.hops, cli.normalizations.split(","), cli.jobs, cli.videos)
     else:
-        bench_speed(cli.precisions.split(","), cli.threads, cli.frames)
+        bench_speed(cli.precisions.split(","), cli.threads, cli.frames, not cli.no_detector)
 
 
 if __name__ == "__main__":

