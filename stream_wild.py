@@ -77,9 +77,8 @@ def parse_args(argv=None):
                              f"(the scale is estimated over the first {METRIC_CALIBRATION_S:g} s, then fixed)")
     add_metric_arguments(metric)
     parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads of the model (default 1: a stream lifts one small window at a time, where "
-                             "more threads cost more than they give, the more so beside the 2D detector on a busy "
-                             "CPU; docs/streaming.md)")
+                        help="CPU threads of the model (default 1; 2 are faster on an idle machine, but much slower "
+                             "than 1 when other work keeps the cores busy: docs/streaming.md)")
     add_runtime_arguments(parser)
     add_debug_argument(parser)
     cli = parser.parse_args(argv)
