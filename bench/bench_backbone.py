@@ -1,15 +1,29 @@
-"""Benchmark the DSTformer backbone: inference (fp32, bf16, ONNX Runtime), training steps, peak memory,
-and the accuracy cost of bf16.
+"""Benchmark the DSTformer backbone against the original-style computation and this machine's limits.
 
-    python bench/bench_backbone.py                     # the whole table: MotionBERT and Lite, T=243
-    python bench/bench_backbone.py --models lite --batches 1 --repeat 2 --skip onnx,train
+    python bench/bench_backbone.py                      # everything (~30-40 minutes on 2 cores)
+    python bench/bench_backbone.py --skip video,memory  # the Lite table and the accuracy only
+    python bench/bench_backbone.py --profile            # per-operator profiles (project and eb75ff5)
 
-Each timing case runs in a fresh subprocess, so its peak memory (CPU: peak resident set size of
-that process; CUDA: ``torch.cuda.max_memory_allocated``) is its own. Times are wall-clock
-medians over ``--repeat`` runs after one warm-up run (and the best run, since shared machines are
-noisy); "s/clip" divides by the batch size. The "original-style attention" rows run the same
-model with attention computed as the original does (explicit matrix products, 5-D temporal
-tensors, whole batches): the baseline for what this implementation changed.
+What it measures (docs/performance.md explains the figures):
+
+* the matrix-product peak of this CPU at the backbone's Linear shapes (fp32 and bf16, the faster of
+  PyTorch's ``F.linear`` and the project's oneDNN kernel), the FLOPs of one clip (torch's FLOP
+  counter) and so the time bound of a clip: FLOPs / peak;
+* MotionBERT-Lite at T = 243: fp32 and bf16 inference (batch 1) and training steps (batch 2, fp32
+  and ``--amp`` bf16), each against the **original-style computation** of spec 01 §2-3
+  (:func:`original_style_forward`: explicit ``softmax(q kᵀ·scale) v``, the original's permutes and
+  separate ops, same weights; its outputs are checked against the project's), timed in turn in
+  one process (median and best of ``--repeat`` runs after a warm-up), with the targets of
+  issue 15 beside the results;
+* peak memory of a training step (each in a fresh process): original-style, the code before
+  issue 15 (``--today``, default commit eb75ff5, taken from git) and this project;
+* whole videos: frames lifted per second by ``lib.inference.lift`` with the default overlapping
+  windows (and the config's flip averaging), Lite and MotionBERT, fp32 and bf16, for the code before
+  issue 15 and this project, in fresh processes taking turns;
+* the accuracy of bf16 (and int8): relative deviation from fp32 on random models, the demo model
+  and the pose3d fixture model, and the P1 change of the fixture evaluation.
+
+The machine's load average is printed: on a shared machine, compare the ratios of one run.
 """
 import argparse
 import json
@@ -22,112 +36,336 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+if __name__ == "__main__" and "--case" in sys.argv:  # a case may run another tree's lib (--today)
+    _case = json.loads(sys.argv[sys.argv.index("--case") + 1])
+    sys.path.insert(0, _case.get("tree") or REPO)
+else:
+    sys.path.insert(0, REPO)
 
-MODELS = {"full": ("MotionBERT", "configs/pretrain/MB_pretrain.yaml"),
-          "lite": ("MotionBERT-Lite", "configs/pretrain/MB_lite.yaml")}
-KINDS = ("infer", "onnx", "train")
+MODELS = {"full": ("MotionBERT", "configs/pretrain/MB_pretrain.yaml", "configs/pose3d/MB_ft_h36m_global.yaml"),
+          "lite": ("MotionBERT-Lite", "configs/pretrain/MB_lite.yaml",
+                   "configs/pose3d/MB_ft_h36m_global_lite.yaml")}
+TODAY = "eb75ff5"  # the code before issue 15
+TARGETS = {  # issue 15, as (speed-up over the original-style computation, max multiple of the time bound)
+    "fp32": (1.7, 1.3), "bf16_amx": (2.5, 3.0), "bf16": (None, 1.5), "train_fp32": (1.8, None),
+    "train_bf16": (3.0, None), "video_bf16": 3.0}
+OUTPUT_TOLERANCE = 1e-5  # original-style vs project outputs (fp32)
 
 
-def _peak_rss_mb():
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+# ------------------------------------------------------------------ the original-style computation
+
+def _original_attention(p, prefix, x, seqlen, mode, heads):
+    """Spec 01 §2.2: qkv viewed (BF, N, 3, H, c) and permuted to (3, BF, H, N, c); explicit attention."""
+    import torch.nn.functional as F
+    BF, N, C = x.shape
+    qkv = F.linear(x, p[prefix + "qkv.weight"], p[prefix + "qkv.bias"])
+    qkv = qkv.reshape(BF, N, 3, heads, C // heads).permute(2, 0, 3, 1, 4)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    scale = (C // heads) ** -0.5
+    if mode == "spatial":
+        attn = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
+        x = (attn @ v).transpose(1, 2).reshape(BF, N, C)
+    else:  # (B, F, H, N, c) -> (B, H, N, F, c), attention over frames, back to (B, F, N, H, c)
+        q, k, v = (t.reshape(-1, seqlen, heads, N, C // heads).permute(0, 2, 3, 1, 4) for t in (q, k, v))
+        attn = ((q @ k.transpose(-2, -1)) * scale).softmax(dim=-1)
+        x = (attn @ v).permute(0, 3, 2, 1, 4).reshape(BF, N, C)
+    return F.linear(x, p[prefix + "proj.weight"], p[prefix + "proj.bias"])
 
 
-def _model(case):
+def _original_block(p, prefix, x, seqlen, order, heads, eps):
+    """Spec 01 §2.3: per attention kind, x + attn(LN(x)), then x + MLP(LN(x)) with fc1, exact GELU, fc2."""
+    import torch.nn.functional as F
+    C = x.shape[-1]
+    for mode in order:
+        s = mode[0]
+        y = F.layer_norm(x, (C,), p[f"{prefix}norm1_{s}.weight"], p[f"{prefix}norm1_{s}.bias"], eps)
+        x = x + _original_attention(p, f"{prefix}attn_{s}.", y, seqlen, mode, heads)
+        y = F.layer_norm(x, (C,), p[f"{prefix}norm2_{s}.weight"], p[f"{prefix}norm2_{s}.bias"], eps)
+        y = F.gelu(F.linear(y, p[f"{prefix}mlp_{s}.fc1.weight"], p[f"{prefix}mlp_{s}.fc1.bias"]))
+        x = x + F.linear(y, p[f"{prefix}mlp_{s}.fc2.weight"], p[f"{prefix}mlp_{s}.fc2.bias"])
+    return x
+
+
+def original_style_forward(p, x, heads, eps=1e-6):
+    """DSTformer's forward as the original computes it (spec 01 §3), from a state dict ``p`` in the
+    original layout: the baseline of this benchmark (not used by the project)."""
+    import torch
+    import torch.nn.functional as F
+    B, T, J, C_in = x.shape
+    depth = sum(1 for k in p if k.startswith("ts_attn.") and k.endswith(".weight"))
+    x = F.linear(x.reshape(B * T, J, C_in), p["joints_embed.weight"], p["joints_embed.bias"])
+    x = x + p["pos_embed"]
+    x = (x.reshape(B, T, J, -1) + p["temp_embed"][:, :T]).reshape(B * T, J, -1)
+    for d in range(depth):
+        x_st = _original_block(p, f"blocks_st.{d}.", x, T, ("spatial", "temporal"), heads, eps)
+        x_ts = _original_block(p, f"blocks_ts.{d}.", x, T, ("temporal", "spatial"), heads, eps)
+        alpha = F.linear(torch.cat([x_st, x_ts], dim=-1), p[f"ts_attn.{d}.weight"], p[f"ts_attn.{d}.bias"])
+        alpha = alpha.softmax(dim=-1)
+        x = x_st * alpha[:, :, 0:1] + x_ts * alpha[:, :, 1:2]
+    x = F.layer_norm(x, (x.shape[-1],), p["norm.weight"], p["norm.bias"], eps).reshape(B, T, J, -1)
+    x = torch.tanh(F.linear(x, p["pre_logits.fc.weight"], p["pre_logits.fc.bias"]))
+    return F.linear(x, p["head.weight"], p["head.bias"])
+
+
+# ------------------------------------------------------------------ machine, FLOPs, peak
+
+def cpu_description():
+    """``(model name, flags)`` of the CPU (Linux: /proc/cpuinfo)."""
+    try:
+        info = open("/proc/cpuinfo").read()
+        name = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
+        flags = set(next(line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")))
+    except (OSError, StopIteration):
+        name, flags = platform.processor() or platform.machine(), set()
+    return name, flags
+
+
+def _load():
+    return "load average %.2f / %.2f / %.2f (1, 5, 15 min)" % os.getloadavg()
+
+
+def _model(name, seed=0, threads=0):
     import torch
 
     from lib.model.factory import build_model
     from lib.utils.config_schema import INFER_POSE3D, load_config
-    torch.manual_seed(0)
-    if case.get("threads"):
-        torch.set_num_threads(case["threads"])
-    cfg = load_config(os.path.join(REPO, MODELS[case["model"]][1]), INFER_POSE3D)
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    cfg = load_config(os.path.join(REPO, MODELS[name][1]), INFER_POSE3D)
     return build_model(cfg, "pose3d"), cfg
 
 
-def explicit_attention_forward(self, x, seqlen=1):
-    """Attention as the original computes it (spec 01 §2.2): explicit ``softmax(q kᵀ · scale) v``
-    with 5-D tensors for temporal attention, batch by batch in one pass. The baseline of the
-    ``explicit`` rows."""
-    B_, N, C = x.shape
-    qkv = self.qkv(x).reshape(B_, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
-    q, k, v = qkv[0], qkv[1], qkv[2]
-    if self.mode == "temporal":
-        B = B_ // seqlen
-        q, k, v = (t.reshape(-1, seqlen, self.num_heads, N, C // self.num_heads).permute(0, 2, 3, 1, 4)
-                   for t in (q, k, v))
-        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
-        x = (attn @ v).permute(0, 3, 2, 1, 4).reshape(B, seqlen, N, C).reshape(B_, N, C)
-    else:
-        attn = ((q @ k.transpose(-2, -1)) * self.scale).softmax(dim=-1)
-        x = (attn @ v).transpose(1, 2).reshape(B_, N, C)
-    return self.proj(x)
+def clip_flops(model, cfg, frames):
+    """FLOPs of one clip (torch's FLOP counter on the original-style computation: the same products)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    x = torch.zeros(1, frames, cfg.num_joints, 3)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        original_style_forward(model.state_dict(), x, cfg.num_heads)
+    return counter.get_total_flops()
 
 
-def _step_fn(case, model, cfg, device):
-    """The function timed by a case."""
+def _best_time(fn, repeat=5):
+    fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def matmul_peak(model, cfg, frames):
+    """``{dtype: (GFLOP/s, {kernel: GFLOP/s})}``: the matrix-product rate at the backbone's Linear shapes
+    (one clip's tokens), for PyTorch's ``F.linear`` and the project's kernel; the peak is the faster."""
+    import torch
+    import torch.nn.functional as F
+
+    from lib.model.kernels import linear
+    tokens = frames * cfg.num_joints
+    block = model.blocks_st[0]
+    layers = [block.attn_s.qkv, block.attn_s.proj, block.mlp_s.fc1, block.mlp_s.fc2]
+    result = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        seconds = {"F.linear": 0., "project (oneDNN)": 0.}
+        flops = 0
+        for layer in layers:
+            w = layer.weight.detach().to(dtype)
+            b = layer.bias.detach().to(dtype)
+            x = torch.randn(tokens, layer.in_features).to(dtype)
+            flops += 2 * tokens * layer.in_features * layer.out_features
+            with torch.inference_mode():
+                seconds["F.linear"] += _best_time(lambda: F.linear(x, w, b))
+                seconds["project (oneDNN)"] += _best_time(lambda: linear(x, w, b))
+        rates = {k: flops / s / 1e9 for k, s in seconds.items()}
+        result[str(dtype).replace("torch.", "")] = (max(rates.values()), rates)
+    return result
+
+
+# ------------------------------------------------------------------ timing in one process
+
+def time_in_turn(fns, repeat):
+    """``{name: [seconds, ...]}``: every function once as warm-up, then all of them in turn ``repeat`` times."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def inference_fns(model, params, cfg, x, precision):
     import torch
 
     from lib.utils.learning import precision_context
-    x = torch.randn(case["batch"], case["frames"], cfg.num_joints, 3, device=device)
-    if case["kind"] == "explicit":
-        from lib.model import DSTformer as dst
-        dst.Attention.forward = explicit_attention_forward
-        dst.CPU_INFERENCE_TOKENS = 10 ** 9  # whole batches at once, as the original
-    if case["kind"] in ("infer", "explicit"):
-        model.eval()
 
-        def step():
-            with torch.inference_mode(), precision_context(case["precision"], device):
-                model(x)
-        return step
-    if case["kind"] == "onnx":
-        import onnxruntime as ort
+    def original():
+        with torch.inference_mode(), precision_context(precision, "cpu"):
+            return original_style_forward(params, x, cfg.num_heads).float()
 
-        from lib.inference import export_onnx
-        path = os.path.join(tempfile.mkdtemp(), "backbone.onnx")
-        export_onnx(model.eval(), cfg, False, path)
-        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        feed = {"input": x.cpu().numpy()}
-        return lambda: session.run(None, feed)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    target = torch.randn_like(x)
+    def project():
+        with torch.inference_mode(), precision_context(precision, "cpu"):
+            return model(x).float()
+    return original, project
+
+
+def training_step(forward, parameters, x, precision):
+    """One training step (forward in ``precision``, float32 loss, backward, AdamW) as a function."""
+    import torch
+
+    from lib.utils.learning import precision_context
+    optimizer = torch.optim.AdamW(parameters, lr=1e-4)
+    target = torch.randn(x.shape[:-1] + (3,), generator=torch.Generator().manual_seed(2))
 
     def step():
-        with precision_context(case["precision"], device):
-            loss = (model(x).float() - target).norm(dim=-1).mean()
+        with precision_context(precision, "cpu"):
+            loss = (forward(x).float() - target).norm(dim=-1).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     return step
 
 
-def run_case(case):
-    """Run one timing case in this process; return a dict of measurements."""
-    import torch
-    model, cfg = _model(case)
-    device = torch.device(case["device"])
-    model = model.to(device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    step = _step_fn(case, model, cfg, device)
-    step()  # warm-up
-    sync()
-    times = []
-    for _ in range(case["repeat"]):
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - t0)
-    seconds = statistics.median(times)
-    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda" else _peak_rss_mb()
-    return dict(case, seconds=seconds, best_seconds=min(times), s_per_clip=seconds / case["batch"],
-                clips_per_s=case["batch"] / seconds, peak_mb=peak, threads=torch.get_num_threads(),
-                torch=torch.__version__)
+def original_training_step(model, cfg, x, precision):
+    params = {k: v.detach().clone().requires_grad_() for k, v in model.state_dict().items()}
+    return training_step(lambda inp: original_style_forward(params, inp, cfg.num_heads), list(params.values()), x,
+                         precision)
 
+
+def table_measurements(name, frames, train_batch, repeat, skip):
+    """Times of the original-style computation and the project (Lite table), in one process."""
+    import torch
+    model, cfg = _model(name)
+    model.eval()
+    params = {k: v.detach() for k, v in model.state_dict().items()}
+    x = torch.randn(1, frames, cfg.num_joints, 3, generator=torch.Generator().manual_seed(1))
+    original, project = inference_fns(model, params, cfg, x, "fp32")
+    check = float((original() - project()).abs().max())
+    rows = {}
+    for precision in ("fp32", "bf16"):
+        if "infer" in skip or (precision == "bf16" and "bf16" in skip):
+            continue
+        print(f"timing {MODELS[name][0]} inference {precision} ...", file=sys.stderr, flush=True)
+        original, project = inference_fns(model, params, cfg, x, precision)
+        rows[f"infer_{precision}"] = time_in_turn({"original": original, "project": project}, repeat)
+    if "train" not in skip:
+        xt = torch.randn(train_batch, frames, cfg.num_joints, 3, generator=torch.Generator().manual_seed(3))
+        for precision in ("fp32", "bf16"):
+            if precision == "bf16" and "bf16" in skip:
+                continue
+            print(f"timing {MODELS[name][0]} training {precision} ...", file=sys.stderr, flush=True)
+            fns = {"project": training_step(model.train(), list(model.parameters()), xt, precision)}
+            if precision == "fp32":  # the original had no mixed precision: its fp32 step is the baseline of both
+                fns["original"] = original_training_step(model, cfg, xt, "fp32")
+            rows[f"train_{precision}"] = time_in_turn(fns, max(2, repeat // 2))
+            model.eval()
+    return check, rows
+
+
+# ------------------------------------------------------------------ cases in fresh processes
+
+def _reset_peak_rss():
+    """Reset this process' peak resident set size (Linux: ``/proc/self/clear_refs``); the resident MB now."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024.0
+    except (OSError, StopIteration):
+        return float("nan")
+
+
+def _peak_rss_mb():
+    """Peak resident set size of this process since the last reset (Linux ``VmHWM``; else ``ru_maxrss``)."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024.0
+    except (OSError, StopIteration):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_case(case):
+    """One measurement in this (fresh) process; ``case['tree']`` is the code tree whose lib is used."""
+    import numpy as np
+    import torch
+    if case["threads"]:
+        torch.set_num_threads(case["threads"])
+    if case["kind"] == "memory":  # peak resident memory of a training step
+        model, cfg = _model(case["model"])
+        x = torch.randn(case["batch"], case["frames"], cfg.num_joints, 3)
+        if case["what"] == "original":
+            step = original_training_step(model, cfg, x, case["precision"])
+        else:
+            step = training_step(model.train(), list(model.parameters()), x, case["precision"])
+        before = _reset_peak_rss()  # the imports' transient peak is not the step's
+        for _ in range(3):
+            step()
+        return {"peak_mb": _peak_rss_mb(), "before_mb": before}
+    if case["kind"] == "video":  # frames per second of lift() on a whole video
+        from lib.inference import lift
+        from lib.utils.config_schema import INFER_POSE3D, load_config
+        cfg = load_config(os.path.join(REPO, MODELS[case["model"]][2]), INFER_POSE3D)
+        torch.manual_seed(0)
+        from lib.model.factory import build_model
+        model = build_model(cfg, "pose3d").eval()
+        rng = np.random.default_rng(0)
+        t = np.arange(case["frames"])[:, None, None]
+        motion = np.concatenate([0.3 * np.sin(t / 30 + rng.uniform(0, 6, (1, 17, 2))) +
+                                 0.01 * rng.standard_normal((case["frames"], 17, 2)),
+                                 np.ones((case["frames"], 17, 1))], axis=-1).astype(np.float32)
+        lift(motion, model, cfg, precision=case["precision"])  # warm-up
+        times = []
+        for _ in range(case["repeat"]):
+            t0 = time.perf_counter()
+            lift(motion, model, cfg, precision=case["precision"])
+            times.append(time.perf_counter() - t0)
+        return {"times": times, "flip": bool(cfg.get("flip", False))}
+    if case["kind"] == "profile":
+        from torch.profiler import ProfilerActivity, profile
+
+        from lib.utils.learning import precision_context
+        model, cfg = _model(case["model"])
+        model.eval()
+        x = torch.randn(1, case["frames"], cfg.num_joints, 3)
+        run = (lambda: original_style_forward(model.state_dict(), x, cfg.num_heads)) if case["what"] == "original" \
+            else (lambda: model(x))
+        with torch.inference_mode(), precision_context(case["precision"], "cpu"):
+            run()
+            run()
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                run()
+        table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12, max_name_column_width=48)
+        return {"table": table}
+    raise ValueError(case["kind"])
+
+
+def run_in_subprocess(case):
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--case", json.dumps(case)],
+                         capture_output=True, text=True, cwd=REPO, env=dict(os.environ, TQDM_DISABLE="1"))
+    if out.returncode != 0:
+        raise RuntimeError(f"case {case} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def today_tree(commit):
+    """The lib/ and configs/ of ``commit`` (the code before issue 15) in a temporary folder, or None without git."""
+    folder = tempfile.mkdtemp(prefix="bench_today_")
+    try:
+        archive = subprocess.run(["git", "-C", REPO, "archive", "--format=tar", commit, "lib", "configs"],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return folder
+
+
+# ------------------------------------------------------------------ accuracy
 
 def bf16_accuracy(models, frames):
     """Relative deviation of bf16 from fp32 outputs, and the P1 change on the pose3d fixture evaluation."""
@@ -141,7 +379,7 @@ def bf16_accuracy(models, frames):
     from lib.utils.tools import Config
     rows = []
     for name in models:
-        model, cfg = _model({"model": name})
+        model, cfg = _model(name)
         model.eval()
         x = torch.randn(2, frames, cfg.num_joints, 3, generator=torch.Generator().manual_seed(1))
         with torch.inference_mode():
@@ -164,62 +402,98 @@ def bf16_accuracy(models, frames):
             bf16 = demo(clips).float()
     rows.append(("demo model (trained), output on examples/demo_alphapose.json",
                  float((bf16 - fp32).norm() / fp32.norm())))
-    # the fixture backbone A with its checkpoint, on the synthetic H36M test clips
+    # the pose3d fixture models with their checkpoints, on the synthetic H36M test clips
     fixtures = os.path.join(REPO, "tests", "fixtures", "pose3d")
-    entry = json.load(open(os.path.join(fixtures, "backbone_configs.json")))[0]
-    model = load_model(Config(entry["config"]), os.path.join(fixtures, entry["checkpoint"]), "pose3d", "cpu")
     reader = np.load(os.path.join(fixtures, "h36m_reader.npz"))
     clips = torch.from_numpy(reader["s1_sliced_test_data"])
-    eval_cfg = Config(entry["evaluate"]["args"])
+    datareader = DataReaderH36M(n_frames=27, sample_stride=1, data_stride_train=9, data_stride_test=27,
+                                dt_root=fixtures, dt_file="h36m_synthetic.pkl")
     p1 = {}
-    for precision in ("fp32", "bf16"):
-        with precision_context(precision, "cpu"):
-            pred = np.concatenate([predict_pose3d(eval_cfg, model, clips[i:i + 4]) for i in range(0, len(clips), 4)])
-        if precision == "fp32":
-            pred32 = pred.copy()
-        else:
-            rows.append(("fixture backbone A, output on the H36M test clips",
-                         float(np.linalg.norm(pred - pred32) / np.linalg.norm(pred32))))
-        datareader = DataReaderH36M(n_frames=27, sample_stride=1, data_stride_train=9, data_stride_test=27,
-                                    dt_root=fixtures, dt_file="h36m_synthetic.pkl")
-        p1[precision] = float(h36m_errors(pred, datareader)["e1"])
+    for entry in json.load(open(os.path.join(fixtures, "backbone_configs.json"))):
+        if "config" not in entry:  # built from constructor arguments, not a config
+            continue
+        model = load_model(Config(entry["config"]), os.path.join(fixtures, entry["checkpoint"]), "pose3d", "cpu")
+        eval_cfg = Config(entry["evaluate"]["args"])
+        pred = {}
+        for precision in ("fp32", "bf16"):
+            with precision_context(precision, "cpu"):
+                pred[precision] = np.concatenate([predict_pose3d(eval_cfg, model, clips[i:i + 4])
+                                                  for i in range(0, len(clips), 4)])
+        rows.append((f"fixture model {entry['name']}, output on the H36M test clips",
+                     float(np.linalg.norm(pred["bf16"] - pred["fp32"]) / np.linalg.norm(pred["fp32"]))))
+        p1[entry["name"]] = {precision: float(h36m_errors(pred[precision], datareader)["e1"]) for precision in pred}
     return rows, p1
 
 
-def run_in_subprocess(case):
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--case", json.dumps(case)],
-                         capture_output=True, text=True, cwd=REPO)
-    if out.returncode != 0:
-        raise RuntimeError(f"case {case} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+# ------------------------------------------------------------------ report
 
-
-def format_table(results):
-    header = ["model", "mode", "batch", "s/step", "best s/step", "s/clip", "clips/s", "peak MB"]
-    rows = []
-    for r in results:
-        mode = {"infer": f"inference {r['precision']}", "onnx": "ONNX Runtime fp32",
-                "explicit": "inference fp32, original-style attention",
-                "train": "train step " + ("fp32" if r["precision"] == "fp32" else f"amp {r['precision']}")}[r["kind"]]
-        rows.append([MODELS[r["model"]][0], mode, str(r["batch"]), f"{r['seconds']:.3f}", f"{r['best_seconds']:.3f}",
-                     f"{r['s_per_clip']:.3f}", f"{r['clips_per_s']:.2f}", f"{r['peak_mb']:.0f}"])
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+def _markdown(header, rows):
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
-    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(header), sep] + [line(r) for r in rows])
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def _stats(times):
+    return statistics.median(times), min(times)
+
+
+def _met(ok):
+    return "yes" if ok else "no"
+
+
+def format_main_table(rows, bounds, amx, title):
+    """The issue's table: original-style vs project, the targets, the FLOP bounds."""
+    lines = []
+    for key, label in (("infer_fp32", "fp32 inference, batch 1 (s/clip)"),
+                       ("infer_bf16", "bf16 inference, batch 1 (s/clip)"),
+                       ("train_fp32", "training step, batch 2, fp32 (s)"),
+                       ("train_bf16", "training step, batch 2, --amp bf16 (s)")):
+        if key not in rows:
+            continue
+        times = rows[key]
+        baseline = times.get("original", rows.get("train_fp32", {}).get("original"))
+        project, project_best = _stats(times["project"])
+        original = _stats(baseline)[0] if baseline else float("nan")
+        speedup = original / project
+        precision = key.split("_")[1]
+        checks, target = [], []
+        if key.startswith("infer"):
+            min_speedup, max_bound = TARGETS["bf16_amx" if precision == "bf16" and amx else precision]
+            bound = bounds[precision]
+            if min_speedup:
+                target.append(f">= {min_speedup}x")
+                checks.append(speedup >= min_speedup)
+            target.append(f"<= {max_bound}x bound")
+            checks.append(project <= max_bound * bound)
+            bound_cells = [f"{bound:.3f}", f"{project / bound:.2f}x"]
+        else:
+            min_speedup = TARGETS[key][0]
+            target.append(f">= {min_speedup}x")
+            checks.append(speedup >= min_speedup)
+            bound_cells = ["", ""]
+        lines.append([label, f"{original:.3f}", f"{project:.3f} (best {project_best:.3f})", f"{speedup:.2f}x",
+                      " and ".join(target)] + bound_cells + [_met(all(checks))])
+    return _markdown([f"{title}", "original-style", "this project", "speed-up", "target",
+                      "bound (s)", "project / bound", "met"], lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="full,lite", help="comma list of: full, lite")
-    parser.add_argument("--batches", default="1,8", help="inference batch sizes")
+    parser.add_argument("--model", default="lite", choices=sorted(MODELS), help="model of the main table")
+    parser.add_argument("--video-models", default="lite,full", help="comma list of: lite, full")
     parser.add_argument("--frames", type=int, default=243)
-    parser.add_argument("--train-batch", type=int, default=2, help="batch of the training steps")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--train-batch", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (after a warm-up)")
+    parser.add_argument("--video-frames", type=int, default=600, help="length of the synthetic whole video")
+    parser.add_argument("--video-rounds", type=int, default=2,
+                        help="fresh processes per code version and video case (taking turns)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--today", default=TODAY, help="git commit of the code before issue 15 (for the video "
+                                                       "and memory comparisons)")
     parser.add_argument("--skip", default="",
-                        help="comma list of parts to skip: explicit, infer, bf16, onnx, train, accuracy")
+                        help="comma list of parts to skip: infer, bf16, train, memory, video, accuracy")
+    parser.add_argument("--profile", action="store_true", help="only print per-operator profiles of one Lite "
+                                                               "clip (original-style, --today, project)")
     parser.add_argument("--json", help="also write the raw results to this file")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     cli = parser.parse_args(argv)
@@ -227,45 +501,104 @@ def main(argv=None):
         print(json.dumps(run_case(json.loads(cli.case))))
         return 0
     import torch
-
-    from lib.inference import get_device
-    device = str(get_device(cli.device))
+    if cli.threads:
+        torch.set_num_threads(cli.threads)
     skip = set(filter(None, cli.skip.split(",")))
-    models = cli.models.split(",")
-    batches = list(map(int, cli.batches.split(",")))
-    base = dict(frames=cli.frames, repeat=cli.repeat, device=device, threads=cli.threads)
-    cases = []
-    for model in models:
-        for batch in batches:
-            if "explicit" not in skip:
-                cases.append(dict(base, model=model, kind="explicit", batch=batch, precision="fp32"))
+    cpu, flags = cpu_description()
+    amx = "amx_bf16" in flags
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {cpu} ({os.cpu_count()} CPUs, AVX-512 "
+          f"{'yes' if 'avx512f' in flags else 'no'}, AVX512_BF16 {'yes' if 'avx512_bf16' in flags else 'no'}, "
+          f"AMX {'yes' if amx else 'no'}), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"at the start: {_load()}")
+    today = today_tree(cli.today)
+    base = dict(threads=cli.threads, frames=cli.frames)
+    if cli.profile:
+        for what, tree in (("original", None), ("today", today), ("project", None)):
             for precision in ("fp32", "bf16"):
-                if "infer" not in skip and not (precision == "bf16" and "bf16" in skip):
-                    cases.append(dict(base, model=model, kind="infer", batch=batch, precision=precision))
-        if "onnx" not in skip and device == "cpu":
-            cases += [dict(base, model=model, kind="onnx", batch=batch, precision="fp32") for batch in batches]
-        if "train" not in skip:
+                case = dict(base, kind="profile", model=cli.model, what=what, precision=precision, tree=tree)
+                print(f"\n{what} ({cli.today if what == 'today' else 'this tree'}), {precision}:")
+                print(run_in_subprocess(case)["table"])
+        return 0
+    results = {}
+
+    model, cfg = _model(cli.model)
+    flops = clip_flops(model, cfg, cli.frames)
+    peak = matmul_peak(model, cfg, cli.frames)
+    bounds = {p: flops / (peak[dtype][0] * 1e9) for p, dtype in (("fp32", "float32"), ("bf16", "bfloat16"))}
+    print(f"\n{MODELS[cli.model][0]}, T = {cli.frames}: {flops / 1e9:.1f} GFLOP per clip (torch's FLOP counter)")
+    for precision, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
+        rate, rates = peak[dtype]
+        kernels = ", ".join(f"{k} {v:.0f}" for k, v in rates.items())
+        print(f"  {precision} matrix-product peak at the backbone's Linear shapes: {rate:.0f} GFLOP/s ({kernels}); "
+              f"bound {bounds[precision]:.3f} s per clip")
+    results["flops"], results["peak"], results["bounds"] = flops, peak, bounds
+
+    check, rows = table_measurements(cli.model, cli.frames, cli.train_batch, cli.repeat, skip)
+    results["rows"], results["output_difference"] = rows, check
+    print(f"\noriginal-style vs project outputs (fp32): max abs difference {check:.2e} (limit {OUTPUT_TOLERANCE:g}): "
+          f"{'ok' if check <= OUTPUT_TOLERANCE else 'FAILED'}")
+    if rows:
+        print(f"median of {cli.repeat} runs (training: {max(2, cli.repeat // 2)}) after a warm-up, taking turns in "
+              f"one process; after it: {_load()}")
+        print(format_main_table(rows, bounds, amx, f"{MODELS[cli.model][0]}, T = {cli.frames}"))
+
+    if "memory" not in skip and "train" not in skip:
+        print(f"\npeak memory of a training step, batch {cli.train_batch} (fresh processes):", flush=True)
+        memory = {}
+        versions = [("original-style", "original", None), ("project", "project", None)]
+        if today:
+            versions.insert(1, (f"before issue 15 ({cli.today})", "project", today))
+        for label, what, tree in versions:
+            for precision in ("fp32", "bf16") if what != "original" else ("fp32",):
+                case = dict(base, kind="memory", model=cli.model, what=what, tree=tree, precision=precision,
+                            batch=cli.train_batch)
+                measured = run_in_subprocess(case)
+                memory[f"{label} {precision}"] = measured["peak_mb"]
+                print(f"  {label}, {precision}: {measured['peak_mb']:.0f} MB peak resident "
+                      f"({measured['peak_mb'] - measured['before_mb']:.0f} MB above the process before the "
+                      f"steps)", flush=True)
+        results["memory"] = memory
+
+    if "video" not in skip:
+        video = {}
+        print(f"\nwhole video: {cli.video_frames} frames, lift() with the default windows (clip_len = maxlen, stride "
+              f"= clip_len // 3, flip averaging of the config), fresh processes taking turns", flush=True)
+        table = []
+        for name in cli.video_models.split(","):
             for precision in ("fp32", "bf16"):
-                if not (precision == "bf16" and "bf16" in skip):
-                    cases.append(dict(base, model=model, kind="train", batch=cli.train_batch, precision=precision))
-    results = []
-    for case in cases:
-        print(f"running {case['model']} {case['kind']} {case['precision']} batch {case['batch']} ...",
-              file=sys.stderr, flush=True)
-        results.append(run_in_subprocess(case))
-    threads = results[0]["threads"] if results else torch.get_num_threads()
-    print(f"{time.strftime('%Y-%m-%d')}, torch {torch.__version__}, device {device}, {threads} threads, "
-          f"{platform.machine()} with {os.cpu_count()} CPUs; T={cli.frames}; median of {cli.repeat} runs after "
-          f"1 warm-up")
-    if results:
-        print(format_table(results))
+                if precision == "bf16" and "bf16" in skip:
+                    continue
+                times = {"today": [], "project": []}
+                for _ in range(cli.video_rounds):
+                    for version, tree in (("today", today), ("project", None)):
+                        if version == "today" and not today:
+                            continue
+                        case = dict(base, kind="video", model=name, precision=precision, tree=tree,
+                                    frames=cli.video_frames, repeat=max(1, cli.repeat // 2))
+                        times[version] += run_in_subprocess(case)["times"]
+                fps = {v: cli.video_frames / statistics.median(t) for v, t in times.items() if t}
+                video[f"{name} {precision}"] = fps
+                gain = fps["project"] / fps["today"] if "today" in fps else float("nan")
+                target = f">= {TARGETS['video_bf16']}x" if precision == "bf16" else ""
+                met = _met(gain >= TARGETS["video_bf16"]) if precision == "bf16" else ""
+                table.append([MODELS[name][0], precision, f"{fps.get('today', float('nan')):.0f}",
+                              f"{fps['project']:.0f}", f"{gain:.2f}x", target, met])
+        print(_markdown(["model", "precision", f"frames/s before ({cli.today})", "frames/s now", "speed-up",
+                         "target", "met"], table))
+        print(f"after it: {_load()}")
+        results["video"] = video
+
     if "accuracy" not in skip and "bf16" not in skip:
-        rows, p1 = bf16_accuracy(models, cli.frames)
+        rows, p1 = bf16_accuracy(sorted(MODELS), cli.frames)
         print("\nbf16 vs fp32: relative deviation ||y_bf16 - y_fp32|| / ||y_fp32||")
         for what, value in rows:
             print(f"  {what}: {100 * value:.3f} %")
-        print(f"  fixture backbone A, H36M protocol P1: fp32 {p1['fp32']:.3f} mm, bf16 {p1['bf16']:.3f} mm "
-              f"(difference {p1['bf16'] - p1['fp32']:+.3f} mm, {100 * (p1['bf16'] / p1['fp32'] - 1):+.3f} %)")
+        for name, errors in p1.items():
+            print(f"  fixture model {name}, H36M protocol P1: fp32 {errors['fp32']:.3f} mm, bf16 {errors['bf16']:.3f} "
+                  f"mm (difference {errors['bf16'] - errors['fp32']:+.3f} mm, "
+                  f"{100 * (errors['bf16'] / errors['fp32'] - 1):+.3f} %)")
+        results["accuracy"] = {"deviation": rows, "p1": p1}
+    print(f"\nat the end: {_load()}")
     if cli.json:
         with open(cli.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -211,6 +211,23 @@ def test_attention_mixes_frames_or_joints_only(mode):
     assert torch.equal(moved, expected)
 
 
+def test_training_gradients_match_a_float64_reference():
+    """Training runs the fast path (oneDNN products forward and backward, head-major qkv, two-product gate,
+    lerp); a float64 copy runs PyTorch's own ops: the parameter gradients agree."""
+    torch.manual_seed(0)
+    model = small_model(depth=2, mlp_ratio=4).train()
+    for p in model.parameters():  # leave the initial values (zero biases, 0.5/0.5 gate) for general ones
+        p.data.normal_(0, 0.2)
+    reference = small_model(depth=2, mlp_ratio=4).double().train()
+    reference.load_state_dict(model.state_dict())
+    x = torch.randn(2, 7, 17, 3)
+    weights = torch.randn(2, 7, 17, 3)
+    (model(x) * weights).sum().backward()
+    (reference(x.double()) * weights.double()).sum().backward()
+    for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+        torch.testing.assert_close(p.grad.double(), q.grad, rtol=1e-4, atol=1e-5, msg=name)
+
+
 def test_reset_classifier_uses_dim_rep():
     model = small_model()
     model.reset_classifier(5)

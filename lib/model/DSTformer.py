@@ -1,18 +1,25 @@
 """DSTformer: the dual-stream spatio-temporal transformer backbone of MotionBERT.
 
 Sub-module and parameter names are those of the original, so released checkpoints load with
-strict key matching (spec 01 §2, §6). Both attention kinds (over joints, over frames) run
-through one ``Attention`` that differs only in how tokens are grouped before
-``torch.nn.functional.scaled_dot_product_attention``.
+strict key matching (spec 01 §2, §6), and ``state_dict()`` is the original's layout. Both attention
+kinds (over joints, over frames) run through one ``Attention`` that differs only in how tokens are
+grouped before ``torch.nn.functional.scaled_dot_product_attention``.
+
+Speed (docs/performance.md): Linear layers go through :func:`lib.model.kernels.linear` (oneDNN on
+the CPU, with GELU, tanh and the residual adds fused in when no gradient is needed); the qkv
+product writes its channels head-major, so both attentions read q, k, v as strided views of its
+output and SDPA writes its output straight into the ``(B*F, J, C)`` token layout (no permute
+copies); the two streams' gate blends with one ``lerp`` instead of a concatenation. Training,
+evaluation, inference and the ONNX export all run this code.
 """
 import math
 from collections import OrderedDict
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lib.model.drop import DropPath
+from lib.model.kernels import attention, is_tracing, linear
 
 # tokens (frames x joints) per chunk of CPU inference: one 243-frame, 17-joint clip
 CPU_INFERENCE_TOKENS = 243 * 17
@@ -53,9 +60,13 @@ class MLP(nn.Module):
         self.fc2 = nn.Linear(hidden_features, out_features)
         self.drop = nn.Dropout(drop)
 
-    def forward(self, x):
-        x = self.drop(self.act(self.fc1(x)))
-        return self.drop(self.fc2(x))
+    def forward(self, x, residual=None):
+        """``residual + MLP(x)`` when ``residual`` is given (fused into fc2; dropout must then be inactive)."""
+        if type(self.act) is nn.GELU and self.act.approximate == "none":
+            x = linear(x, self.fc1.weight, self.fc1.bias, activation="gelu")
+        else:
+            x = self.act(self.fc1(x))
+        return self.drop(linear(self.drop(x), self.fc2.weight, self.fc2.bias, residual=residual))
 
 
 class Attention(nn.Module):
@@ -85,24 +96,36 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x, seqlen=1):
+    def _qkv_head_major(self):
+        """The qkv weight and bias with output channels reordered from the original's ``s*C + h*c + i``
+        (s in q, k, v) to ``h*3c + s*c + i``: then the (joint, head) pairs of the output are one
+        evenly strided axis, which both attentions read as views (derived on the fly, so
+        ``state_dict()`` keeps the original layout and gradients reach the original parameters)."""
+        H, C = self.num_heads, self.qkv.in_features
+        weight = self.qkv.weight.view(3, H, C // H, C).transpose(0, 1).reshape(3 * C, C)
+        bias = self.qkv.bias
+        if bias is not None:
+            bias = bias.view(3, H, C // H).transpose(0, 1).reshape(3 * C)
+        return weight, bias
+
+    def forward(self, x, seqlen=1, residual=None):
+        """Attention of ``x``; ``residual + attention`` when ``residual`` is given (fused into the output
+        product; ``proj_drop`` must then be inactive)."""
         BF, J, C = x.shape
         H = self.num_heads
-        qkv = self.qkv(x)  # channel o = s*C + h*c + i, s in (q, k, v)
+        q, k, v = linear(x, *self._qkv_head_major()).view(BF, J, H, 3, C // H).unbind(3)  # each (BF, J, H, c)
         dropout_p = self.attn_drop.p if self.training else 0.
         if self.mode == "temporal":
+            # tokens of one (sample, joint, head) attend over the F frames: (B, J*H, F, c) views; SDPA's
+            # fused CPU kernel takes them strided and writes its output in (B, F, J*H, c) order
             B = BF // seqlen
-            # tokens of one (sample, joint, head) attend over the F frames; SDPA gets 4-D tensors
-            # (B, J*H, F, c) because its fused CPU kernel only takes 4-D inputs
-            qkv = qkv.reshape(B, seqlen, J, 3, H, C // H).permute(3, 0, 2, 4, 1, 5).reshape(3, B, J * H, seqlen, -1)
-            y = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], dropout_p=dropout_p, scale=self.scale)
-            y = y.reshape(B, J, H, seqlen, -1).permute(0, 3, 1, 2, 4).reshape(BF, J, C)
+            q, k, v = (t.reshape(B, seqlen, J * H, -1).transpose(1, 2) for t in (q, k, v))
         else:
-            # tokens of one (sample*frame, head) attend over the J joints
-            q, k, v = qkv.reshape(BF, J, 3, H, C // H).permute(2, 0, 3, 1, 4).unbind(0)
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=self.scale)  # (BF, H, J, c)
-            y = y.transpose(1, 2).reshape(BF, J, C)
-        return self.proj_drop(self.proj(y))
+            # tokens of one (sample*frame, head) attend over the J joints: (BF, H, J, c) views
+            q, k, v = (t.transpose(1, 2) for t in (q, k, v))
+        y = attention(q, k, v, self.scale, dropout_p)
+        y = y.transpose(1, 2).reshape(BF, J, C)
+        return self.proj_drop(linear(y, self.proj.weight, self.proj.bias, residual=residual))
 
 
 class Block(nn.Module):
@@ -136,13 +159,24 @@ class Block(nn.Module):
         self.mlp_t = MLP(in_features=dim, hidden_features=mlp_hidden_dim, out_features=mlp_out_dim,
                          act_layer=act_layer, drop=drop)
 
+    def _residual_fused(self):
+        """Whether the residual adds can go into the branches' last products: nothing random (drop
+        path, dropout) sits between them."""
+        return not self.training or (isinstance(self.drop_path, nn.Identity) and self.mlp_s.drop.p == 0
+                                     and self.attn_s.proj_drop.p == 0)
+
+    def _branch_pair(self, x, seqlen, norm1, attn, norm2, mlp):
+        if self._residual_fused():
+            x = attn(norm1(x), seqlen, residual=x)
+            return mlp(norm2(x), residual=x)
+        x = x + self.drop_path(attn(norm1(x), seqlen))
+        return x + self.drop_path(mlp(norm2(x)))
+
     def _spatial(self, x, seqlen):
-        x = x + self.drop_path(self.attn_s(self.norm1_s(x), seqlen))
-        return x + self.drop_path(self.mlp_s(self.norm2_s(x)))
+        return self._branch_pair(x, seqlen, self.norm1_s, self.attn_s, self.norm2_s, self.mlp_s)
 
     def _temporal(self, x, seqlen):
-        x = x + self.drop_path(self.attn_t(self.norm1_t(x), seqlen))
-        return x + self.drop_path(self.mlp_t(self.norm2_t(x)))
+        return self._branch_pair(x, seqlen, self.norm1_t, self.attn_t, self.norm2_t, self.mlp_t)
 
     def forward(self, x, seqlen=1):
         if self.st_mode == "stage_st":
@@ -229,7 +263,7 @@ class DSTformer(nn.Module):
                              f"split the sequence into clips of at most {self.maxlen} frames")
 
     def forward(self, x, return_rep=False):
-        tracing = torch.jit.is_tracing() or torch.compiler.is_compiling()
+        tracing = is_tracing()
         if not tracing:
             self._check_input(x)
         B, F_, J, _ = x.shape
@@ -250,12 +284,17 @@ class DSTformer(nn.Module):
             x_st = blk_st(x, F_)
             x_ts = blk_ts(x, F_)
             if self.att_fuse:
-                alpha = self.ts_attn[idx](torch.cat([x_st, x_ts], dim=-1)).softmax(dim=-1)
-                x = x_st * alpha[..., 0:1] + x_ts * alpha[..., 1:2]
+                # the gate of concat(x_st, x_ts) as two products (no concatenated copy); the weights
+                # sum to 1, so x_st*a0 + x_ts*a1 = lerp(x_ts, x_st, a0)
+                gate = self.ts_attn[idx]
+                logits = linear(x_ts, gate.weight[:, self.dim_feat:], gate.bias,
+                                residual=linear(x_st, gate.weight[:, :self.dim_feat]))
+                x = torch.lerp(x_ts, x_st, logits.softmax(dim=-1)[..., 0:1].to(x_st.dtype))
             else:
                 x = (x_st + x_ts) * 0.5
-        x = self.norm(x)
-        x = self.pre_logits(x.reshape(B, F_, J, -1))
+        x = self.norm(x).reshape(B, F_, J, -1)
+        if not isinstance(self.pre_logits, nn.Identity):  # fc then tanh
+            x = linear(x, self.pre_logits.fc.weight, self.pre_logits.fc.bias, activation="tanh")
         if return_rep:
             return x
         return self.head(x)

@@ -2,6 +2,7 @@
 import copy
 
 import numpy as np
+import torch
 
 from lib.skeleton import FLIP_PERMUTATION
 
@@ -62,8 +63,10 @@ def flip_data(data):
 
 
 def flip_average(model, x):
-    """Test-time flip augmentation of a pose model: ``(model(x) + flip(model(flip(x)))) / 2``."""
-    return (model(x) + flip_data(model(flip_data(x)))) / 2
+    """Test-time flip augmentation of a pose model: ``(model(x) + flip(model(flip(x)))) / 2``, the clips and
+    their mirror images in one batch."""
+    y, y_flipped = model(torch.cat([x, flip_data(x)])).chunk(2)
+    return (y + flip_data(y_flipped)) / 2
 
 
 def lift_pose3d(args, model, x, zero_first_root_depth=False):

@@ -1,0 +1,133 @@
+"""Kernel choices of the backbone on the CPU: Linear layers through oneDNN (with GELU, tanh or a residual
+add fused in), and the attention kernel for each dtype.
+
+PyTorch runs float32 ``nn.Linear`` on the CPU through MKL's sgemm. On AMD CPUs MKL takes a generic
+code path that reaches about a third of the machine's peak; oneDNN, which PyTorch also ships (and
+already uses for bfloat16 products), runs the backbone's products near the peak on Intel and AMD
+alike, and applies GELU, tanh or the residual add while the product's output is still in the
+caches. :func:`linear` is the one entry point: it picks oneDNN where it applies (CPU tensors in
+float32 or bfloat16, eager mode) and ``torch.nn.functional.linear`` everywhere else (CUDA, tracing
+for the ONNX export, ``torch.compile``), with the same result up to float rounding. Under
+autocast it casts to the autocast dtype as autocast does for ``F.linear``.
+
+With autograd the product runs through :class:`OneDnnLinear` (oneDNN forward and backward) and the
+activation or residual add stays a separate differentiable op, since the fused kernel keeps no
+pre-activation for the backward pass.
+
+:func:`attention` is ``scaled_dot_product_attention``, except for short sequences (the 17 joints of
+spatial attention) in bfloat16 on CPUs without AMX: there SDPA's fused kernel has no fast bfloat16
+path for its many tiny blocks (forward and backward of the spatial attention took 7x longer than
+with explicit products in a training step), so the scores are explicit bfloat16 products with the
+softmax in float32, as autocast computes the original's attention.
+"""
+import torch
+import torch.nn.functional as F
+
+_ACTIVATIONS = {"gelu": F.gelu, "tanh": torch.tanh, None: None}
+# oneDNN's post-op names and their "algorithm" argument (exact erf GELU, as nn.GELU's default)
+_ONEDNN_POST_OPS = {None: ("none", ""), "gelu": ("gelu", "none"), "tanh": ("tanh", "")}
+
+
+def _onednn_linear_op():
+    ops = getattr(torch.ops, "mkldnn", None)
+    try:
+        return ops._linear_pointwise if torch.backends.mkldnn.is_available() else None
+    except (AttributeError, RuntimeError):  # a PyTorch build without the op
+        return None
+
+
+_LINEAR_POINTWISE = _onednn_linear_op()
+
+
+def _cpu_has_amx():
+    try:
+        return bool(torch.cpu.get_capabilities().get("amx_bf16", False))
+    except (AttributeError, RuntimeError):
+        return False
+
+
+CPU_HAS_AMX = _cpu_has_amx()
+
+
+def is_tracing():
+    """True while TorchScript, ``torch.compile`` or ``torch.export`` (the ONNX export) trace the model."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.compiler.is_exporting()
+
+
+def onednn_applies(x):
+    """Whether :func:`linear` runs ``x`` through oneDNN: CPU, float32/bfloat16, eager mode."""
+    return (_LINEAR_POINTWISE is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
+            and not is_tracing())
+
+
+def _autocast_cast(x, weight, bias):
+    """The operands in the CPU autocast dtype when autocast is on (what autocast does for ``F.linear``)."""
+    if not torch.is_autocast_enabled("cpu"):
+        return x, weight, bias
+    dtype = torch.get_autocast_dtype("cpu")
+    return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+
+
+class OneDnnLinear(torch.autograd.Function):
+    """``x @ weightᵀ + bias`` with oneDNN products in the forward and the backward pass."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _LINEAR_POINTWISE(x, weight, bias, "none", [], "")
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        grad_x = grad_weight = grad_bias = None
+        rows = grad.reshape(-1, grad.shape[-1])
+        # float32 through oneDNN (faster than MKL), bfloat16 through torch.mm (which already is oneDNN, and
+        # reads the transposed operands without copies)
+        if ctx.needs_input_grad[0]:
+            grad_x = (_LINEAR_POINTWISE(grad, weight.t().contiguous(), None, "none", [], "")
+                      if grad.dtype == torch.float32 else torch.mm(rows, weight).view(*grad.shape[:-1], -1))
+        if ctx.needs_input_grad[1]:
+            inputs = x.reshape(-1, x.shape[-1])
+            grad_weight = (_LINEAR_POINTWISE(rows.t(), inputs.t(), None, "none", [], "")
+                           if grad.dtype == torch.float32 else torch.mm(rows.t(), inputs))
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_bias = rows.sum(0)
+        return grad_x, grad_weight, grad_bias
+
+
+def linear(x, weight, bias=None, activation=None, residual=None):
+    """``activation(x @ weightᵀ + bias) + residual`` (``activation``: None, ``'gelu'`` (exact) or ``'tanh'``;
+    ``residual``: None or a tensor of the output's shape), with oneDNN on the CPU (see the module doc)."""
+    if not onednn_applies(x):
+        y = F.linear(x, weight, bias)
+        y = y if activation is None else _ACTIVATIONS[activation](y)
+        return y if residual is None else residual + y
+    x, weight, bias = _autocast_cast(x, weight, bias)
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        y = OneDnnLinear.apply(x, weight, bias)
+        y = y if activation is None else _ACTIVATIONS[activation](y)
+        return y if residual is None else residual + y
+    if residual is not None:
+        if activation is None and residual.dtype == x.dtype:
+            return _LINEAR_POINTWISE.binary(x, residual, weight, bias, "add")
+        return residual + linear(x, weight, bias, activation)
+    attr, algorithm = _ONEDNN_POST_OPS[activation]
+    return _LINEAR_POINTWISE(x, weight, bias, attr, [], algorithm)
+
+
+
+# sequences up to this length (the 17 joints of spatial attention) take explicit products in bfloat16
+SHORT_SEQUENCE = 64
+
+
+def attention(q, k, v, scale, dropout_p=0.):
+    """``softmax(q kᵀ · scale) v`` over the last two axes, as ``F.scaled_dot_product_attention`` (q, k, v may
+    be strided views); short sequences in bfloat16 on a CPU without AMX as explicit products (see the
+    module doc)."""
+    if (q.dtype == torch.bfloat16 and q.device.type == "cpu" and not CPU_HAS_AMX and dropout_p == 0
+            and q.shape[-2] <= SHORT_SEQUENCE and not is_tracing()):
+        with torch.autocast("cpu", enabled=False):
+            scores = torch.matmul(q, k.transpose(-2, -1)).float() * scale
+            return torch.matmul(scores.softmax(dim=-1).to(v.dtype), v)
+    return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)

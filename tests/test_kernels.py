@@ -1,0 +1,119 @@
+"""lib/model/kernels.py: oneDNN Linear layers agree with torch.nn.functional.linear, values and gradients."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lib.model import kernels
+from lib.model.kernels import linear, onednn_applies
+
+pytestmark = pytest.mark.skipif(kernels._LINEAR_POINTWISE is None, reason="PyTorch build without oneDNN")
+
+
+def operands(rows=37, inputs=24, outputs=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(3, rows, inputs, generator=g)
+    weight = torch.randn(outputs, inputs, generator=g) / inputs ** 0.5
+    bias = torch.randn(outputs, generator=g)
+    residual = torch.randn(3, rows, outputs, generator=g)
+    return x, weight, bias, residual
+
+
+def reference(x, weight, bias, activation=None, residual=None):
+    """The same computation in float64 with PyTorch's own ops."""
+    y = F.linear(x.double(), weight.double(), None if bias is None else bias.double())
+    y = {"gelu": F.gelu, "tanh": torch.tanh, None: lambda t: t}[activation](y)
+    return y if residual is None else y + residual.double()
+
+
+@pytest.mark.parametrize("activation", [None, "gelu", "tanh"])
+@pytest.mark.parametrize("with_residual", [False, True])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_float32_inference_matches_pytorch(activation, with_residual, with_bias):
+    x, weight, bias, residual = operands()
+    bias = bias if with_bias else None
+    residual = residual if with_residual else None
+    assert onednn_applies(x)
+    with torch.no_grad():
+        y = linear(x, weight, bias, activation, residual)
+    assert y.dtype == torch.float32 and y.shape == (3, 37, 40)
+    torch.testing.assert_close(y.double(), reference(x, weight, bias, activation, residual), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("activation", [None, "gelu"])
+def test_gradients_match_pytorch(activation):
+    x, weight, bias, residual = operands()
+    leaves = [t.clone().requires_grad_() for t in (x, weight, bias, residual)]
+    y = linear(*leaves[:3], activation, leaves[3])
+    grad_out = torch.randn_like(y)
+    grads = torch.autograd.grad(y, leaves, grad_out)
+    ref_leaves = [t.double().requires_grad_() for t in (x, weight, bias, residual)]
+    expected = torch.autograd.grad(reference(*ref_leaves[:3], activation, ref_leaves[3]), ref_leaves,
+                                   grad_out.double())
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got.double(), want, rtol=1e-4, atol=1e-4)
+
+
+def test_gradient_of_the_weight_alone():
+    """A frozen input (no gradient) still gives the weight's and the bias' gradients."""
+    x, weight, bias, _ = operands()
+    weight.requires_grad_()
+    bias.requires_grad_()
+    linear(x, weight, bias).pow(2).sum().backward()
+    w64, b64 = weight.detach().double().requires_grad_(), bias.detach().double().requires_grad_()
+    reference(x, w64, b64).pow(2).sum().backward()
+    torch.testing.assert_close(weight.grad.double(), w64.grad, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(bias.grad.double(), b64.grad, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("activation", [None, "gelu"])
+@pytest.mark.parametrize("grad", [False, True])
+def test_autocast_runs_in_bfloat16_like_f_linear(activation, grad):
+    x, weight, bias, residual = operands()
+    with torch.set_grad_enabled(grad), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = linear(x, weight.requires_grad_(grad), bias, activation)
+        plain = F.linear(x, weight, bias)
+        expected = F.gelu(plain) if activation else plain
+        with_residual = linear(x, weight, bias, residual=residual)
+    assert y.dtype == expected.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), expected.float(), rtol=2e-2, atol=2e-2)
+    # a float32 residual stays float32: the sum is taken in float32
+    assert with_residual.dtype == torch.float32
+    torch.testing.assert_close(with_residual, residual + plain.float(), rtol=2e-2, atol=2e-2)
+
+
+def test_other_dtypes_and_tracing_use_f_linear(monkeypatch):
+    x, weight, bias, _ = operands()
+    assert not onednn_applies(x.double())
+    y = linear(x.double(), weight.double(), bias.double(), "tanh")
+    torch.testing.assert_close(y, reference(x, weight, bias, "tanh"))
+    # while the ONNX export or torch.compile traces the model, only standard ops are used
+    monkeypatch.setattr(kernels, "is_tracing", lambda: True)
+    assert not onednn_applies(x)
+
+    def fail(*args):
+        raise AssertionError("the oneDNN op was called while tracing")
+    monkeypatch.setattr(kernels, "_LINEAR_POINTWISE", fail)
+    torch.testing.assert_close(linear(x, weight, bias, "gelu").double(), reference(x, weight, bias, "gelu"),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [17, 90])  # short sequences (explicit products in bf16) and long ones (SDPA)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_attention_matches_softmax_attention(length, dtype):
+    """Values and gradients of strided q, k, v views (as the backbone passes them) against float64."""
+    g = torch.Generator().manual_seed(length)
+    qkv = torch.randn(6, length, 2, 3, 16, generator=g)  # (batch, tokens, heads, q/k/v, channels)
+    scale = 16 ** -0.5
+    leaf = qkv.to(dtype, copy=True).requires_grad_()
+    q, k, v = (t.transpose(1, 2) for t in leaf.unbind(3))
+    y = kernels.attention(q, k, v, scale)
+    grad_out = torch.randn(y.shape, generator=g)
+    y.backward(grad_out.to(dtype))
+    ref_leaf = qkv.double().requires_grad_()
+    rq, rk, rv = (t.transpose(1, 2) for t in ref_leaf.unbind(3))
+    expected = torch.softmax(rq @ rk.transpose(-2, -1) * scale, dim=-1) @ rv
+    expected.backward(grad_out.double())
+    tolerance = 1e-5 if dtype == torch.float32 else 3e-2
+    assert y.dtype == dtype
+    torch.testing.assert_close(y.double(), expected, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(leaf.grad.double(), ref_leaf.grad, rtol=tolerance, atol=tolerance)
