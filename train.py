@@ -41,8 +41,20 @@ LOSS_TAGS = {'loss_3d_pos': '3d_pos', 'loss_2d_proj': '2d_proj', 'loss_3d_scale'
              'loss_av': 'angle_velocity', 'loss_total': 'total'}
 
 
+def weighted_3d_loss(cfg, predicted, target):
+    """The 3D loss (:data:`LOSSES_3D` with the config's weights) and its terms."""
+    terms = {name: fn(predicted, target) for name, _, fn in LOSSES_3D}
+    return sum(terms[name] * (1 if key is None else cfg[key]) for name, key, _ in LOSSES_3D), terms
+
+
+def streams_loss(cfg):
+    """Whether the config adds the streaming term: the 3D loss again on the last ``stream_frames`` frames
+    of each clip, weighted by ``lambda_stream`` (docs/streaming.md, "Training for the window's end")."""
+    return bool(cfg.get('lambda_stream')) and bool(cfg.get('stream_frames'))
+
+
 def pose3d_loss(cfg, model_pos, batch_input, batch_gt, has_3d, has_gt):
-    """Loss of one batch and the values of its terms (spec 02 §7.4)."""
+    """Loss of one batch and the values of its terms (spec 02 §7.4; plus the optional streaming term)."""
     with torch.no_grad():
         if cfg.no_conf:
             batch_input = batch_input[:, :, :, :2]
@@ -56,8 +68,11 @@ def pose3d_loss(cfg, model_pos, batch_input, batch_gt, has_3d, has_gt):
             batch_input = cfg.aug.augment2D(batch_input, noise=(cfg.noise and has_gt), mask=cfg.mask)
     predicted_3d_pos = model_pos(batch_input).float()  # losses in float32, also under --amp
     if has_3d:
-        terms = {name: fn(predicted_3d_pos, batch_gt) for name, _, fn in LOSSES_3D}
-        total = sum(terms[name] * (1 if key is None else cfg[key]) for name, key, _ in LOSSES_3D)
+        total, terms = weighted_3d_loss(cfg, predicted_3d_pos, batch_gt)
+        if streams_loss(cfg):  # a streaming lifter with little look-ahead uses the clip's last frames
+            last = cfg.stream_frames
+            terms['stream'], _ = weighted_3d_loss(cfg, predicted_3d_pos[:, -last:], batch_gt[:, -last:])
+            total = total + cfg.lambda_stream * terms['stream']
     else:
         terms = {'2d_proj': loss_2d_weighted(predicted_3d_pos, batch_gt, conf)}
         total = terms['2d_proj']
@@ -99,6 +114,8 @@ class Pose3DTask(Task):
     def __init__(self, cfg, cli, runtime):
         super().__init__(cfg, cli, runtime)
         self.training = not cli.evaluate
+        if streams_loss(cfg):
+            self.meter_names = METER_NAMES + ('stream',)
         if self.training:
             cfg.mask = (cfg.mask_ratio > 0 and cfg.mask_T_ratio > 0)
             if cfg.mask or cfg.noise:
@@ -155,8 +172,9 @@ class Pose3DTask(Task):
     def epoch_scalars(self, meters, metrics):
         if metrics is None:  # no_eval: the original logged nothing
             return {}
+        tags = dict(LOSS_TAGS, **({'loss_stream': 'stream'} if 'stream' in meters else {}))
         return {'Error P1': metrics['e1'], 'Error P2': metrics['e2'],
-                **{tag: meters[name].avg for tag, name in LOSS_TAGS.items()}}
+                **{tag: meters[name].avg for tag, name in tags.items()}}
 
 
 def main(argv=None):

@@ -236,7 +236,30 @@ def seam_jump(motion, windows):
 
 # ------------------------------------------------------------------ lifting
 
-def _align_depth(window, previous):
+def lift_options(cfg):
+    """What lifting reads from a config (``flip``, ``rootrel``, ``no_conf``, ``gt_2d``; all off without one),
+    as the options of ``lift_pose3d``."""
+    return SimpleNamespace(**{key: (cfg or {}).get(key, default) for key, default in LIFT_OPTIONS.items()})
+
+
+def model_clip_len(model, cfg=None):
+    """The longest window ``model`` takes: the config's ``maxlen``, else the model's own."""
+    clip_len = (cfg or {}).get("maxlen") or getattr(model, "maxlen", None)
+    if clip_len is None:
+        raise ValueError("lifting needs clip_len (or a cfg with maxlen) for a model runner")
+    return clip_len
+
+
+def as_runner(model, precision="fp32", device=None):
+    """``(runner, device)``: a pose model (run in ``precision`` on its own device, or ``device``) as a
+    :func:`make_model_runner` runner; a runner stays as it is (its inputs go to ``device``, default the CPU)."""
+    if isinstance(model, nn.Module):
+        device = device or next(model.parameters()).device
+        model = make_model_runner(model, device, precision)
+    return model, device or "cpu"
+
+
+def align_depth(window, previous):
     """Shift a window's depth so its root depth agrees with the blend of earlier windows where they overlap.
 
     The model predicts depth relative to its window's first frame, so windows starting at
@@ -261,16 +284,10 @@ def lift(keypoints_2d, model, cfg=None, clip_len=None, stride=None, precision="f
     (the root depth of each chunk's first frame set to 0 unless ``rootrel``). Overlapping
     windows are depth-aligned and blended; the depth origin is then the root of frame 0.
     """
-    options = SimpleNamespace(**{key: (cfg or {}).get(key, default) for key, default in LIFT_OPTIONS.items()})
-    if clip_len is None:
-        clip_len = (cfg or {}).get("maxlen") or getattr(model, "maxlen", None)
-        if clip_len is None:
-            raise ValueError("lift needs clip_len (or a cfg with maxlen) for a model runner")
+    options = lift_options(cfg)
+    clip_len = clip_len if clip_len is not None else model_clip_len(model, cfg)
     stride = stride if stride is not None else max(1, clip_len // 3)
-    if isinstance(model, nn.Module):
-        device = device or next(model.parameters()).device
-        model = make_model_runner(model, device, precision)
-    device = device or "cpu"
+    model, device = as_runner(model, precision, device)
     motion = np.asarray(keypoints_2d, dtype=np.float32)
     windows = plan_windows(len(motion), clip_len, stride)
     chunked = stride == clip_len
@@ -284,7 +301,7 @@ def lift(keypoints_2d, model, cfg=None, clip_len=None, stride=None, precision="f
         if not chunked:  # a single window: same depth origin as the overlap mode
             outputs[0][..., 2] -= outputs[0][0, 0, 2]
         return np.concatenate(outputs, axis=0)
-    result = blend_windows(outputs, windows, len(motion), align=_align_depth)
+    result = blend_windows(outputs, windows, len(motion), align=align_depth)
     result[..., 2] -= result[0, 0, 2]
     return result.astype(np.float32)
 
@@ -335,8 +352,8 @@ def add_runtime_arguments(parser):
     return parser
 
 
-def check_window_options(cli, maxlen):
-    """Validate ``--clip_len`` (default: ``maxlen``) and ``--stride`` against the model; returns the stride."""
+def check_clip_len(cli, maxlen):
+    """Validate ``--clip_len`` against the model; sets its default, ``maxlen``."""
     if cli.clip_len is None:
         cli.clip_len = maxlen
     if cli.clip_len < 1:
@@ -344,6 +361,11 @@ def check_window_options(cli, maxlen):
     if cli.clip_len > maxlen:
         raise WildInputError(f"--clip_len {cli.clip_len} is longer than the model's maxlen {maxlen} (config "
                              f"{cli.config}); use --clip_len {maxlen} or less")
+
+
+def check_window_options(cli, maxlen):
+    """Validate ``--clip_len`` (default: ``maxlen``) and ``--stride`` against the model; returns the stride."""
+    check_clip_len(cli, maxlen)
     stride = cli.stride if cli.stride is not None else max(1, cli.clip_len // 3)
     if not 1 <= stride <= cli.clip_len:
         raise WildInputError(f"--stride must be between 1 and --clip_len ({cli.clip_len}), got {stride}")

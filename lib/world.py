@@ -136,6 +136,12 @@ def standing_height(lengths):
     return leg + lengths[..., _chain(HEAD)].sum(axis=-1)
 
 
+def metric_scale(poses, height_mm):
+    """The factor that gives root-relative ``poses (F, 17, 3)`` (any unit) the standing height ``height_mm``:
+    :func:`standing_height` of their median bone lengths."""
+    return height_mm / standing_height(np.median(bone_lengths(poses), axis=0))
+
+
 def _mirror_children(segment):
     """``(left child, right child)`` of a segment joint."""
     left = next(c for c in CHILDREN[segment] if JOINT_SIDES[c] == LEFT)
@@ -616,7 +622,7 @@ def world_motion(poses_3d, keypoints_px=None, image_size=None, fps=None, height=
     if smooth:
         poses = smooth_poses(poses, fps)
         steps.append(f"smoothing: Savitzky-Golay, {SMOOTH_WINDOW_S:g} s window, order {SMOOTH_ORDER}")
-    scale = height_mm / standing_height(np.median(bone_lengths(poses), axis=0))
+    scale = metric_scale(poses, height_mm)
     poses = poses * scale
     steps.append(f"metric scale: standing height from median bone lengths set to {height_mm:.0f} mm "
                  f"(x {scale:.6g})")
@@ -666,10 +672,9 @@ def _to_world(points, to_world):
 
 # ------------------------------------------------------------------ command line of infer_wild.py
 
-def add_world_arguments(parser):
-    """``infer_wild.py``'s world-motion options (docs/inference.md, "World motion")."""
-    from lib.export import EXPORT_FORMATS
-    group = parser.add_argument_group("world motion (metric, upright; X3D_world.npy and the --export files)")
+def add_metric_arguments(group):
+    """The person's height and the camera: ``--height``, ``--focal``, ``--fov``, ``--center`` (``infer_wild.py``'s
+    world motion, ``stream_wild.py``'s metric output); checked by :func:`check_world_options`."""
     group.add_argument("--height", type=float, default=None, metavar="METRES",
                        help=f"the person's height in metres (default {DEFAULT_HEIGHT_M:.2f}, noted as assumed)")
     group.add_argument("--focal", type=float, default=None, metavar="PX",
@@ -678,6 +683,14 @@ def add_world_arguments(parser):
                        help="instead of --focal: the camera's horizontal field of view")
     group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
                        help="the principal point in pixels (default: the image centre)")
+    return group
+
+
+def add_world_arguments(parser):
+    """``infer_wild.py``'s world-motion options (docs/inference.md, "World motion")."""
+    from lib.export import EXPORT_FORMATS
+    group = add_metric_arguments(
+        parser.add_argument_group("world motion (metric, upright; X3D_world.npy and the --export files)"))
     group.add_argument("--up", choices=UP_AXES, default="y", help="the world's up axis (default y; z for "
                                                                    "Z-up tools)")
     group.add_argument("--smooth", action="store_true", help="smooth the poses over time (Savitzky-Golay)")

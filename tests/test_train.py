@@ -118,6 +118,41 @@ def test_train_epoch_makes_one_optimizer_step_per_batch(data):
     assert not torch.equal(model.head.weight, before) and model.training
 
 
+def test_the_stream_loss_counts_the_clips_last_frames_again():
+    """stream_frames/lambda_stream: the 3D loss of the last frames (as if they were a clip of their own) is
+    added with its weight; an error in the first frames does not reach it."""
+    cfg = dict(no_conf=False, rootrel=False, noise=False, lambda_scale=0.5, lambda_3d_velocity=20.0, lambda_lv=0.0,
+               lambda_lg=0.0, lambda_a=0.0, lambda_av=0.0)
+    gen = torch.Generator().manual_seed(0)
+    gt = torch.randn(2, 9, 17, 3, generator=gen)
+    gt[:, :, 0, 2] = 0  # root depth 0 in every frame: the target of any run of frames is its slice of gt
+    inputs = torch.randn(2, 9, 17, 3, generator=gen)
+
+    def loss(cfg, pred, frames=slice(None)):
+        from easydict import EasyDict
+        return train.pose3d_loss(EasyDict(cfg), lambda x: pred[:, frames], inputs[:, frames], gt[:, frames].clone(),
+                                 has_3d=True, has_gt=True)
+
+    stream = dict(cfg, stream_frames=3, lambda_stream=2.0)
+    early, late = gt.clone(), gt.clone()
+    early[:, 0] += 0.5
+    late[:, -1] += 0.5
+    total, terms = loss(stream, early)
+    assert terms["stream"].item() == 0 and torch.allclose(total, loss(cfg, early)[0])
+    total, terms = loss(stream, late)
+    last_three, _ = loss(cfg, late, slice(-3, None))
+    assert terms["stream"].item() > 0 and torch.allclose(terms["stream"], last_three)
+    assert torch.allclose(total, loss(cfg, late)[0] + 2.0 * last_three)
+
+
+def test_fine_tuning_for_streaming_logs_the_stream_term(trained):
+    data, _, ckpt = trained
+    config = write_config(data, "tiny_stream", finetune=True, epochs=1, stream_frames=2, lambda_stream=1.0)
+    run_train("--config", config, "-p", str(ckpt), "-c", str(data / "ft_stream"))
+    scalars = tensorboard_scalars(data / "ft_stream" / "logs")
+    assert "loss_stream" in scalars and "loss_total" in scalars
+
+
 def _posetrack_json(folder, n_frames=32, seed=0):
     rng = np.random.default_rng(seed)
     anns = []

@@ -186,6 +186,8 @@ KEYS = {
     "posetrack_root": _text(POSE3D),  # addition: PoseTrack folder for pretraining
     "insta_root": _text(POSE3D),  # addition: InstaVariety folder for pretraining
     "scale_range_pretrain": Key("scale_range", (POSE3D,)),  # addition: rescaling of 3D clips
+    "stream_frames": Key("int", (POSE3D,), low=0),  # addition: the clip's last frames of the streaming loss term
+    "lambda_stream": _weight(POSE3D),  # addition: its weight (docs/streaming.md)
     # action (spec 04)
     "lr_backbone": _rate(ACTION, MESH),
     "lr_head": _rate(ACTION, MESH),
@@ -277,7 +279,17 @@ def _names_mesh_data(values):
     return None
 
 
-RULES = (_heads_divide_features, _clip_fits_model, _views_divide_batch)  # checked for every script
+def _stream_frames_fit_clip(values):
+    if values.get("stream_frames", 0) > values.get("clip_len", float("inf")):
+        return (f"key 'stream_frames' ({values['stream_frames']}) must not exceed clip_len ({values['clip_len']}): "
+                f"it counts the last frames of each training clip")
+    if values.get("lambda_stream") and not values.get("stream_frames"):
+        return "key 'lambda_stream' weighs the loss on the last stream_frames frames of each clip: set stream_frames too"
+    return None
+
+
+RULES = (_heads_divide_features, _clip_fits_model, _views_divide_batch,
+         _stream_frames_fit_clip)  # checked for every script
 
 TRAIN_POSE3D = Reader(
     "train.py", POSE3D,
