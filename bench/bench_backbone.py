@@ -269,25 +269,32 @@ def table_measurements(name, frames, train_batch, repeat, skip):
 
 # ------------------------------------------------------------------ cases in fresh processes
 
+def _status_mb(field):
+    """A memory field of ``/proc/self/status`` (Linux) in MB; NaN elsewhere."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(field + ":")) / 1024.0
+    except (OSError, StopIteration):
+        return float("nan")
+
+
 def _reset_peak_rss():
     """Reset this process' peak resident set size (Linux: ``/proc/self/clear_refs``); the resident MB now."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024.0
-    except (OSError, StopIteration):
-        return float("nan")
+    except OSError:
+        pass
+    return _status_mb("VmRSS")
 
 
 def _peak_rss_mb():
     """Peak resident set size of this process since the last reset (Linux ``VmHWM``; else ``ru_maxrss``)."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024.0
-    except (OSError, StopIteration):
-        import resource
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = _status_mb("VmHWM")
+    if peak == peak:
+        return peak
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_case(case):

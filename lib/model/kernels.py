@@ -108,20 +108,18 @@ def linear(x, weight, bias=None, activation=None, residual=None):
     ``residual``: None or a tensor of the output's shape), with oneDNN on the CPU (see the module doc)."""
     if not onednn_applies(x, weight):
         y = F.linear(x, weight, bias)
-        y = y if activation is None else _ACTIVATIONS[activation](y)
-        return y if residual is None else residual + y
-    x, weight, bias = _autocast_cast(x, weight, bias)
-    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
-        y = OneDnnLinear.apply(x, weight, bias)
-        y = y if activation is None else _ACTIVATIONS[activation](y)
-        return y if residual is None else residual + y
-    if residual is not None:
-        if activation is None and residual.dtype == x.dtype:
+    else:
+        x, weight, bias = _autocast_cast(x, weight, bias)
+        if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+            y = OneDnnLinear.apply(x, weight, bias)  # the activation and the add stay differentiable ops
+        elif residual is not None and activation is None and residual.dtype == x.dtype:
             return _LINEAR_POINTWISE.binary(x, residual, weight, bias, "add")
-        return residual + linear(x, weight, bias, activation)
-    attr, algorithm = _ONEDNN_POST_OPS[activation]
-    return _LINEAR_POINTWISE(x, weight, bias, attr, [], algorithm)
-
+        else:
+            attr, algorithm = _ONEDNN_POST_OPS[activation]
+            y = _LINEAR_POINTWISE(x, weight, bias, attr, [], algorithm)
+            activation = None  # applied by oneDNN
+    y = y if activation is None else _ACTIVATIONS[activation](y)
+    return y if residual is None else residual + y
 
 
 # sequences up to this length (the 17 joints of spatial attention) take explicit products in bfloat16
