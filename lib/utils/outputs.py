@@ -9,6 +9,7 @@
 """
 import os
 import shutil
+import tempfile
 
 from lib.utils.errors import OutputPathError
 
@@ -22,6 +23,18 @@ def _nearest_existing(path):
     return path
 
 
+def _can_make_entries(folder):
+    """Whether a folder can be made in ``folder``: tried, not guessed from permission bits (which say yes to
+    root on a read-only or virtual file system such as /proc)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-check-", dir=folder))
+    except OSError:
+        return False
+    return True
+
+
 def check_output_folder(folder, names=(), option="--out_path"):
     """Raise :class:`OutputPathError` unless ``folder`` (made if missing) can receive the files ``names``."""
     folder = os.path.abspath(os.fspath(folder))
@@ -31,7 +44,7 @@ def check_output_folder(folder, names=(), option="--out_path"):
     if not os.path.isdir(existing):
         raise OutputPathError(f"{option} {folder}: {existing} is a file, so no folder can be made under it; "
                               f"choose another {option}")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not _can_make_entries(existing):
         raise OutputPathError(f"{option} {folder}: cannot write to {existing} (read-only or permission denied); "
                               f"choose another {option}")
     for name in names:

@@ -72,7 +72,9 @@ class Config(EasyDict):
 def get_config(config_path):
     """Load a YAML config into a ``Config`` (EasyDict) with ``name`` = file name without extension."""
     if not os.path.isfile(config_path):
-        raise FileNotFoundError(f"config file not found: {config_path}")
+        hint = ("; the default configs are relative to the repository: run from its folder or give --config"
+                if not os.path.isabs(config_path) else "; check the path given to --config")
+        raise FileNotFoundError(f"config file not found: {config_path}{hint}")
     with open(config_path, "r") as stream:
         config = yaml.load(stream, Loader)
     if config is None:
