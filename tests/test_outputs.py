@@ -58,3 +58,17 @@ def test_a_failed_set_leaves_nothing(tmp_path):
             open(out.path(existing / "sub" / "b.pkl"), "w").close()
             raise RuntimeError
     assert os.listdir(existing) == ["old.txt"]
+
+
+def test_a_folder_that_refuses_new_entries_is_reported_even_when_permission_bits_allow(tmp_path, monkeypatch):
+    """Root passes os.access on /proc or a read-only mount; the check tries to make a folder instead."""
+    import tempfile
+
+    from lib.utils import outputs
+
+    def refuse(*args, **kwargs):
+        raise OSError(30, "Read-only file system")
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    with pytest.raises(outputs.OutputPathError, match="cannot write to"):
+        outputs.check_output_folder(tmp_path / "out", ["X3D.npy"])
+    assert not (tmp_path / "out").exists()
