@@ -302,3 +302,27 @@ def test_initial_weights_are_the_originals():
     for name in reference.files:
         # identical on the machine that recorded them; other CPUs' erfinv may differ in the last bit or two
         np.testing.assert_allclose(state[name].numpy(), reference[name], rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_bf16_inference_of_the_demo_model_within_one_percent():
+    """bf16 autocast inference (bf16 residual stream, explicit bf16 attention without AMX) stays within 1 % of
+    fp32 on a trained model: the demo model on the demo's 2D keypoints."""
+    import os
+
+    from lib.data.wild_input import load_wild_inputs, normalize_keypoints
+    from lib.inference import load_model
+    from lib.utils.config_schema import INFER_POSE3D, load_config
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cfg = load_config(os.path.join(repo, "configs", "pose3d", "MB_demo.yaml"), INFER_POSE3D)
+    model = load_model(cfg, os.path.join(repo, "checkpoint", "demo", "best_epoch.bin"), "pose3d", "cpu")
+    track = load_wild_inputs(os.path.join(repo, "examples", "demo_alphapose.json")).tracks[0]
+    motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
+    n = len(motion) // cfg.maxlen * cfg.maxlen
+    clips = torch.from_numpy(motion[:n].reshape(-1, cfg.maxlen, 17, 3))
+    with torch.inference_mode():
+        fp32 = model(clips)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = model(clips)
+    assert bf16.dtype == torch.bfloat16
+    deviation = float((bf16.float() - fp32).norm() / fp32.norm())
+    assert 0 < deviation < 0.01

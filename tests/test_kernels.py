@@ -117,3 +117,47 @@ def test_attention_matches_softmax_attention(length, dtype):
     assert y.dtype == dtype
     torch.testing.assert_close(y.double(), expected, rtol=tolerance, atol=tolerance)
     torch.testing.assert_close(leaf.grad.double(), ref_leaf.grad, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1 << 22, 3000])  # one chunk, and many chunks of one (batch, head) pair
+def test_bfloat16_inference_attention_in_chunks(monkeypatch, chunk_bytes):
+    """Without gradients, bf16 attention of long sequences (the temporal attention) takes the explicit products in
+    chunks on a CPU without AMX; the result matches float64 whatever the chunk size."""
+    monkeypatch.setattr(kernels, "CPU_HAS_AMX", False)
+    monkeypatch.setattr(kernels, "CHUNK_SCORE_BYTES", chunk_bytes)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("SDPA was called for bf16 inference without AMX")
+    monkeypatch.setattr(kernels.F, "scaled_dot_product_attention", fail)
+    g = torch.Generator().manual_seed(3)
+    qkv = torch.randn(2, 90, 6, 3, 16, generator=g)
+    q, k, v = (t.transpose(1, 2) for t in qkv.bfloat16().unbind(3))
+    with torch.no_grad():
+        y = kernels.attention(q, k, v, 0.25)
+    rq, rk, rv = (t.transpose(1, 2) for t in qkv.double().unbind(3))
+    expected = torch.softmax(rq @ rk.transpose(-2, -1) * 0.25, dim=-1) @ rv
+    assert y.dtype == torch.bfloat16 and y.shape == expected.shape
+    torch.testing.assert_close(y.double(), expected, rtol=3e-2, atol=3e-2)
+
+
+def test_long_sequences_keep_sdpa_while_training(monkeypatch):
+    """With gradients recorded, long bf16 sequences go through SDPA (which recomputes the probabilities in the
+    backward pass instead of keeping them); short ones take the explicit products."""
+    monkeypatch.setattr(kernels, "CPU_HAS_AMX", False)
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(kernels.F, "scaled_dot_product_attention",
+                        lambda *a, **kw: calls.append(a[0].shape[-2]) or sdpa(*a, **kw))
+    for length in (17, 90):
+        q = torch.randn(2, 4, length, 16, dtype=torch.bfloat16, requires_grad=True)
+        kernels.attention(q, q, q, 0.25).sum().backward()
+    assert calls == [90]
+
+
+def test_stream_dtype_is_bfloat16_under_cpu_bfloat16_autocast_only():
+    x = torch.zeros(2, 3)
+    assert kernels.stream_dtype(x) == torch.float32
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert kernels.stream_dtype(x) == torch.bfloat16
+    with torch.autocast("cpu", dtype=torch.float16):
+        assert kernels.stream_dtype(x) == torch.float32

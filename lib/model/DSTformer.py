@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from lib.model.drop import DropPath
-from lib.model.kernels import attention, is_tracing, linear
+from lib.model.kernels import attention, is_tracing, linear, stream_dtype
 
 # tokens (frames x joints) per chunk of CPU inference: one 243-frame, 17-joint clip
 CPU_INFERENCE_TOKENS = 243 * 17
@@ -280,6 +280,7 @@ class DSTformer(nn.Module):
         x = x + self.pos_embed
         x = (x.reshape(B, F_, J, -1) + self.temp_embed[:, :F_]).reshape(B * F_, J, -1)
         x = self.pos_drop(x)
+        x = x.to(stream_dtype(x))
         for idx, (blk_st, blk_ts) in enumerate(zip(self.blocks_st, self.blocks_ts)):
             x_st = blk_st(x, F_)
             x_ts = blk_ts(x, F_)

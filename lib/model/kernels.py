@@ -14,11 +14,15 @@ With autograd the product runs through :class:`OneDnnLinear` (oneDNN forward and
 activation or residual add stays a separate differentiable op, since the fused kernel keeps no
 pre-activation for the backward pass.
 
-:func:`attention` is ``scaled_dot_product_attention``, except for short sequences (the 17 joints of
-spatial attention) in bfloat16 on CPUs without AMX: there SDPA's fused kernel has no fast bfloat16
-path for its many tiny blocks (forward and backward of the spatial attention took 7x longer than
-with explicit products in a training step), so the scores are explicit bfloat16 products with the
-softmax in float32, as autocast computes the original's attention.
+:func:`attention` is ``scaled_dot_product_attention``, except in bfloat16 on CPUs without AMX: there SDPA's
+fused kernel has no fast bfloat16 path (the spatial attention's many 17-joint blocks took 7x longer
+forward and backward than explicit products in a training step; the temporal attention's 243 frames
+1.4x longer in inference), so the scores are explicit bfloat16 products with the softmax in float32, as
+autocast computes the original's attention. While gradients are recorded this holds for short sequences
+only, since explicit products keep the probabilities for the backward pass.
+
+:func:`stream_dtype` keeps the backbone's residual stream in bfloat16 under CPU bfloat16 autocast, so that
+the residual adds fuse into the products instead of casting at every op.
 """
 import torch
 import torch.nn.functional as F
@@ -75,6 +79,16 @@ def _autocast_cast(x, weight, bias):
     return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
 
 
+def stream_dtype(x):
+    """The dtype of the backbone's residual stream for input ``x``: bfloat16 under CPU bfloat16 autocast (the
+    residual adds then fuse into the products and LayerNorm reads and writes half the bytes, instead of casting
+    at every op), else ``x.dtype``."""
+    if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+            and not is_tracing()):
+        return torch.bfloat16
+    return x.dtype
+
+
 class OneDnnLinear(torch.autograd.Function):
     """``x @ weightᵀ + bias`` with oneDNN products in the forward and the backward pass."""
 
@@ -122,17 +136,33 @@ def linear(x, weight, bias=None, activation=None, residual=None):
     return y if residual is None else residual + y
 
 
-# sequences up to this length (the 17 joints of spatial attention) take explicit products in bfloat16
+# explicit bfloat16 attention runs in chunks of (batch, head) pairs whose scores take about this many bytes,
+# so that each chunk's scores stay in the caches between the two products and the softmax
+CHUNK_SCORE_BYTES = 1 << 22
+# while gradients are recorded, only sequences up to this length (the 17 joints of spatial attention) take the
+# explicit products: they keep every chunk's probabilities for the backward pass, which SDPA's fused kernel
+# recomputes instead (48 MB per 243-frame temporal attention of a Lite clip)
 SHORT_SEQUENCE = 64
+
+
+def _explicit_attention(q, k, v, scale):
+    """``softmax(q kᵀ · scale) v`` as two products in q's dtype and a float32 softmax (as autocast computes the
+    original's attention; torch's float32 softmax is also faster than its bfloat16 one), chunk by chunk over the
+    flattened leading axes."""
+    *lead, length, _ = q.shape
+    pairs = q[..., 0, 0].numel()
+    chunk = max(1, CHUNK_SCORE_BYTES // (length * k.shape[-2] * q.element_size()))
+    q, k, v = (t.reshape(pairs, *t.shape[-2:]) for t in (q * scale, k, v))
+    with torch.autocast(q.device.type, enabled=False):
+        out = [torch.bmm(torch.bmm(qc, kc.transpose(1, 2)).float().softmax(dim=-1).to(vc.dtype), vc)
+               for qc, kc, vc in zip(q.split(chunk), k.split(chunk), v.split(chunk))]
+    return torch.cat(out).view(*lead, length, v.shape[-1])
 
 
 def attention(q, k, v, scale, dropout_p=0.):
     """``softmax(q kᵀ · scale) v`` over the last two axes, as ``F.scaled_dot_product_attention`` (q, k, v may
-    be strided views); short sequences in bfloat16 on a CPU without AMX as explicit products (see the
-    module doc)."""
+    be strided views); in bfloat16 on a CPU without AMX as explicit products (see the module doc)."""
     if (q.dtype == torch.bfloat16 and q.device.type == "cpu" and not CPU_HAS_AMX and dropout_p == 0
-            and q.shape[-2] <= SHORT_SEQUENCE and not is_tracing()):
-        with torch.autocast("cpu", enabled=False):
-            scores = torch.matmul(q, k.transpose(-2, -1)).float() * scale
-            return torch.matmul(scores.softmax(dim=-1).to(v.dtype), v)
+            and (q.shape[-2] <= SHORT_SEQUENCE or not torch.is_grad_enabled()) and not is_tracing()):
+        return _explicit_attention(q, k, v, scale)
     return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
