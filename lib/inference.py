@@ -339,7 +339,8 @@ def add_window_arguments(parser):
 def add_precision_argument(parser):
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="bf16: matrix products in bfloat16 (about 2x faster on recent CPUs, ~1%% output "
-                             "deviation; docs/performance.md); fp16: CUDA only")
+                             "deviation); int8: Linear layers as int8 products (CPU only, ~0.6%% deviation on the "
+                             "demo model); fp16: CUDA only; see docs/performance.md")
     return parser
 
 

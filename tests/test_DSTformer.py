@@ -326,3 +326,25 @@ def test_bf16_inference_of_the_demo_model_within_one_percent():
     assert bf16.dtype == torch.bfloat16
     deviation = float((bf16.float() - fp32).norm() / fp32.norm())
     assert 0 < deviation < 0.01
+
+
+def test_inference_follows_parameter_changes_after_the_qkv_reorder_is_kept():
+    """Without gradients the head-major qkv weight is kept between calls; an in-place update of the parameters
+    (an optimizer step, load_state_dict) or a new storage (.to) must show in the next output."""
+    torch.manual_seed(0)
+    model = DSTformer(dim_feat=32, dim_rep=16, depth=1, num_heads=4, mlp_ratio=2, maxlen=8).eval()
+    x = torch.randn(1, 8, 17, 3)
+    with torch.no_grad():
+        before = model(x)
+        for name, p in model.named_parameters():
+            if "qkv" in name:
+                p.add_(0.05 * torch.randn_like(p))
+        after = model(x)
+        fresh = DSTformer(dim_feat=32, dim_rep=16, depth=1, num_heads=4, mlp_ratio=2, maxlen=8).eval()
+        fresh.load_state_dict(model.state_dict())
+        assert not torch.equal(before, after)
+        torch.testing.assert_close(after, fresh(x))
+        other = DSTformer(dim_feat=32, dim_rep=16, depth=1, num_heads=4, mlp_ratio=2, maxlen=8).eval()
+        model.load_state_dict(other.state_dict())
+        torch.testing.assert_close(model(x), other(x))
+        torch.testing.assert_close(model.double()(x.double()), other.double()(x.double()))

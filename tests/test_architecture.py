@@ -13,7 +13,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 BASE = {"lib.skeleton", "lib.utils.errors", "lib.utils.tools", "lib.utils.utils_data", "lib.utils.utils_mesh",
-        "lib.utils.utils_smpl", "lib.utils.checkpoint", "lib.utils.cli", "lib.utils.outputs", "lib.utils.vismo"}
+        "lib.utils.utils_smpl", "lib.utils.checkpoint", "lib.utils.cli", "lib.utils.malloc", "lib.utils.outputs",
+        "lib.utils.vismo"}
 
 
 def layer(module):

@@ -214,13 +214,14 @@ def test_bad_inputs(tmp_path):
     _expect_error(tmp_path, "--overlay draws on the input video", "-j", SINGLE, "--clip_len", 27, "--overlay")
 
 
-def test_bf16_precision_is_close_to_fp32(tmp_path):
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_reduced_precision_is_close_to_fp32(tmp_path, precision):
     args = ["-j", SINGLE, "--clip_len", 20, "--size", 1920, 1080]
     run(tmp_path / "fp32", *args)
-    run(tmp_path / "bf16", *args, "--precision", "bf16")
-    fp32, bf16 = np.load(tmp_path / "fp32" / "X3D.npy"), np.load(tmp_path / "bf16" / "X3D.npy")
-    assert bf16.dtype == np.float32 and not np.array_equal(fp32, bf16)
-    assert np.linalg.norm(bf16 - fp32) / np.linalg.norm(fp32) < 0.03
+    run(tmp_path / precision, *args, "--precision", precision)
+    fp32, low = np.load(tmp_path / "fp32" / "X3D.npy"), np.load(tmp_path / precision / "X3D.npy")
+    assert low.dtype == np.float32 and not np.array_equal(fp32, low)
+    assert np.linalg.norm(low - fp32) / np.linalg.norm(fp32) < 0.03
 
 
 def test_a_failure_while_writing_leaves_no_partial_output(tmp_path, monkeypatch):

@@ -161,3 +161,44 @@ def test_stream_dtype_is_bfloat16_under_cpu_bfloat16_autocast_only():
         assert kernels.stream_dtype(x) == torch.bfloat16
     with torch.autocast("cpu", dtype=torch.float16):
         assert kernels.stream_dtype(x) == torch.float32
+
+
+@pytest.mark.parametrize("activation,with_residual", [(None, False), ("gelu", False), (None, True), ("tanh", False)])
+def test_int8_products_are_close_to_float32(activation, with_residual):
+    """Within ``int8_products``, float32 inference takes int8 products (per-channel weights, dynamic activations):
+    close to float32, not equal to it."""
+    g = torch.Generator().manual_seed(5)
+    x, weight, bias = torch.randn(300, 64, generator=g), torch.randn(96, 64, generator=g) * 0.1, torch.randn(96)
+    residual = torch.randn(300, 96, generator=g) if with_residual else None
+    with torch.no_grad():
+        expected = linear(x, weight, bias, activation, residual)
+        with kernels.int8_products():
+            y = linear(x, weight, bias, activation, residual)
+    assert y.dtype == torch.float32 and not torch.equal(y, expected)
+    assert float((y - expected).norm() / expected.norm()) < 0.02
+
+
+def test_int8_weights_follow_in_place_changes_and_grad_mode_keeps_float32():
+    g = torch.Generator().manual_seed(6)
+    x, weight = torch.randn(50, 32, generator=g), torch.randn(40, 32, generator=g)
+    with kernels.int8_products():
+        with torch.no_grad():
+            first = linear(x, weight)
+            weight.mul_(2)  # an optimizer step or load_state_dict: the packed int8 weight must follow
+            second = linear(x, weight)
+        torch.testing.assert_close(second, 2 * first, rtol=0.02, atol=0.05)
+        with torch.enable_grad():  # gradients: int8 does not apply
+            exact = linear(x, weight.requires_grad_())
+    torch.testing.assert_close(exact, x @ weight.t(), rtol=1e-5, atol=1e-5)
+
+
+def test_int8_leaves_small_layers_other_dtypes_and_tracing_alone(monkeypatch):
+    def fail(*args):
+        raise AssertionError("int8 products were used")
+    monkeypatch.setattr(kernels, "_int8_linear", fail)
+    with kernels.int8_products(), torch.no_grad():
+        linear(torch.randn(5, 64), torch.randn(2, 64))  # 2 outputs: the streams' gate
+        linear(torch.randn(5, 3), torch.randn(64, 3))  # 3 inputs: the joint embedding's shape
+        linear(torch.randn(5, 64, dtype=torch.float64), torch.randn(32, 64, dtype=torch.float64))
+        monkeypatch.setattr(kernels, "is_tracing", lambda: True)
+        linear(torch.randn(5, 64), torch.randn(32, 64))

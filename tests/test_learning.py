@@ -110,3 +110,16 @@ def test_oneshot_accuracy_bad_inputs():
         oneshot_accuracy(feats, labels[:3], feats, labels)
     with pytest.raises(ValueError, match="at least one anchor"):
         oneshot_accuracy(feats[:0], labels[:0], feats, labels)
+
+
+def test_precision_context_int8_runs_on_the_cpu_only():
+    import torch
+
+    from lib.model import kernels
+    from lib.utils.errors import OptionError
+    from lib.utils.learning import precision_context
+    with precision_context("int8", "cpu"):
+        assert kernels._INT8.get()
+    assert not kernels._INT8.get()
+    with pytest.raises(OptionError, match="int8 runs on the CPU only"):
+        precision_context("int8", torch.device("cuda"))

@@ -98,7 +98,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default=os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"))
     parser.add_argument("--checkpoint", default=os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"))
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="precision of the model")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32", help="precision of the model")
     parser.add_argument("--json", help="also write the scores to this file")
     add_debug_argument(parser)
     opts = parser.parse_args(argv)

@@ -21,9 +21,19 @@ forward and backward than explicit products in a training step; the temporal att
 autocast computes the original's attention. While gradients are recorded this holds for short sequences
 only, since explicit products keep the probabilities for the backward pass.
 
+:func:`int8_products` (``--precision int8``) runs the Linear layers of float32 CPU inference as int8
+products: weights quantised once per output channel (symmetric), activations per call (dynamic), through
+PyTorch's quantized engine (oneDNN where available). About 0.6 % output deviation on the demo model
+(docs/performance.md); LayerNorm, attention and the rest stay float32.
+
 :func:`stream_dtype` keeps the backbone's residual stream in bfloat16 under CPU bfloat16 autocast, so that
 the residual adds fuse into the products instead of casting at every op.
 """
+import contextlib
+import contextvars
+import warnings
+import weakref
+
 import torch
 import torch.nn.functional as F
 
@@ -89,6 +99,74 @@ def stream_dtype(x):
     return x.dtype
 
 
+def tensor_version(t):
+    """``t``'s version counter (bumped by in-place changes); 0 for an inference tensor, which has none (one made
+    in ``torch.inference_mode``, such as a weight derived there: it is replaced, not changed in place)."""
+    return 0 if t.is_inference() else t._version
+
+
+def _int8_engine():
+    try:  # PyTorch has deprecated its quantized tensors; a build without these ops has no int8 path
+        torch.ops.quantized.linear_dynamic, torch.ops.quantized.linear_prepack
+    except (AttributeError, RuntimeError):
+        return None
+    engines = torch.backends.quantized.supported_engines
+    return next((e for e in ("onednn", "x86", "fbgemm") if e in engines), None)
+
+
+INT8_ENGINE = _int8_engine()
+_INT8 = contextvars.ContextVar("int8_products", default=False)
+_INT8_WEIGHTS = {}  # id(weight tensor) -> (its version and storage, packed int8 weight), dropped with the tensor
+
+
+@contextlib.contextmanager
+def int8_products():
+    """Within this context, :func:`linear` runs float32 CPU products without gradients as int8 products (see the
+    module doc); anything else (gradients, CUDA, small layers) is unchanged."""
+    if INT8_ENGINE is None:
+        raise RuntimeError("this PyTorch build has no quantized CPU engine for int8 products")
+    token = _INT8.set(True)
+    try:
+        yield
+    finally:
+        _INT8.reset(token)
+
+
+def _int8_applies(x, weight):
+    return (_INT8.get() and x.device.type == "cpu" and x.dtype == torch.float32 and weight.dtype == torch.float32
+            and min(weight.shape) >= MIN_ONEDNN_OUTPUTS and not torch.is_grad_enabled() and not is_tracing())
+
+
+def _int8_weight(weight, bias):
+    """``weight`` quantised per output channel (symmetric int8) and packed with ``bias`` for the quantized engine;
+    kept until the weight or bias changes."""
+    key = tuple(None if t is None else (tensor_version(t), t.data_ptr()) for t in (weight, bias))
+    cached = _INT8_WEIGHTS.get(id(weight))
+    if cached is None:
+        weakref.finalize(weight, _INT8_WEIGHTS.pop, id(weight), None)
+    if cached is None or cached[0] != key:
+        w = weight.detach()
+        scales = (w.abs().amax(dim=1).double() / 127).clamp_min(1e-12)
+        with warnings.catch_warnings():  # the deprecation of quantized tensors (see _int8_engine), once per weight
+            warnings.simplefilter("ignore", UserWarning)
+            qweight = torch.quantize_per_channel(w, scales, torch.zeros(len(scales), dtype=torch.long), 0,
+                                                 torch.qint8)
+        engine, torch.backends.quantized.engine = torch.backends.quantized.engine, INT8_ENGINE
+        try:
+            packed = torch.ops.quantized.linear_prepack(qweight, None if bias is None else bias.detach())
+        finally:
+            torch.backends.quantized.engine = engine
+        cached = _INT8_WEIGHTS[id(weight)] = (key, packed)
+    return cached[1]
+
+
+def _int8_linear(x, weight, bias):
+    rows = x.reshape(-1, x.shape[-1])
+    # oneDNN takes the whole int8 range; fbgemm's kernels need 7-bit activations to avoid overflow
+    y = torch.ops.quantized.linear_dynamic(rows, _int8_weight(weight, bias), INT8_ENGINE != "onednn")
+    return y.view(*x.shape[:-1], -1)
+
+
 class OneDnnLinear(torch.autograd.Function):
     """``x @ weightᵀ + bias`` with oneDNN products in the forward and the backward pass."""
 
@@ -120,7 +198,9 @@ class OneDnnLinear(torch.autograd.Function):
 def linear(x, weight, bias=None, activation=None, residual=None):
     """``activation(x @ weightᵀ + bias) + residual`` (``activation``: None, ``'gelu'`` (exact) or ``'tanh'``;
     ``residual``: None or a tensor of the output's shape), with oneDNN on the CPU (see the module doc)."""
-    if not onednn_applies(x, weight):
+    if _int8_applies(x, weight):
+        y = _int8_linear(x, weight, bias)
+    elif not onednn_applies(x, weight):
         y = F.linear(x, weight, bias)
     else:
         x, weight, bias = _autocast_cast(x, weight, bias)

@@ -11,6 +11,7 @@ import sys
 import yaml
 
 from lib.utils.errors import UserError
+from lib.utils.malloc import keep_freed_memory
 
 DEBUG_ENV = "MOTIONBERT_DEBUG"
 EXIT_USER_ERROR = 2
@@ -44,8 +45,10 @@ def one_line(error):
 
 
 def run_cli(main, argv=None):
-    """Run ``main(argv)`` as a command; returns its result (the exit code for ``sys.exit``)."""
+    """Run ``main(argv)`` as a command; returns its result (the exit code for ``sys.exit``). The process's
+    malloc keeps freed memory for reuse (:mod:`lib.utils.malloc`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    keep_freed_memory()
     try:
         return main(argv)
     except USER_ERRORS as e:

@@ -6,6 +6,7 @@ import os
 import torch
 import torch.nn.functional as F
 
+from lib.model import kernels
 from lib.model.factory import build_backbone
 from lib.utils.checkpoint import MODULE_PREFIX
 from lib.utils.errors import OptionError
@@ -122,11 +123,12 @@ def action_data_file(cfg, name):
     return path
 
 
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 
 
 def precision_context(precision, device):
-    """Autocast context for reduced-precision runs: ``'bf16'`` (CPU or CUDA), ``'fp16'`` (CUDA only).
+    """Context for reduced-precision runs: autocast for ``'bf16'`` (CPU or CUDA) and ``'fp16'`` (CUDA only),
+    int8 Linear layers for ``'int8'`` (CPU inference only; :func:`lib.model.kernels.int8_products`).
 
     ``'fp32'`` changes nothing. Matrix products then run in the lower precision while
     precision-sensitive operations (normalisation, softmax, losses) stay in float32.
@@ -138,4 +140,11 @@ def precision_context(precision, device):
         return contextlib.nullcontext()
     if precision == "fp16" and device.type != "cuda":
         raise OptionError("--precision/--amp fp16 needs a CUDA device; use bf16 on the CPU")
+    if precision == "int8":
+        if device.type != "cpu":
+            raise OptionError("--precision int8 runs on the CPU only; use bf16 or fp16 on CUDA")
+        if kernels.INT8_ENGINE is None:
+            raise OptionError("--precision int8 needs PyTorch's quantized CPU engine, which this build lacks; "
+                              "use bf16")
+        return kernels.int8_products()
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)

@@ -72,7 +72,8 @@ def parse_args(description, argv=None, selection_default="latest_epoch.bin",
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
                         help="precision of evaluation (--evaluate and after every epoch): bf16 runs matrix products "
-                             "in bfloat16 (faster on recent CPUs and GPUs; see docs/performance.md)")
+                             "in bfloat16 (faster on recent CPUs and GPUs), int8 the Linear layers as int8 products "
+                             "(CPU only); see docs/performance.md")
     parser.add_argument("--amp", nargs="?", const="auto", default=None, choices=("auto", "bf16", "fp16"),
                         help="mixed-precision training: bf16 on the CPU, fp16 (with loss scaling) or bf16 on CUDA; "
                              "off by default")
