@@ -339,9 +339,27 @@ def run_case(case):
     import torch
     if case["threads"]:
         torch.set_num_threads(case["threads"])
-    if case.get("tree") is None:  # this tree's scripts run with it (older trees lack it)
+    if case.get("tree") is None and case.get("malloc", True):  # this tree's scripts run with it (older trees lack it)
         from lib.utils.malloc import keep_freed_memory
         keep_freed_memory()
+    if case["kind"] == "clip":  # seconds and page faults per clip of project inference
+        import resource
+
+        from lib.utils.learning import precision_context
+        model, cfg = _model(case["model"])
+        model.eval()
+        x = torch.randn(1, case["frames"], cfg.num_joints, 3)
+        times = []
+        with torch.inference_mode(), precision_context(case["precision"], "cpu"):
+            for _ in range(2):
+                model(x)
+            faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            for _ in range(case["repeat"]):
+                t0 = time.perf_counter()
+                model(x)
+                times.append(time.perf_counter() - t0)
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / case["repeat"]
+        return {"times": times, "faults": faults}
     if case["kind"] == "memory":  # peak resident memory of a training step
         model, cfg = _model(case["model"])
         x = torch.randn(case["batch"], case["frames"], cfg.num_joints, 3)
@@ -548,7 +566,7 @@ def main(argv=None):
     parser.add_argument("--today", default=TODAY, help="git commit of the code before issue 15 (for the video "
                                                        "and memory comparisons)")
     parser.add_argument("--skip", default="",
-                        help="comma list of parts to skip: infer, bf16, int8, train, memory, video, accuracy")
+                        help="comma list of parts to skip: infer, bf16, int8, train, memory, malloc, video, accuracy")
     parser.add_argument("--profile", action="store_true", help="only print per-operator profiles of one Lite "
                                                                "clip (original-style, --today, project)")
     parser.add_argument("--json", help="also write the raw results to this file")
@@ -617,6 +635,36 @@ def main(argv=None):
                       f"({measured['peak_mb'] - measured['before_mb']:.0f} MB above the process before the "
                       f"steps)", flush=True)
         results["memory"] = memory
+
+    if "malloc" not in skip and "infer" not in skip:
+        print(f"\nmalloc (lib/utils/malloc.py, applied by every script): {MODELS[cli.model][0]} inference in fresh "
+              f"processes with glibc's default and with keep_freed_memory(), taking turns "
+              f"({cli.video_rounds} rounds):", flush=True)
+        allocator = {}
+        for _ in range(cli.video_rounds):
+            for precision in ("fp32", "bf16", "int8"):
+                if precision in skip:
+                    continue
+                for malloc in (False, True):
+                    case = dict(base, kind="clip", model=cli.model, precision=precision, malloc=malloc, tree=None,
+                                repeat=cli.repeat)
+                    allocator.setdefault((precision, malloc), []).append(run_in_subprocess(case))
+        table = []
+        for precision in ("fp32", "bf16", "int8"):
+            if (precision, False) not in allocator:
+                continue
+            cells = []
+            for malloc in (False, True):
+                runs = allocator[(precision, malloc)]
+                cells.append((statistics.median(t for r in runs for t in r["times"]),
+                              statistics.median(r["faults"] for r in runs)))
+            (default, default_faults), (kept, kept_faults) = cells
+            table.append([precision, f"{default:.3f}", f"{default_faults:.0f}", f"{kept:.3f}", f"{kept_faults:.0f}",
+                          f"{default / kept:.2f}x"])
+        print(_markdown(["precision", "default malloc (s/clip)", "page faults/clip", "keep_freed_memory (s/clip)",
+                         "page faults/clip", "speed-up"], table))
+        print(f"after it: {_load()}")
+        results["malloc"] = {f"{p}_{'kept' if m else 'default'}": v for (p, m), v in allocator.items()}
 
     if "video" not in skip:
         video = {}

@@ -233,10 +233,18 @@ def _explicit_attention(q, k, v, scale):
     pairs = q[..., 0, 0].numel()
     chunk = max(1, CHUNK_SCORE_BYTES // (length * k.shape[-2] * q.element_size()))
     q, k, v = (t.reshape(pairs, *t.shape[-2:]) for t in (q * scale, k, v))
+    parts = zip(q.split(chunk), k.split(chunk), v.split(chunk))
+
+    def chunk_attention(qc, kc, vc, out=None):
+        return torch.bmm(torch.bmm(qc, kc.transpose(1, 2)).float().softmax(dim=-1).to(vc.dtype), vc, out=out)
     with torch.autocast(q.device.type, enabled=False):
-        out = [torch.bmm(torch.bmm(qc, kc.transpose(1, 2)).float().softmax(dim=-1).to(vc.dtype), vc)
-               for qc, kc, vc in zip(q.split(chunk), k.split(chunk), v.split(chunk))]
-    return torch.cat(out).view(*lead, length, v.shape[-1])
+        if torch.is_grad_enabled():
+            out = torch.cat([chunk_attention(*part) for part in parts])
+        else:  # each chunk's product straight into the output
+            out = q.new_empty(pairs, length, v.shape[-1])
+            for part, out_chunk in zip(parts, out.split(chunk)):
+                chunk_attention(*part, out=out_chunk)
+    return out.view(*lead, length, v.shape[-1])
 
 
 def attention(q, k, v, scale, dropout_p=0.):
