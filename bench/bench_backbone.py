@@ -636,7 +636,7 @@ def main(argv=None):
                       f"steps)", flush=True)
         results["memory"] = memory
 
-    if "malloc" not in skip and "infer" not in skip:
+    if "malloc" not in skip:
         print(f"\nmalloc (lib/utils/malloc.py, applied by every script): {MODELS[cli.model][0]} inference in fresh "
               f"processes with glibc's default and with keep_freed_memory(), taking turns "
               f"({cli.video_rounds} rounds):", flush=True)
