@@ -1,6 +1,5 @@
 """lib/utils/malloc.py: glibc keeps freed memory, so the backbone's buffers are not faulted in again per clip."""
 import ctypes
-import resource
 import subprocess
 import sys
 

@@ -93,8 +93,8 @@ def stream_dtype(x):
     """The dtype of the backbone's residual stream for input ``x``: bfloat16 under CPU bfloat16 autocast (the
     residual adds then fuse into the products and LayerNorm reads and writes half the bytes, instead of casting
     at every op), else ``x.dtype``."""
-    if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
-            and not is_tracing()):
+    if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.bfloat16 and not is_tracing()):
         return torch.bfloat16
     return x.dtype
 
