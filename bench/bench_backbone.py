@@ -8,20 +8,23 @@ What it measures (docs/performance.md explains the figures):
 
 * the matrix-product peak of this CPU at the backbone's Linear shapes (fp32 and bf16, the faster of
   PyTorch's ``F.linear`` and the project's oneDNN kernel), the FLOPs of one clip (torch's FLOP
-  counter) and so the time bound of a clip: FLOPs / peak;
-* MotionBERT-Lite at T = 243: fp32 and bf16 inference (batch 1) and training steps (batch 2, fp32
-  and ``--amp`` bf16), each against the **original-style computation** of spec 01 §2-3
+  counter) and so the time bound of a clip: FLOPs / peak (in the table, the peak is timed again in
+  every turn, since the machine's speed drifts);
+* MotionBERT-Lite at T = 243: fp32, bf16 and int8 inference (batch 1) and training steps (batch 2,
+  fp32 and ``--amp`` bf16), each against the **original-style computation** of spec 01 §2-3
   (:func:`original_style_forward`: explicit ``softmax(q kᵀ·scale) v``, the original's permutes and
   separate ops, same weights; its outputs are checked against the project's), timed in turn in
-  one process (median and best of ``--repeat`` runs after a warm-up), with the targets of
-  issue 15 beside the results;
+  one process with glibc's default malloc (median and best of ``--repeat`` runs after a warm-up),
+  with the targets of issue 15 beside the results;
+* what ``lib/utils/malloc.py`` (applied by every script) adds: project inference in fresh processes
+  with glibc's default malloc and with freed memory kept, seconds and page faults per clip;
 * peak memory of a training step (each in a fresh process): original-style, the code before
   issue 15 (``--today``, default commit eb75ff5, taken from git) and this project;
 * whole videos: frames lifted per second by ``lib.inference.lift`` with the default overlapping
   windows (and the config's flip averaging), Lite and MotionBERT, fp32 and bf16, for the code before
   issue 15 and this project, in fresh processes taking turns;
-* the accuracy of bf16 (and int8): relative deviation from fp32 on random models, the demo model
-  and the pose3d fixture model, and the P1 change of the fixture evaluation.
+* the accuracy of bf16 and int8: relative deviation from fp32 on random models, the demo model
+  and the pose3d fixture models, and the P1 change of the fixture evaluation.
 
 The machine's load average is printed: on a shared machine, compare the ratios of one run.
 """
@@ -589,7 +592,7 @@ def main(argv=None):
     base = dict(threads=cli.threads, frames=cli.frames)
     if cli.profile:
         for what, tree in (("original", None), ("today", today), ("project", None)):
-            for precision in ("fp32", "bf16"):
+            for precision in ("fp32", "bf16", "int8") if what == "project" else ("fp32", "bf16"):
                 case = dict(base, kind="profile", model=cli.model, what=what, precision=precision, tree=tree)
                 print(f"\n{what} ({cli.today if what == 'today' else 'this tree'}), {precision}:")
                 print(run_in_subprocess(case)["table"])
