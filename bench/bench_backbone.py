@@ -1,6 +1,6 @@
 """Benchmark the DSTformer backbone against the original-style computation and this machine's limits.
 
-    python bench/bench_backbone.py                      # everything (~30-40 minutes on 2 cores)
+    python bench/bench_backbone.py                      # everything (~15 minutes on 2 cores)
     python bench/bench_backbone.py --skip video,memory  # the Lite table and the accuracy only
     python bench/bench_backbone.py --profile            # per-operator profiles (project and eb75ff5)
 
