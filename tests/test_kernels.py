@@ -202,3 +202,36 @@ def test_int8_leaves_small_layers_other_dtypes_and_tracing_alone(monkeypatch):
         linear(torch.randn(5, 64, dtype=torch.float64), torch.randn(32, 64, dtype=torch.float64))
         monkeypatch.setattr(kernels, "is_tracing", lambda: True)
         linear(torch.randn(5, 64), torch.randn(32, 64))
+
+
+def test_derived_values_are_kept_until_their_sources_change():
+    calls = []
+    source, other = torch.ones(3), torch.zeros(2)
+
+    def make():
+        calls.append(1)
+        return source * 2 + other.sum()
+    with torch.no_grad():
+        first = kernels.derived("test", make, source, other)
+        assert kernels.derived("test", make, source, other) is first and len(calls) == 1
+        other.add_(1)  # any source changing in place makes it again
+        torch.testing.assert_close(kernels.derived("test", make, source, other), torch.full((3,), 4.))
+        source.data = torch.zeros(3)  # a new storage
+        torch.testing.assert_close(kernels.derived("test", make, source, other), torch.full((3,), 2.))
+    assert len(calls) == 3
+    kernels.derived("test", make, source, other)  # gradients recorded: made every time
+    assert len(calls) == 4
+    entry = (id(source), "test")
+    assert entry in kernels._DERIVED
+    del source
+    assert entry not in kernels._DERIVED  # dropped with its source
+
+
+def test_autocast_weights_follow_in_place_changes():
+    g = torch.Generator().manual_seed(8)
+    x, weight = torch.randn(20, 32, generator=g), torch.randn(24, 32, generator=g)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        first = linear(x, weight).float()
+        weight.mul_(-1)
+        second = linear(x, weight).float()
+    torch.testing.assert_close(second, -first)

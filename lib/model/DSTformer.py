@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from lib.model.drop import DropPath
-from lib.model.kernels import attention, is_tracing, linear, stream_dtype, tensor_version
+from lib.model.kernels import attention, derived, is_tracing, linear, stream_dtype
 
 # tokens (frames x joints) per chunk of CPU inference: one 243-frame, 17-joint clip
 CPU_INFERENCE_TOKENS = 243 * 17
@@ -101,15 +101,10 @@ class Attention(nn.Module):
         (s in q, k, v) to ``h*3c + s*c + i``: then the (joint, head) pairs of the output are one
         evenly strided axis, which both attentions read as views. Derived from the parameters, so
         ``state_dict()`` keeps the original layout and gradients reach the original parameters; without
-        gradients the reordered copy is kept until the parameters change (a new version or storage)."""
-        if torch.is_grad_enabled() or is_tracing():
+        gradients the reordered copy is kept until the parameters change (:func:`kernels.derived`)."""
+        if is_tracing():
             return self._reorder_qkv()
-        params = [p for p in (self.qkv.weight, self.qkv.bias) if p is not None]
-        key = tuple((tensor_version(p), p.data_ptr(), p.dtype) for p in params)
-        cached = self.__dict__.get("_head_major")
-        if cached is None or cached[0] != key:
-            cached = self.__dict__["_head_major"] = (key, self._reorder_qkv())
-        return cached[1]
+        return derived("head-major", self._reorder_qkv, self.qkv.weight, self.qkv.bias)
 
     def _reorder_qkv(self):
         H, C = self.num_heads, self.qkv.in_features

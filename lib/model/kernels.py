@@ -86,7 +86,8 @@ def _autocast_cast(x, weight, bias):
     if not torch.is_autocast_enabled("cpu"):
         return x, weight, bias
     dtype = torch.get_autocast_dtype("cpu")
-    return x.to(dtype), weight.to(dtype), None if bias is None else bias.to(dtype)
+    weight, bias = derived(dtype, lambda: (weight.to(dtype), None if bias is None else bias.to(dtype)), weight, bias)
+    return x.to(dtype), weight, bias
 
 
 def stream_dtype(x):
@@ -99,10 +100,30 @@ def stream_dtype(x):
     return x.dtype
 
 
-def tensor_version(t):
+def _version(t):
     """``t``'s version counter (bumped by in-place changes); 0 for an inference tensor, which has none (one made
     in ``torch.inference_mode``, such as a weight derived there: it is replaced, not changed in place)."""
     return 0 if t.is_inference() else t._version
+
+
+_DERIVED = {}  # (id(source), kind) -> (the sources' versions and storages, derived value); dropped with the source
+
+
+def derived(kind, make, source, *others):
+    """``make()``, a value derived from the tensor ``source`` (and ``others``, tensors or None), kept while no
+    gradients are recorded until one of them changes (a new version or storage) or ``source`` is freed: the
+    head-major qkv weight, weights cast for autocast, packed int8 weights. With gradients, ``make()`` every
+    time, so that gradients reach the sources."""
+    if torch.is_grad_enabled():
+        return make()
+    key = tuple(None if t is None else (_version(t), t.data_ptr(), t.dtype) for t in (source, *others))
+    entry = (id(source), kind)
+    cached = _DERIVED.get(entry)
+    if cached is None:
+        weakref.finalize(source, _DERIVED.pop, entry, None)
+    if cached is None or cached[0] != key:
+        cached = _DERIVED[entry] = (key, make())
+    return cached[1]
 
 
 def _int8_engine():
@@ -116,7 +137,6 @@ def _int8_engine():
 
 INT8_ENGINE = _int8_engine()
 _INT8 = contextvars.ContextVar("int8_products", default=False)
-_INT8_WEIGHTS = {}  # id(weight tensor) -> (its version and storage, packed int8 weight), dropped with the tensor
 
 
 @contextlib.contextmanager
@@ -138,32 +158,25 @@ def _int8_applies(x, weight):
 
 
 def _int8_weight(weight, bias):
-    """``weight`` quantised per output channel (symmetric int8) and packed with ``bias`` for the quantized engine;
-    kept until the weight or bias changes."""
-    key = tuple(None if t is None else (tensor_version(t), t.data_ptr()) for t in (weight, bias))
-    cached = _INT8_WEIGHTS.get(id(weight))
-    if cached is None:
-        weakref.finalize(weight, _INT8_WEIGHTS.pop, id(weight), None)
-    if cached is None or cached[0] != key:
-        w = weight.detach()
-        scales = (w.abs().amax(dim=1).double() / 127).clamp_min(1e-12)
-        with warnings.catch_warnings():  # the deprecation of quantized tensors (see _int8_engine), once per weight
-            warnings.simplefilter("ignore", UserWarning)
-            qweight = torch.quantize_per_channel(w, scales, torch.zeros(len(scales), dtype=torch.long), 0,
-                                                 torch.qint8)
-        engine, torch.backends.quantized.engine = torch.backends.quantized.engine, INT8_ENGINE
-        try:
-            packed = torch.ops.quantized.linear_prepack(qweight, None if bias is None else bias.detach())
-        finally:
-            torch.backends.quantized.engine = engine
-        cached = _INT8_WEIGHTS[id(weight)] = (key, packed)
-    return cached[1]
+    """``weight`` quantised per output channel (symmetric int8) and packed with ``bias`` for the quantized
+    engine."""
+    w = weight.detach()
+    scales = (w.abs().amax(dim=1).double() / 127).clamp_min(1e-12)
+    with warnings.catch_warnings():  # the deprecation of quantized tensors (see _int8_engine), once per weight
+        warnings.simplefilter("ignore", UserWarning)
+        qweight = torch.quantize_per_channel(w, scales, torch.zeros(len(scales), dtype=torch.long), 0, torch.qint8)
+    engine, torch.backends.quantized.engine = torch.backends.quantized.engine, INT8_ENGINE
+    try:
+        return torch.ops.quantized.linear_prepack(qweight, None if bias is None else bias.detach())
+    finally:
+        torch.backends.quantized.engine = engine
 
 
 def _int8_linear(x, weight, bias):
     rows = x.reshape(-1, x.shape[-1])
     # oneDNN takes the whole int8 range; fbgemm's kernels need 7-bit activations to avoid overflow
-    y = torch.ops.quantized.linear_dynamic(rows, _int8_weight(weight, bias), INT8_ENGINE != "onednn")
+    packed = derived("int8", lambda: _int8_weight(weight, bias), weight, bias)
+    y = torch.ops.quantized.linear_dynamic(rows, packed, INT8_ENGINE != "onednn")
     return y.view(*x.shape[:-1], -1)
 
 
