@@ -21,7 +21,7 @@ import imageio
 import numpy as np
 from tqdm import tqdm
 
-from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file
+from lib.data.detector import inputs_from_video_or_file, save_detections
 from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
 from lib.export import write_export
 from lib.inference import (add_runtime_arguments, add_window_arguments, check_window_options, lift, load_model,
@@ -142,15 +142,20 @@ def write_overlay(video, tracks, save_path):
         reader.close()
 
 
-def output_names(tracks, overlay=False, exports=None, detected=False):
+def world_files(stem, exports):
+    """The world-motion files of one person: ``<stem>_world.npy``, then one per format of ``exports``."""
+    return [stem + "_world.npy"] + [f"{stem}.{fmt}" for fmt in exports]
+
+
+def output_names(tracks, overlay=False, exports=None):
     """Output file stems per track (``X3D``, or ``X3D_<id>`` with several people) and every file name;
-    ``exports``: the world-motion formats (None: no world motion); ``detected``: the keypoints were detected."""
+    ``exports``: the world-motion formats (None: no world motion)."""
     stems = {t.name: f"X3D_{t.name}" if len(tracks) > 1 else "X3D" for t in tracks}
-    extensions = [".npy", ".json", ".mp4"]
-    if exports is not None:
-        extensions += ["_world.npy"] + [f".{fmt}" for fmt in exports]
-    names = [stem + ext for stem in stems.values() for ext in extensions]
-    return stems, names + (["overlay.mp4"] if overlay else []) + ([KEYPOINTS_FILE] if detected else [])
+    names = []
+    for stem in stems.values():
+        names += [stem + ext for ext in (".npy", ".json", ".mp4")]
+        names += world_files(stem, exports) if exports is not None else []
+    return stems, names + (["overlay.mp4"] if overlay else [])
 
 
 def write_world(out, stem, results, track, video, cli, exports):
@@ -158,13 +163,14 @@ def write_world(out, stem, results, track, video, cli, exports):
     returns its description for ``X3D.json``, with the foot contacts per frame."""
     motion = world_motion(results, track.keypoints, video.size, video.fps, cli.height, cli.focal, cli.fov,
                           cli.center, cli.up, cli.smooth)
-    np.save(out.path(stem + "_world.npy"), motion.joints.astype(np.float32))
-    for fmt in exports:
-        write_export(fmt, out.path(f"{stem}.{fmt}"), motion, name=f"{stem}.{fmt}")
+    files = world_files(stem, exports)
+    np.save(out.path(files[0]), motion.joints.astype(np.float32))
+    for fmt, name in zip(exports, files[1:]):
+        write_export(fmt, out.path(name), motion, name=name)
     for note in motion.notes + ([motion.ground.reason] if motion.ground.reason else []):
         print(f"  world, person {track.track_id}: {note}")
     doc = motion.describe()
-    doc["files"] = [stem + "_world.npy"] + [f"{stem}.{fmt}" for fmt in exports]
+    doc["files"] = files
     doc["foot_contact"] = motion.contacts.astype(int).tolist()
     return doc
 
@@ -179,7 +185,7 @@ def run(cli):
     print(inputs.summary())
     video = inputs.video
     motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in inputs.tracks]
-    stems, names = output_names(inputs.tracks, cli.overlay, exports, detections is not None)
+    stems, names = output_names(inputs.tracks, cli.overlay, exports)
     check_output_folder(cli.out_path, names)
     device = prepare_device(cli.precision)
     if cli.onnx:
@@ -188,8 +194,7 @@ def run(cli):
     else:
         model = load_model(cfg, cli.evaluate, "pose3d", device)
     with OutputSet(cli.out_path) as out:
-        if detections is not None:
-            detections.save(out.path(KEYPOINTS_FILE))
+        save_detections(out, detections)
         for track, motion in zip(inputs.tracks, motions):
             mapping = pixel_mapping(track.keypoints, **normalization(cli, video))
             results = lift(motion, model, cfg, cli.clip_len, stride, cli.precision, device,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
-from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file
+from lib.data.detector import inputs_from_video_or_file, save_detections
 from lib.data.wild_input import (DEFAULT_FPS, DEFAULT_VIDEO_SIZE, WildInputError, add_input_arguments,
                                  coco_order_confidence)
 from lib.inference import (add_precision_argument, load_model, make_model_runner, prepare_device, report_outputs,
@@ -111,7 +111,7 @@ def run(cli):
               f"give --fps or --window")
     several = len(inputs.tracks) > 1
     names = {track.name: f"action_{track.name}.json" if several else "action.json" for track in inputs.tracks}
-    check_output_folder(cli.out_path, list(names.values()) + ([KEYPOINTS_FILE] if detections else []))
+    check_output_folder(cli.out_path, list(names.values()))
     device = prepare_device(cli.precision)
     check_classifier_config(cfg)
     model = load_model(cfg, cli.evaluate, "action", device)
@@ -119,8 +119,7 @@ def run(cli):
     k = min(cli.top_k, len(classes))
     image_shape = (video.height, video.width) if video.size else DEFAULT_VIDEO_SIZE[::-1]
     with OutputSet(cli.out_path) as out:
-        if detections is not None:
-            detections.save(out.path(KEYPOINTS_FILE))
+        save_detections(out, detections)
         for track in inputs.tracks:
             motion = ntu_input(track.keypoints, image_shape)
             windows = sliding_windows(len(motion), window, stride)

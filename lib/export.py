@@ -13,7 +13,7 @@ import os
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from lib.skeleton import JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT
+from lib.skeleton import CHILDREN, JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT
 from lib.utils.errors import OptionError
 
 EXPORT_FORMATS = ("bvh", "trc", "csv")
@@ -35,10 +35,6 @@ def parse_export_formats(text):
 def _number(value, decimals):
     text = f"{value:.{decimals}f}"
     return "0" if float(text) == 0 else text.rstrip("0").rstrip(".")
-
-
-def _children(joint):
-    return [c for c in range(NUM_JOINTS) if PARENTS[c] == joint]
 
 
 def bvh_local_rotations(rotations):
@@ -64,7 +60,7 @@ def write_bvh(path, motion, decimals=6):
         channels = "6 Xposition Yposition Zposition " if joint == ROOT else "3 "
         lines.append(f"{pad}  CHANNELS {channels}Zrotation Xrotation Yrotation")
         order.append(joint)
-        for child in _children(joint):
+        for child in CHILDREN[joint]:
             add(child, depth + 1)
         if joint in end_sites:
             lines.append(f"{pad}  End Site")

@@ -35,6 +35,8 @@ JOINT_SIDES = tuple(LEFT if j in LEFT_JOINTS else RIGHT if j in RIGHT_JOINTS els
 
 # The bone tree: the parent of every joint (the root has none).
 PARENTS = (None, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
+# The children of every joint, in joint order (the leaves have none).
+CHILDREN = tuple(tuple(c for c in range(NUM_JOINTS) if PARENTS[c] == j) for j in range(NUM_JOINTS))
 # Bones (parent, child) in the order of the losses (get_limb_lens, get_angles): by child joint.
 BONES = tuple((PARENTS[j], j) for j in range(NUM_JOINTS) if j != ROOT)
 # The same bones in the order the renderers draw them (and X3D.json lists them): the thorax's

@@ -37,7 +37,9 @@ from scipy.ndimage import median_filter
 from scipy.signal import savgol_filter
 from scipy.sparse.linalg import spsolve
 
-from lib.skeleton import FLIP_PERMUTATION, JOINT_NAMES, JOINT_SIDES, LEFT, MIDDLE, NUM_JOINTS, PARENTS, ROOT
+from lib.export import EXPORT_FORMATS, parse_export_formats
+from lib.skeleton import (CHILDREN, FLIP_PERMUTATION, JOINT_NAMES, JOINT_SIDES, LEFT, MIDDLE, NUM_JOINTS, PARENTS,
+                          ROOT)
 from lib.utils.errors import OptionError
 
 DEFAULT_HEIGHT_M = 1.70
@@ -66,7 +68,6 @@ SMOOTH_WINDOW_S = 0.2
 SMOOTH_ORDER = 2
 
 JOINT = {name: j for j, name in enumerate(JOINT_NAMES)}
-CHILDREN = tuple(tuple(c for c in range(NUM_JOINTS) if PARENTS[c] == j) for j in range(NUM_JOINTS))
 # Joints with several children move as one rigid segment: the pelvis and the thorax (shoulder girdle).
 SEGMENTS = tuple(j for j in range(NUM_JOINTS) if len(CHILDREN[j]) > 1)
 LEAVES = tuple(j for j in range(NUM_JOINTS) if not CHILDREN[j])
@@ -688,13 +689,12 @@ def add_metric_arguments(group):
 
 def add_world_arguments(parser):
     """``infer_wild.py``'s world-motion options (docs/inference.md, "World motion")."""
-    from lib.export import EXPORT_FORMATS
     group = add_metric_arguments(
         parser.add_argument_group("world motion (metric, upright; X3D_world.npy and the --export files)"))
     group.add_argument("--up", choices=UP_AXES, default="y", help="the world's up axis (default y; z for "
                                                                    "Z-up tools)")
     group.add_argument("--smooth", action="store_true", help="smooth the poses over time (Savitzky-Golay)")
-    group.add_argument("--export", default=",".join(EXPORT_FORMATS), metavar="FORMATS",
+    group.add_argument("--export", metavar="FORMATS",
                        help=f"comma-separated files to write besides X3D_world.npy: {', '.join(EXPORT_FORMATS)} or "
                             f"none (default: all)")
     group.add_argument("--no_world", "--no-world", action="store_true",
@@ -704,14 +704,13 @@ def add_world_arguments(parser):
 
 def check_world_arguments(cli):
     """The export formats to write (None with ``--no_world``); an :class:`OptionError` for a bad option."""
-    from lib.export import EXPORT_FORMATS, parse_export_formats
     if cli.no_world:
         given = [f"--{name}" for name in ("height", "focal", "fov", "center") if getattr(cli, name) is not None]
         given += ["--smooth"] * cli.smooth + ["--up"] * (cli.up != "y")
-        given += ["--export"] * (cli.export != ",".join(EXPORT_FORMATS))
+        given += ["--export"] * (cli.export is not None)
         if given:
             raise OptionError(f"--no_world writes no world motion, so {', '.join(given)} would do nothing: "
                               f"drop them or --no_world")
         return None
     check_world_options(cli.height, cli.focal, cli.fov, cli.up)
-    return parse_export_formats(cli.export)
+    return parse_export_formats(",".join(EXPORT_FORMATS) if cli.export is None else cli.export)

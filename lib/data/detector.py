@@ -225,7 +225,7 @@ def inputs_from_video_or_file(opts):
     exactly as ``--json_path keypoints_2d.json`` reads them in a later run, so that run (which
     skips detection) gives the same result (the format of that file is found from its keypoints: COCO-17,
     or ``--keypoints coco17`` where the person's face is large in the picture). Returns ``(inputs, VideoKeypoints)``; the caller
-    saves the ``VideoKeypoints`` as :data:`KEYPOINTS_FILE` with its outputs.
+    saves the ``VideoKeypoints`` with its outputs (:func:`save_detections`).
     """
     if opts.json_path:
         return inputs_from_args(opts), None
@@ -247,3 +247,10 @@ def inputs_from_video_or_file(opts):
     inputs.format_reason = "the built-in detector's keypoints"
     inputs.detections.path = os.path.join(opts.out_path, KEYPOINTS_FILE)
     return inputs, detections
+
+
+def save_detections(out, detections):
+    """Write the built-in detector's keypoints (from :func:`inputs_from_video_or_file`; None: none were detected)
+    as :data:`KEYPOINTS_FILE` of the ``OutputSet`` ``out`` (its folder was checked before the detection)."""
+    if detections is not None:
+        detections.save(out.path(KEYPOINTS_FILE))
