@@ -30,7 +30,7 @@ from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import check_output_folder
 from lib.utils.vismo import Skeleton3DRenderer, pixel2world_vis_motion
-from lib.world import add_metric_arguments, check_world_options
+from lib.world import METRIC_OPTIONS, add_metric_arguments, check_world_options
 
 REPO = os.path.dirname(os.path.abspath(__file__))
 DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
@@ -39,7 +39,6 @@ DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
 DEMO = {"config": os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"),
         "evaluate": os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"),
         "vid_path": os.path.join(REPO, "examples", "demo.mp4")}
-METRIC_OPTIONS = ("height", "focal", "fov", "center")
 OUTPUT_NAME = "X3D.jsonl"
 
 

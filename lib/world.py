@@ -673,6 +673,10 @@ def _to_world(points, to_world):
 
 # ------------------------------------------------------------------ command line of infer_wild.py
 
+# the options of add_metric_arguments
+METRIC_OPTIONS = ("height", "focal", "fov", "center")
+
+
 def add_metric_arguments(group):
     """The person's height and the camera: ``--height``, ``--focal``, ``--fov``, ``--center`` (``infer_wild.py``'s
     world motion, ``stream_wild.py``'s metric output); checked by :func:`check_world_options`."""
@@ -705,7 +709,7 @@ def add_world_arguments(parser):
 def check_world_arguments(cli):
     """The export formats to write (None with ``--no_world``); an :class:`OptionError` for a bad option."""
     if cli.no_world:
-        given = [f"--{name}" for name in ("height", "focal", "fov", "center") if getattr(cli, name) is not None]
+        given = [f"--{name}" for name in METRIC_OPTIONS if getattr(cli, name) is not None]
         given += ["--smooth"] * cli.smooth + ["--up"] * (cli.up != "y")
         given += ["--export"] * (cli.export is not None)
         if given:

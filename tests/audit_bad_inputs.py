@@ -270,6 +270,8 @@ def cases(f, tmp):
     wild("detect_forced_format", ["-v", f["video_blank"], "--keypoints", "halpe26"],
          ["--keypoints halpe26", "the built-in detector gives COCO-17"], base=detect)
     wild("detect_with_fps", ["-v", f["video_blank"], "--fps", "30"], ["--fps and --size"], base=detect)
+    wild("detect_first_frame_id", ["-v", f["video_blank"], "--first_frame_id", "3"],
+         ["--first_frame_id numbers the frames of a keypoint file", "drop --first_frame_id"], base=detect)
     wild("fps_zero", ["--fps", "0"], ["--fps must be a positive number"], fast=True)
     wild("fps_negative", ["--fps", "-5"], ["--fps must be a positive number"])
     wild("fps_nan", ["--fps", "nan"], ["--fps must be a positive number"])

@@ -125,6 +125,21 @@ def test_unreadable_video_and_nobody_found_are_one_error_each(tmp_path):
         detect(blank_video(tmp_path / "blank.mp4"), progress=False)
 
 
+def test_options_of_a_keypoint_file_are_refused_before_detecting(tmp_path):
+    """--fps/--size/--first_frame_id describe a keypoint file; with a video to detect in they would be ignored."""
+    from argparse import Namespace
+
+    from lib.data.detector import inputs_from_video_or_file
+    video = blank_video(tmp_path / "blank.mp4")
+    base = dict(json_path=None, vid_path=video, fps=None, size=None, keypoints=None, first_frame_id=None,
+                out_path=str(tmp_path / "out"), focus=None, min_track_frames=1)
+    for given, message in ((dict(fps=30.0), "drop --fps/--size"), (dict(size=(96, 64)), "drop --fps/--size"),
+                           (dict(first_frame_id=3), "drop --first_frame_id")):
+        with pytest.raises(WildInputError, match=message):
+            inputs_from_video_or_file(Namespace(**{**base, **given}))
+    assert not (tmp_path / "out").exists()
+
+
 def test_session_returns_none_without_a_person():
     with open_session() as session:
         assert session.process(np.full((64, 96, 3), 200, np.uint8)) is None

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from lib.data.wild_input import (WildInputError, alphapose_results, inputs_from_args, load_wild_inputs,
-                                 read_video_info)
+from lib.data.wild_input import (WildInputError, alphapose_results, check_no_video_description, inputs_from_args,
+                                 load_wild_inputs, read_video_info)
 from lib.skeleton import BLAZEPOSE33_COCO17
 from lib.utils.outputs import check_output_folder
 
@@ -231,9 +231,10 @@ def inputs_from_video_or_file(opts):
         return inputs_from_args(opts), None
     if not opts.vid_path:
         raise WildInputError("give the 2D keypoints with --json_path, or a video with --vid_path to detect them in")
-    if opts.fps is not None or opts.size is not None:
-        raise WildInputError("--fps and --size describe the video when there is none; with --vid_path the "
-                             "video's own fps and size are used: drop --fps/--size")
+    check_no_video_description(opts.fps, opts.size)
+    if opts.first_frame_id is not None:
+        raise WildInputError("--first_frame_id numbers the frames of a keypoint file (--json_path); the built-in "
+                             "detector numbers the video's own frames: drop --first_frame_id")
     if opts.keypoints not in (None, "coco17"):
         raise WildInputError(f"--keypoints {opts.keypoints} describes a keypoint file (--json_path); the built-in "
                              f"detector gives COCO-17 keypoints: drop --keypoints")

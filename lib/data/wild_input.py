@@ -569,6 +569,13 @@ def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1):
     return tracks, skipped
 
 
+def check_no_video_description(fps, size):
+    """With a video, ``--fps``/``--size`` (which describe the video when there is none) must not be given."""
+    if fps is not None or size is not None:
+        raise WildInputError("--fps and --size describe the video when there is none; with --vid_path the "
+                             "video's own fps and size are used: drop --fps/--size")
+
+
 def load_wild_inputs(keypoints_path, vid_path=None, keypoint_format=None, focus=None, fps=None, size=None,
                      first_frame_id=None, min_frames=1):
     """Read and check the keypoint file and the video; nothing is written.
@@ -579,9 +586,7 @@ def load_wild_inputs(keypoints_path, vid_path=None, keypoint_format=None, focus=
     if min_frames < 1:
         raise WildInputError(f"--min_track_frames must be at least 1, got {min_frames}")
     if vid_path:
-        if fps is not None or size is not None:
-            raise WildInputError("--fps and --size describe the video when there is none; with --vid_path the "
-                                 "video's own fps and size are used: drop --fps/--size")
+        check_no_video_description(fps, size)
         video = read_video_info(vid_path)
     else:
         if fps is not None and not (np.isfinite(fps) and fps > 0):
