@@ -104,6 +104,7 @@ HALPE26_KEYPOINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "
 # CAMERA_RESOLUTION. ca_01..ca_04 in this order, as in H36M.
 CAMERAS = (("54138969", 1144.4, (512.5, 515.5), 45.0), ("55011271", 1148.6, (508.8, 508.1), -45.0),
            ("58860488", 1149.0, (519.8, 501.4), 135.0), ("60457274", 1145.1, (515.0, 501.9), -135.0))
+CAMERA_NAMES = tuple(c[0] for c in CAMERAS)
 AZIMUTH_JITTER_DEG = 15.0  # per video, uniform in +-this; the subject's heading is uniform per clip
 CAMERA_DISTANCE_MM = (4500.0, 5500.0)  # horizontal distance to the subject, uniform per video
 CAMERA_HEIGHT_MM = (1350.0, 1650.0)
@@ -683,7 +684,7 @@ def body_solids(camera, skeleton_mm, frames, t):
         depth = cam[:, 2].mean()
         side = "left" if shape.link.startswith("left") else "right" if shape.link.startswith("right") else "centre"
         solids.append((depth, (shape.kind, camera.project(cam), camera.focal * shape.radius / depth, LIMB_RGB[side])))
-    head_radius = next(s.radius for s in skeleton_mm.shapes if s.link == HEAD_LINK and s.kind == "sphere")
+    head_radius = _single_shape(skeleton_mm.shapes, HEAD_LINK, "sphere").radius
     for name, radius, color in FACE_MARKS:  # drawn after the head (nearer) only when they face the camera
         link, point = skeleton_mm.local_points[name]
         rotation, origin = frames[link][0][t], frames[link][1][t]
@@ -763,7 +764,7 @@ def write_test_videos(subject, takes, camera_names, out_dir, scale, out):
     paths = []
     for take in takes:
         for name in camera_names:
-            camera_index = [c[0] for c in CAMERAS].index(name)
+            camera_index = CAMERA_NAMES.index(name)
             path = os.path.join(out_dir, source_name(take, camera_index) + ".mp4")
             render_video(subject, take, camera_index, np.arange(len(take.keypoints)), FPS, scale, out.path(path))
             paths.append(path)
@@ -787,7 +788,7 @@ def parse_args(argv=None):
     parser.add_argument("--no-examples", action="store_true", help="do not write the example files")
     parser.add_argument("--example-clip", default="walk", choices=MOTION_NAMES, metavar="CLIP",
                         help="clip of the example files (default: %(default)s)")
-    parser.add_argument("--example-camera", default="55011271", choices=[c[0] for c in CAMERAS],
+    parser.add_argument("--example-camera", default="55011271", choices=CAMERA_NAMES,
                         help="camera of the example files (default: %(default)s)")
     parser.add_argument("--example-seconds", type=float, default=8.0,
                         help="length of the example video, s (default: %(default)s)")
@@ -799,7 +800,7 @@ def parse_args(argv=None):
     parser.add_argument("--test-videos", metavar="DIR", default=None,
                         help="also render the test clips' videos (every frame, 50 fps) into DIR, for "
                              "bench/bench_video.py (default: none)")
-    parser.add_argument("--test-cameras", nargs="+", default=["54138969", "55011271"], choices=[c[0] for c in CAMERAS],
+    parser.add_argument("--test-cameras", nargs="+", default=["54138969", "55011271"], choices=CAMERA_NAMES,
                         metavar="CAMERA", help="cameras of --test-videos (default: %(default)s)")
     add_debug_argument(parser)
     args = parser.parse_args(argv)
@@ -829,7 +830,7 @@ def main(argv=None):
         write_pkl(dataset, out.path(args.output))
         if not args.no_examples:
             take = takes.get(args.example_clip) or subject.take(args.example_clip, args.seed, args.min_seconds)
-            camera_index = [c[0] for c in CAMERAS].index(args.example_camera)
+            camera_index = CAMERA_NAMES.index(args.example_camera)
             examples = write_examples(subject, take, camera_index, args.examples_dir, args.example_fps,
                                       args.example_seconds, args.example_scale, out)
         if args.test_videos:
