@@ -42,6 +42,7 @@ from lib.utils.config_schema import TRAIN_POSE3D, load_config  # noqa: E402
 from lib.utils.eval_h36m import h36m_errors, predict_pose3d  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
 from lib.utils.tools import read_pkl, write_pkl  # noqa: E402
+from tools.demo_baselines import markdown_table  # noqa: E402
 
 DEMO_CONFIG = os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml")
 DEMO_CHECKPOINT = os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin")
@@ -95,14 +96,12 @@ def lifted_errors(cfg, model, dataset, folder, name):
     """Per-action P1/P2 of the demo model on ``dataset`` (the pickle's schema), the protocol of train.py."""
     write_pkl(dataset, os.path.join(folder, name))
 
-    def reader():
-        return DataReaderH36M(n_frames=cfg.clip_len, sample_stride=cfg.sample_stride, data_stride_train=cfg.data_stride,
-                              data_stride_test=cfg.clip_len, dt_root=folder, dt_file=name)
-    test_clips = reader().get_sliced_data()[1]
+    reader = DataReaderH36M(n_frames=cfg.clip_len, sample_stride=cfg.sample_stride, data_stride_train=cfg.data_stride,
+                            data_stride_test=cfg.clip_len, dt_root=folder, dt_file=name)
     import torch
-    clips = torch.from_numpy(test_clips)
+    clips = torch.from_numpy(reader.get_sliced_data()[1])
     pred = np.concatenate([predict_pose3d(cfg, model, clips[i:i + 64]) for i in range(0, len(clips), 64)])
-    return h36m_errors(pred, reader())
+    return h36m_errors(pred, reader)
 
 
 def command_fps(video):
@@ -185,14 +184,9 @@ def print_tables(metrics, lifted, command, command_video):
         print(f"| {m['action']} | {m['camera']} ({m['yaw']:.0f}°) | {m['frames']} | {100 * m['found']:.1f} % | "
               f"{m['mean_px']:.1f} | {100 * m['pck']:.1f} % | {swaps(m, 'arms')} | {swaps(m, 'legs')} | "
               f"{m['detect_fps']:.1f} |")
-    actions = lifted["synthetic"]["action_names"]
-    print("\n| 2D input of the demo model | " + " | ".join(f"{a} P1 / P2" for a in actions) + " | mean P1 | mean P2 |")
-    print("|---|" + "---|" * (len(actions) + 2))
-    for name, label in (("synthetic", "synthetic detections (what it was trained on)"),
-                        ("detected", "built-in detector on the rendered videos")):
-        e = lifted[name]
-        cells = " | ".join(f"{p1:.1f} / {p2:.1f}" for p1, p2 in zip(e["P1"], e["P2"]))
-        print(f"| {label} | {cells} | {e['e1']:.1f} | {e['e2']:.1f} |")
+    print("\n" + markdown_table({label: lifted[name] for name, label in (
+        ("synthetic", "synthetic detections (what it was trained on)"),
+        ("detected", "built-in detector on the rendered videos"))}, first="2D input of the demo model"))
     print(f"\nwhole command (infer_wild.py --demo -v {command_video}.mp4): {command:.1f} frames/s")
 
 

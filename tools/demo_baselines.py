@@ -84,9 +84,10 @@ def score_all(args, checkpoint, precision="fp32"):
     return {name: h36m_errors(pred, make_datareader(args)) for name, pred in predictions.items()}
 
 
-def markdown_table(scores):
+def markdown_table(scores, first="method"):
+    """Per-action P1 / P2 of ``{row name: h36m_errors(...)}``; ``first``: the first column's header."""
     actions = next(iter(scores.values()))["action_names"]
-    lines = ["| method | " + " | ".join(f"{a} P1 / P2" for a in actions) + " | mean P1 | mean P2 |",
+    lines = [f"| {first} | " + " | ".join(f"{a} P1 / P2" for a in actions) + " | mean P1 | mean P2 |",
              "|---|" + "---|" * (len(actions) + 2)]
     for name, e in scores.items():
         cells = [f"{p1:.1f} / {p2:.1f}" for p1, p2 in zip(e["P1"], e["P2"])]
