@@ -24,8 +24,9 @@ from tqdm import tqdm
 from lib.data.detector import inputs_from_video_or_file, save_detections
 from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
 from lib.export import write_export
-from lib.inference import (add_runtime_arguments, add_window_arguments, check_window_options, lift, load_model,
-                           make_onnx_runner, normalization, prepare_device, report_outputs, to_pixels)
+from lib.inference import (DEMO_FILES, add_runtime_arguments, add_window_arguments, check_window_options, lift,
+                           load_model, make_onnx_runner, normalization, prepare_device, report_outputs,
+                           to_pixels)
 from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGHT
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
@@ -34,14 +35,10 @@ from lib.utils.vismo import hex2rgb, render_and_save
 from lib.world import add_world_arguments, check_world_arguments, world_motion
 
 
-REPO = os.path.dirname(os.path.abspath(__file__))
 DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
             "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}
 # the offline demo (docs/demo.md); its files ship with the repository, so paths are relative to it
-DEMO = {"config": os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"),
-        "evaluate": os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"),
-        "vid_path": os.path.join(REPO, "examples", "demo.mp4"),
-        "out_path": os.path.join("output", "demo")}
+DEMO = {**DEMO_FILES, "out_path": os.path.join("output", "demo")}
 
 
 def parse_args(argv=None):

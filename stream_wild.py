@@ -23,7 +23,7 @@ import torch
 
 from lib.data.stream_input import FrameDetector, VideoSource, replay_track
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args
-from lib.inference import (add_runtime_arguments, check_clip_len, load_model, make_onnx_runner, prepare_device)
+from lib.inference import DEMO_FILES, add_runtime_arguments, check_clip_len, load_model, make_onnx_runner, prepare_device
 from lib.skeleton import BONES_RENDER_ORDER
 from lib.streaming import METRIC_CALIBRATION_S, NORMALIZATIONS, MetricPoses, StreamingLifter, run_stream
 from lib.utils.cli import add_debug_argument, run_cli
@@ -32,13 +32,10 @@ from lib.utils.outputs import check_output_folder
 from lib.utils.vismo import Skeleton3DRenderer, pixel2world_vis_motion
 from lib.world import METRIC_OPTIONS, add_metric_arguments, check_world_options
 
-REPO = os.path.dirname(os.path.abspath(__file__))
 DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
             "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}
 # the offline demo's files (docs/demo.md), streamed: its video through the built-in 2D detector
-DEMO = {"config": os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"),
-        "evaluate": os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"),
-        "vid_path": os.path.join(REPO, "examples", "demo.mp4")}
+DEMO = DEMO_FILES
 OUTPUT_NAME = "X3D.jsonl"
 
 

@@ -457,9 +457,8 @@ def precision_accuracy(low, models, frames):
         rows.append((f"{MODELS[name][0]} (random init), output", float((lowered - fp32).norm() / fp32.norm())))
     # a trained model: the demo model on the demo's 2D keypoints (27-frame windows)
     from lib.data.wild_input import load_wild_inputs, normalize_keypoints
-    from lib.utils.config_schema import INFER_POSE3D, load_config
-    demo_cfg = load_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"), INFER_POSE3D)
-    demo = load_model(demo_cfg, os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"), "pose3d", "cpu")
+    from lib.inference import load_demo_model
+    demo, demo_cfg = load_demo_model()
     track = load_wild_inputs(os.path.join(REPO, "examples", "demo_alphapose.json")).tracks[0]
     motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
     n = len(motion) // demo_cfg.maxlen * demo_cfg.maxlen

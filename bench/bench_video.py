@@ -36,16 +36,13 @@ sys.path.insert(0, REPO)
 from lib.data.datareader_h36m import CAMERA_RESOLUTION, DataReaderH36M  # noqa: E402
 from lib.data.detector import correct_left_right_swaps, detect  # noqa: E402
 from lib.data.wild_input import fill_missing_frames  # noqa: E402
-from lib.inference import load_model  # noqa: E402
+from lib.inference import DEMO_FILES, load_model  # noqa: E402
 from lib.skeleton import JOINT_NAMES, to_h36m  # noqa: E402
 from lib.utils.config_schema import TRAIN_POSE3D, load_config  # noqa: E402
-from lib.utils.eval_h36m import h36m_errors, predict_pose3d  # noqa: E402
+from lib.utils.eval_h36m import h36m_errors, markdown_table, predict_pose3d  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
 from lib.utils.tools import read_pkl, write_pkl  # noqa: E402
-from tools.demo_baselines import markdown_table  # noqa: E402
 
-DEMO_CONFIG = os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml")
-DEMO_CHECKPOINT = os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin")
 # H36M joints that a COCO-17 keypoint gives directly (the others are means: pelvis, spine, thorax, head)
 DIRECT = [JOINT_NAMES.index(n) for n in ("nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
                                          "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
@@ -128,8 +125,8 @@ def main(argv=None):
                         f"--test-videos {opts.videos}")
     data = read_pkl(opts.data)
     test = data["test"]
-    cfg = load_config(DEMO_CONFIG, TRAIN_POSE3D, training=False)
-    model = load_model(cfg, DEMO_CHECKPOINT, "pose3d", "cpu")
+    cfg = load_config(DEMO_FILES["config"], TRAIN_POSE3D, training=False)  # the data options too
+    model = load_model(cfg, DEMO_FILES["evaluate"], "pose3d", "cpu")
     videos = sorted(f[:-4] for f in os.listdir(opts.videos) if f.endswith(".mp4"))
     metrics, detected_2d, detected_conf, keep = {}, test["joint_2d"].copy(), test["confidence"].copy(), []
     for source in videos:

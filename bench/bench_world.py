@@ -29,6 +29,8 @@ import os
 import sys
 from dataclasses import dataclass
 
+from types import SimpleNamespace
+
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -130,17 +132,15 @@ def static_view(split, frames, min_depth_mm=2500.0):
 def lift_views(views, pixel):
     """The demo model's output ``(F, 17, 3)`` for each view, as infer_wild.py lifts it."""
     from lib.data.wild_input import normalize_keypoints
-    from lib.inference import lift, load_model
-    from lib.utils.config_schema import INFER_POSE3D, load_config
-    cfg = load_config(os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"), INFER_POSE3D)
-    model = load_model(cfg, os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"), "pose3d", "cpu")
-    return [lift(normalize_keypoints(view.keypoints, **({"vid_size": view.size} if pixel else {"scale_range": [1, 1]})),
+    from lib.inference import lift, load_demo_model, normalization
+    model, cfg = load_demo_model()
+    return [lift(normalize_keypoints(view.keypoints, **normalization(SimpleNamespace(pixel=pixel), view)),
                  model, cfg, desc=view.name) for view in views]
 
 
 def score_view(view, lifted, variant):
     """Metrics of one view for one row of the table."""
-    from lib.world import FEET, bone_length_variation, foot_contacts, foot_skating, world_motion
+    from lib.world import DEFAULT_HEIGHT_M, FEET, bone_length_variation, foot_contacts, foot_skating, world_motion
     rr_truth = root_relative(view.truth_cam)
     if variant == "before":
         pred = oracle_scaled(root_relative(lifted.astype(np.float64)), rr_truth)
@@ -150,7 +150,7 @@ def score_view(view, lifted, variant):
     if variant != "assumed intrinsics":
         options.update(focal=view.focal, center=view.center)
     motion = world_motion(lifted, view.keypoints, view.size, FPS, **options)
-    truth_contacts = foot_contacts(view.truth_world[:, list(FEET)], FPS, 1700.0)
+    truth_contacts = foot_contacts(view.truth_world[:, list(FEET)], FPS, 1000 * DEFAULT_HEIGHT_M)
     # the world as the camera sees it: levelled camera axes (what a static-camera estimate can give)
     truth_level = view.truth_cam @ view.rotation
     rr_pred = root_relative(motion.camera_joints)

@@ -33,6 +33,7 @@ from tqdm import tqdm
 from lib.data.wild_input import WildInputError, normalize_keypoints
 from lib.model.factory import build_model
 from lib.utils.checkpoint import load_weights_from_file
+from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.learning import PRECISIONS, precision_context
 from lib.utils.utils_data import lift_pose3d
 
@@ -43,6 +44,13 @@ CHECKPOINT_KEYS = {"pose3d": "model_pos", "action": "model", "mesh": "model"}
 WINDOWS_PER_CALL = 16
 # what lift() reads from a config, and its values without one
 LIFT_OPTIONS = {"flip": False, "rootrel": False, "no_conf": False, "gt_2d": False}
+
+
+# the demo model and its video (docs/demo.md): they ship with the repository, so their paths are relative to it
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO_FILES = {"config": os.path.join(_REPO, "configs", "pose3d", "MB_demo.yaml"),
+              "evaluate": os.path.join(_REPO, "checkpoint", "demo", "best_epoch.bin"),
+              "vid_path": os.path.join(_REPO, "examples", "demo.mp4")}
 
 
 # ------------------------------------------------------------------ device, models, runners
@@ -63,6 +71,12 @@ def load_model(cfg, checkpoint=None, task="pose3d", device=None):
         print(f"Loading checkpoint {checkpoint}")
         load_weights_from_file(model, checkpoint, key=CHECKPOINT_KEYS[task])
     return model.to(get_device(device)).eval()
+
+
+def load_demo_model(device="cpu"):
+    """``(model, cfg)``: the demo model (:data:`DEMO_FILES`) as ``infer_wild.py --demo`` loads it."""
+    cfg = load_config(DEMO_FILES["config"], INFER_POSE3D)
+    return load_model(cfg, DEMO_FILES["evaluate"], "pose3d", device), cfg
 
 
 def make_model_runner(model, device="cpu", precision="fp32"):

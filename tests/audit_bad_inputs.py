@@ -233,6 +233,14 @@ def cases(f, tmp):
     out = lambda name: os.path.join(tmp, "runs", name)  # noqa: E731
     c = []
 
+    def set_option(flag, value):  # in the last case's command line
+        argv = c[-1].argv
+        argv[argv.index(flag) + 1] = value
+
+    def drop_option(flag, n_values):  # from the last case's command line
+        argv = c[-1].argv
+        del argv[argv.index(flag):argv.index(flag) + 1 + n_values]
+
     # ---------------------------------------------------------------- infer_wild.py
     def wild(name, extra, expect, base=None, fast=False, **kw):
         o = out(name)
@@ -306,16 +314,16 @@ def cases(f, tmp):
         wild(key, ["-e", f[key]], [text, os.path.basename(f[key])], fast=key in ("ckpt_png", "ckpt_random"))
     wild("ckpt_wrong_model", ["-e", MESH_CKPT], ["does not fit the model", "mesh_latest_epoch.bin"])
     wild("out_is_file", [], ["is a file, not a folder", "a_file"], outputs=[], fast=True)
-    c[-1].argv[c[-1].argv.index("-o") + 1] = f["file"]
+    set_option("-o", f["file"])
     wild("out_under_file", [], ["is a file, so no folder can be made under it"], outputs=[f["file"] + "_x"])
-    c[-1].argv[c[-1].argv.index("-o") + 1] = os.path.join(f["file"], "sub")
+    set_option("-o", os.path.join(f["file"], "sub"))
     for key, name in (("out_json_folder", "X3D.json"), ("out_mp4_folder", "X3D.mp4")):
         folder = os.path.dirname(f[key])
         wild(key, [], [f"{name} is a folder"], outputs=[], folders=[folder], fast=key == "out_json_folder")
-        c[-1].argv[c[-1].argv.index("-o") + 1] = folder
+        set_option("-o", folder)
     wild("out_readonly", [], ["cannot write to", "readonly"], outputs=[], folders=[f["readonly"]],
          skip="running as root: a read-only folder is writable" if os.geteuid() == 0 else None)
-    c[-1].argv[c[-1].argv.index("-o") + 1] = os.path.join(f["readonly"], "sub")
+    set_option("-o", os.path.join(f["readonly"], "sub"))
     wild("height_low", ["--height", "0.3"], ["--height", "between 0.5 and 2.5"], fast=True)
     wild("height_high", ["--height", "2.6"], ["--height", "between 0.5 and 2.5"])
     wild("focal_zero", ["--focal", "0"], ["--focal", "must be positive"])
@@ -352,12 +360,12 @@ def cases(f, tmp):
     stream_video("video_with_focus", f["video_blank"], ["--focus: for a keypoint file", "drop --focus"])
     c[-1].argv += ["--focus", "1"]
     stream("nothing", [], ["nothing to stream", "--json_path"])
-    del c[-1].argv[c[-1].argv.index("-j"):c[-1].argv.index("-j") + 2]
+    drop_option("-j", 1)
     stream("two_people", ["-j", TWO], ["2 people", "--focus"], fast=True)
     stream("no_fps", [], ["--fps"])
-    del c[-1].argv[c[-1].argv.index("--fps"):c[-1].argv.index("--fps") + 2]
+    drop_option("--fps", 1)
     stream("no_size", [], ["--normalization frame", "--size WIDTH HEIGHT"])
-    del c[-1].argv[c[-1].argv.index("--size"):c[-1].argv.index("--size") + 3]
+    drop_option("--size", 2)
     stream("lookahead_negative", ["--lookahead", "-1"], ["--lookahead must be 0"])
     stream("hop_zero", ["--hop", "0"], ["--hop must be between 1 and --clip_len (27)"])
     stream("hop_long", ["--hop", "28"], ["--hop must be between 1 and --clip_len (27)"])
@@ -373,10 +381,10 @@ def cases(f, tmp):
     stream("precision_fp16_cpu", ["--precision", "fp16"], ["fp16 needs a CUDA device"])
     stream("ckpt_missing", ["-e", os.path.join(tmp, "nope.bin")], ["checkpoint not found", "nope.bin"])
     stream("out_is_file", [], ["is a file, not a folder", "a_file"], outputs=[])
-    c[-1].argv[c[-1].argv.index("-o") + 1] = f["file"]
+    set_option("-o", f["file"])
     stream("out_jsonl_folder", [], ["X3D.jsonl is a folder"], outputs=[],
            folders=[os.path.dirname(f["out_jsonl_folder"])], fast=True)
-    c[-1].argv[c[-1].argv.index("-o") + 1] = os.path.dirname(f["out_jsonl_folder"])
+    set_option("-o", os.path.dirname(f["out_jsonl_folder"]))
 
     # ---------------------------------------------------------------- infer_wild_mesh.py
     def mesh(name, extra, expect, fast=False, **kw):
@@ -387,7 +395,7 @@ def cases(f, tmp):
 
     mesh("smpl_missing", ["--config", f["mesh_cfg_nosmpl"]], ["SMPL_NEUTRAL.pkl", "nowhere"])
     mesh("detect_nobody", ["-v", f["video_blank"]], ["nobody was found", "blank.mp4"])
-    c[-1].argv[c[-1].argv.index("-j"):c[-1].argv.index("-j") + 2] = []
+    drop_option("-j", 1)
     mesh("smpl_synthetic", [], ["vertex ids", "306-vertex model"])  # the test body model needs its vertex ids
     mesh("ref_missing", ["--ref_3d_motion_path", os.path.join(tmp, "nope.npy")], ["reference motion not found",
                                                                                   "nope.npy"])
@@ -412,7 +420,7 @@ def cases(f, tmp):
         action(flag.strip("-") + "_zero", [flag, "0"], [f"{flag} must be positive"], fast=flag == "--top_k")
     action("embed_config", ["--config", f["action_cfg_embed"]], ["gives embeddings, not classes"])
     action("detect_nobody", ["-v", f["video_blank"]], ["nobody was found", "blank.mp4"])
-    c[-1].argv[c[-1].argv.index("-j"):c[-1].argv.index("-j") + 2] = []
+    drop_option("-j", 1)
     action("json_is_folder", [], ["action.json is a folder"], o=os.path.dirname(f["out_action_folder"]), outputs=[],
            folders=[os.path.dirname(f["out_action_folder"])])
     action("out_is_file", [], ["is a file, not a folder"], o=f["file"], outputs=[])

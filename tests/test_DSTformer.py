@@ -310,11 +310,9 @@ def test_bf16_inference_of_the_demo_model_within_one_percent():
     import os
 
     from lib.data.wild_input import load_wild_inputs, normalize_keypoints
-    from lib.inference import lift, load_model
-    from lib.utils.config_schema import INFER_POSE3D, load_config
+    from lib.inference import lift, load_demo_model
+    model, cfg = load_demo_model()
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cfg = load_config(os.path.join(repo, "configs", "pose3d", "MB_demo.yaml"), INFER_POSE3D)
-    model = load_model(cfg, os.path.join(repo, "checkpoint", "demo", "best_epoch.bin"), "pose3d", "cpu")
     keypoints = load_wild_inputs(os.path.join(repo, "examples", "demo_alphapose.json")).tracks[0].keypoints
     fp32, bf16 = (lift(normalize_keypoints(keypoints, scale_range=[1, 1]), model, cfg, precision=precision)
                   for precision in ("fp32", "bf16"))

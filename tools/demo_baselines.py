@@ -27,7 +27,7 @@ from lib.utils.checkpoint import load_weights_from_file  # noqa: E402
 from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.config_schema import TRAIN_POSE3D, load_config  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
-from lib.utils.eval_h36m import h36m_errors, predict_pose3d  # noqa: E402
+from lib.utils.eval_h36m import h36m_errors, markdown_table, predict_pose3d  # noqa: E402
 from lib.utils.learning import load_backbone, precision_context  # noqa: E402
 from lib.utils.outputs import OutputSet, check_output_file  # noqa: E402
 
@@ -82,17 +82,6 @@ def score_all(args, checkpoint, precision="fp32"):
         predictions["model"] = model_predictions(args, checkpoint, test_clips, precision=precision)
     # h36m_errors de-normalises in place: give each method a fresh reader
     return {name: h36m_errors(pred, make_datareader(args)) for name, pred in predictions.items()}
-
-
-def markdown_table(scores, first="method"):
-    """Per-action P1 / P2 of ``{row name: h36m_errors(...)}``; ``first``: the first column's header."""
-    actions = next(iter(scores.values()))["action_names"]
-    lines = [f"| {first} | " + " | ".join(f"{a} P1 / P2" for a in actions) + " | mean P1 | mean P2 |",
-             "|---|" + "---|" * (len(actions) + 2)]
-    for name, e in scores.items():
-        cells = [f"{p1:.1f} / {p2:.1f}" for p1, p2 in zip(e["P1"], e["P2"])]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {e['e1']:.1f} | {e['e2']:.1f} |")
-    return "\n".join(lines)
 
 
 def main(argv=None):

@@ -81,3 +81,14 @@ def format_h36m_table(errors):
                       f"Protocol #1 Error (MPJPE): {errors['e1']} mm",
                       f"Protocol #2 Error (P-MPJPE): {errors['e2']} mm",
                       "----------"])
+
+
+def markdown_table(scores, first="method"):
+    """Per-action P1 / P2 of ``{row name: h36m_errors(...)}``; ``first``: the first column's header."""
+    actions = next(iter(scores.values()))["action_names"]
+    lines = [f"| {first} | " + " | ".join(f"{a} P1 / P2" for a in actions) + " | mean P1 | mean P2 |",
+             "|---|" + "---|" * (len(actions) + 2)]
+    for name, e in scores.items():
+        cells = [f"{p1:.1f} / {p2:.1f}" for p1, p2 in zip(e["P1"], e["P2"])]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {e['e1']:.1f} | {e['e2']:.1f} |")
+    return "\n".join(lines)
