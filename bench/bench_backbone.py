@@ -434,62 +434,65 @@ def today_tree(commit):
 
 # ------------------------------------------------------------------ accuracy
 
-def precision_accuracy(low, models, frames):
-    """Relative deviation of precision ``low`` (bf16, int8) from fp32 outputs, and the P1 change on the pose3d
-    fixture evaluation."""
+def precision_accuracy(lows, models, frames):
+    """``{low: (rows, p1)}`` for each reduced precision of ``lows`` (bf16, int8): the relative deviation of its
+    outputs from fp32 (``rows``: ``[(what, deviation), ...]``) and the P1 of the pose3d fixture evaluation in fp32
+    and in it (``p1``: ``{fixture: {precision: mm}}``). Each model runs once in fp32."""
     import numpy as np
     import torch
 
     from lib.data.datareader_h36m import DataReaderH36M
-    from lib.inference import load_model
+    from lib.data.wild_input import load_wild_inputs, normalize_keypoints
+    from lib.inference import load_demo_model, load_model
     from lib.utils.eval_h36m import h36m_errors, predict_pose3d
     from lib.utils.learning import precision_context
     from lib.utils.tools import Config
-    rows = []
+    result = {low: ([], {}) for low in lows}
+
+    def compare(what, run):
+        """``run(precision)`` → outputs; the deviation of each low precision; ``{precision: outputs}``."""
+        outputs = {precision: run(precision) for precision in ("fp32", *lows)}
+        for low in lows:
+            deviation = np.linalg.norm(outputs[low] - outputs["fp32"]) / np.linalg.norm(outputs["fp32"])
+            result[low][0].append((what, float(deviation)))
+        return outputs
+
+    def forward(model, x):
+        def run(precision):
+            with torch.inference_mode(), precision_context(precision, "cpu"):
+                return model(x).float().numpy()
+        return run
     for name in models:
         model, cfg = _model(name)
-        model.eval()
         x = torch.randn(2, frames, cfg.num_joints, 3, generator=torch.Generator().manual_seed(1))
-        with torch.inference_mode():
-            fp32 = model(x)
-            with precision_context(low, "cpu"):
-                lowered = model(x).float()
-        rows.append((f"{MODELS[name][0]} (random init), output", float((lowered - fp32).norm() / fp32.norm())))
+        compare(f"{MODELS[name][0]} (random init), output", forward(model.eval(), x))
     # a trained model: the demo model on the demo's 2D keypoints (27-frame windows)
-    from lib.data.wild_input import load_wild_inputs, normalize_keypoints
-    from lib.inference import load_demo_model
     demo, demo_cfg = load_demo_model()
     track = load_wild_inputs(os.path.join(REPO, "examples", "demo_alphapose.json")).tracks[0]
     motion = normalize_keypoints(track.keypoints, scale_range=[1, 1])
     n = len(motion) // demo_cfg.maxlen * demo_cfg.maxlen
     clips = torch.from_numpy(motion[:n].reshape(-1, demo_cfg.maxlen, 17, 3))
-    with torch.inference_mode():
-        fp32 = demo(clips)
-        with precision_context(low, "cpu"):
-            lowered = demo(clips).float()
-    rows.append(("demo model (trained), output on examples/demo_alphapose.json",
-                 float((lowered - fp32).norm() / fp32.norm())))
+    compare("demo model (trained), output on examples/demo_alphapose.json", forward(demo, clips))
     # the pose3d fixture models with their checkpoints, on the synthetic H36M test clips
     fixtures = os.path.join(REPO, "tests", "fixtures", "pose3d")
-    reader = np.load(os.path.join(fixtures, "h36m_reader.npz"))
-    clips = torch.from_numpy(reader["s1_sliced_test_data"])
+    clips = torch.from_numpy(np.load(os.path.join(fixtures, "h36m_reader.npz"))["s1_sliced_test_data"])
     datareader = DataReaderH36M(n_frames=27, sample_stride=1, data_stride_train=9, data_stride_test=27,
                                 dt_root=fixtures, dt_file="h36m_synthetic.pkl")
-    p1 = {}
     for entry in json.load(open(os.path.join(fixtures, "backbone_configs.json"))):
         if "config" not in entry:  # built from constructor arguments, not a config
             continue
         model = load_model(Config(entry["config"]), os.path.join(fixtures, entry["checkpoint"]), "pose3d", "cpu")
         eval_cfg = Config(entry["evaluate"]["args"])
-        pred = {}
-        for precision in ("fp32", low):
+
+        def run(precision):
             with precision_context(precision, "cpu"):
-                pred[precision] = np.concatenate([predict_pose3d(eval_cfg, model, clips[i:i + 4])
-                                                  for i in range(0, len(clips), 4)])
-        rows.append((f"fixture model {entry['name']}, output on the H36M test clips",
-                     float(np.linalg.norm(pred[low] - pred["fp32"]) / np.linalg.norm(pred["fp32"]))))
-        p1[entry["name"]] = {precision: float(h36m_errors(pred[precision], datareader)["e1"]) for precision in pred}
-    return rows, p1
+                return np.concatenate([predict_pose3d(eval_cfg, model, clips[i:i + 4])
+                                       for i in range(0, len(clips), 4)])
+        pred = compare(f"fixture model {entry['name']}, output on the H36M test clips", run)
+        errors = {precision: float(h36m_errors(p, datareader)["e1"]) for precision, p in pred.items()}
+        for low in lows:
+            result[low][1][entry["name"]] = {"fp32": errors["fp32"], low: errors[low]}
+    return result
 
 
 # ------------------------------------------------------------------ report
@@ -697,10 +700,8 @@ def main(argv=None):
         print(f"after it: {_load()}")
         results["video"] = video
 
-    for low in ("bf16", "int8"):
-        if "accuracy" in skip or low in skip:
-            continue
-        rows, p1 = precision_accuracy(low, sorted(MODELS), cli.frames)
+    lows = [low for low in ("bf16", "int8") if low not in skip] if "accuracy" not in skip else []
+    for low, (rows, p1) in (precision_accuracy(lows, sorted(MODELS), cli.frames) if lows else {}).items():
         print(f"\n{low} vs fp32: relative deviation ||y_{low} - y_fp32|| / ||y_fp32|| (target <= 1 %)")
         for what, value in rows:
             print(f"  {what}: {100 * value:.3f} %")
