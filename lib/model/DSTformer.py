@@ -102,8 +102,6 @@ class Attention(nn.Module):
         evenly strided axis, which both attentions read as views. Derived from the parameters, so
         ``state_dict()`` keeps the original layout and gradients reach the original parameters; without
         gradients the reordered copy is kept until the parameters change (:func:`kernels.derived`)."""
-        if is_tracing():
-            return self._reorder_qkv()
         return derived("head-major", self._reorder_qkv, self.qkv.weight, self.qkv.bias)
 
     def _reorder_qkv(self):

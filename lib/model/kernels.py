@@ -113,8 +113,8 @@ def derived(kind, make, source, *others):
     """``make()``, a value derived from the tensor ``source`` (and ``others``, tensors or None), kept while no
     gradients are recorded until one of them changes (a new version or storage) or ``source`` is freed: the
     head-major qkv weight, weights cast for autocast, packed int8 weights. With gradients, ``make()`` every
-    time, so that gradients reach the sources."""
-    if torch.is_grad_enabled():
+    time, so that gradients reach the sources; while tracing too, so that the traced graph derives it."""
+    if torch.is_grad_enabled() or is_tracing():
         return make()
     key = tuple(None if t is None else (_version(t), t.data_ptr(), t.dtype) for t in (source, *others))
     entry = (id(source), kind)
