@@ -27,6 +27,7 @@ from lib.utils.checkpoint import load_weights_from_file  # noqa: E402
 from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.config_schema import TRAIN_POSE3D, load_config  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
+from lib.inference import DEMO_FILES  # noqa: E402
 from lib.utils.eval_h36m import h36m_errors, markdown_table, predict_pose3d  # noqa: E402
 from lib.utils.learning import load_backbone, precision_context  # noqa: E402
 from lib.utils.outputs import OutputSet, check_output_file  # noqa: E402
@@ -80,14 +81,13 @@ def score_all(args, checkpoint, precision="fp32"):
                    "linear": apply_linear(fit_linear(train_2d, train_3d), test_clips)}
     if checkpoint and os.path.isfile(checkpoint):
         predictions["model"] = model_predictions(args, checkpoint, test_clips, precision=precision)
-    # h36m_errors de-normalises in place: give each method a fresh reader
-    return {name: h36m_errors(pred, make_datareader(args)) for name, pred in predictions.items()}
+    return {name: h36m_errors(pred, reader) for name, pred in predictions.items()}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", default=os.path.join(REPO, "configs", "pose3d", "MB_demo.yaml"))
-    parser.add_argument("--checkpoint", default=os.path.join(REPO, "checkpoint", "demo", "best_epoch.bin"))
+    parser.add_argument("--config", default=DEMO_FILES["config"])
+    parser.add_argument("--checkpoint", default=DEMO_FILES["evaluate"])
     parser.add_argument("--precision", choices=("fp32", "bf16", "int8"), default="fp32", help="precision of the model")
     parser.add_argument("--json", help="also write the scores to this file")
     add_debug_argument(parser)
