@@ -443,7 +443,7 @@ def precision_accuracy(lows, models, frames):
 
     from lib.data.datareader_h36m import DataReaderH36M
     from lib.data.wild_input import load_wild_inputs, normalize_keypoints
-    from lib.inference import load_demo_model, load_model
+    from lib.inference import load_demo_model, load_model, make_model_runner
     from lib.utils.eval_h36m import h36m_errors, predict_pose3d
     from lib.utils.learning import precision_context
     from lib.utils.tools import Config
@@ -458,10 +458,7 @@ def precision_accuracy(lows, models, frames):
         return outputs
 
     def forward(model, x):
-        def run(precision):
-            with torch.inference_mode(), precision_context(precision, "cpu"):
-                return model(x).float().numpy()
-        return run
+        return lambda precision: make_model_runner(model, "cpu", precision)(x).numpy()
     for name in models:
         model, cfg = _model(name)
         x = torch.randn(2, frames, cfg.num_joints, 3, generator=torch.Generator().manual_seed(1))
