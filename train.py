@@ -35,10 +35,10 @@ LOSSES_3D = [
     ("angle_velocity", "lambda_av", loss_angle_velocity),
 ]
 METER_NAMES = ('3d_pos', '3d_scale', '2d_proj', 'lg', 'lv', 'total', '3d_velocity', 'angle', 'angle_velocity')
-# tensorboard tag → meter, after 'Error P1' and 'Error P2'
+# tensorboard tag → meter, after 'Error P1' and 'Error P2' ('stream' only with the streaming loss term)
 LOSS_TAGS = {'loss_3d_pos': '3d_pos', 'loss_2d_proj': '2d_proj', 'loss_3d_scale': '3d_scale',
              'loss_3d_velocity': '3d_velocity', 'loss_lv': 'lv', 'loss_lg': 'lg', 'loss_a': 'angle',
-             'loss_av': 'angle_velocity', 'loss_total': 'total'}
+             'loss_av': 'angle_velocity', 'loss_total': 'total', 'loss_stream': 'stream'}
 
 
 def weighted_3d_loss(cfg, predicted, target):
@@ -172,9 +172,8 @@ class Pose3DTask(Task):
     def epoch_scalars(self, meters, metrics):
         if metrics is None:  # no_eval: the original logged nothing
             return {}
-        tags = dict(LOSS_TAGS, **({'loss_stream': 'stream'} if 'stream' in meters else {}))
         return {'Error P1': metrics['e1'], 'Error P2': metrics['e2'],
-                **{tag: meters[name].avg for tag, name in tags.items()}}
+                **{tag: meters[name].avg for tag, name in LOSS_TAGS.items() if name in meters}}
 
 
 def main(argv=None):

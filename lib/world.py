@@ -717,4 +717,4 @@ def check_world_arguments(cli):
                               f"drop them or --no_world")
         return None
     check_world_options(cli.height, cli.focal, cli.fov, cli.up)
-    return parse_export_formats(",".join(EXPORT_FORMATS) if cli.export is None else cli.export)
+    return list(EXPORT_FORMATS) if cli.export is None else parse_export_formats(cli.export)
