@@ -43,15 +43,18 @@ MODELS = {"demo": ("configs/pose3d/MB_demo.yaml", "checkpoint/demo/best_epoch.bi
 SPEED_CLIP = os.path.join(REPO, "examples", "demo_alphapose.json")
 
 
+def _config(name):
+    from lib.utils.config_schema import INFER_POSE3D, load_config
+    return load_config(os.path.join(REPO, MODELS[name][0]), INFER_POSE3D)
+
+
 def _load(name, threads=1):
     import torch
 
     from lib.inference import load_model
-    from lib.utils.config_schema import INFER_POSE3D, load_config
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    config, checkpoint = MODELS[name]
-    cfg = load_config(os.path.join(REPO, config), INFER_POSE3D)
+    cfg, checkpoint = _config(name), MODELS[name][1]
     with contextlib.redirect_stdout(sys.stderr):  # stdout: the tables only
         return load_model(cfg, checkpoint and os.path.join(REPO, checkpoint), "pose3d", "cpu"), cfg
 
@@ -156,7 +159,7 @@ def bench_accuracy(models, lookaheads, hops, normalizations, jobs, n_videos=None
     videos = demo_test_videos()[:n_videos]
     tasks, rows = [], []
     for model_name in models:
-        clip_len = _load(model_name)[1].maxlen
+        clip_len = _config(model_name).maxlen
         tasks += [(model_name, "offline", norm, None, None) for norm in ("frame", "box")]
         for norm in normalizations:
             for hop in hops:
@@ -171,7 +174,7 @@ def bench_accuracy(models, lookaheads, hops, normalizations, jobs, n_videos=None
             results[task] = poses
             print(f"  {task}: {seconds:.0f} s", file=sys.stderr)
     for model_name in models:
-        clip_len = _load(model_name)[1].maxlen
+        clip_len = _config(model_name).maxlen
         reference = results[(model_name, "offline", "frame", None, None)]
         offline_p1 = _metrics(reference, videos, reference)["p1"]
         for norm in ("frame", "box"):
