@@ -101,16 +101,13 @@ def _stream(model, cfg, video, lookahead, hop, normalization):
 
 
 def _offline(model, cfg, video, normalization):
-    from lib.data.wild_input import normalize_keypoints, pixel_mapping
+    from lib.data.wild_input import from_normalized, normalize_keypoints, pixel_mapping
     from lib.inference import lift, lift_pixels
     if normalization == "frame":
         return lift_pixels(video["keypoints"], video["size"], model, cfg, desc="offline")
     # infer_wild.py's default: the person's box over the whole video
     poses = lift(normalize_keypoints(video["keypoints"], scale_range=[1, 1]), model, cfg, desc="offline")
-    scale, offset = pixel_mapping(video["keypoints"], scale_range=[1, 1])
-    poses = poses * scale
-    poses[..., :2] += offset
-    return poses
+    return from_normalized(poses, pixel_mapping(video["keypoints"], scale_range=[1, 1]))
 
 
 def _accuracy_task(task):

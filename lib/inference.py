@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from lib.data.wild_input import WildInputError, normalize_keypoints
+from lib.data.wild_input import WildInputError, from_normalized, normalize_keypoints, pixel_mapping
 from lib.model.factory import build_model
 from lib.utils.checkpoint import load_weights_from_file
 from lib.utils.config_schema import INFER_POSE3D, load_config
@@ -323,9 +323,7 @@ def lift(keypoints_2d, model, cfg=None, clip_len=None, stride=None, precision="f
 def to_pixels(poses, image_size):
     """The original's ``--pixel`` output mapping of normalised poses: ``· min(w, h)/2``, then ``+ (w/2, h/2)``
     on x, y (z stays in the scaled units)."""
-    poses = poses * (min(image_size) / 2.0)
-    poses[:, :, :2] = poses[:, :, :2] + np.array(image_size) / 2.0
-    return poses
+    return from_normalized(poses, pixel_mapping(None, vid_size=image_size))
 
 
 def lift_pixels(keypoints_px, image_size, model, cfg=None, **options):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lib.data.wild_input import normalize_keypoints, pixel_mapping
+from lib.data.wild_input import from_normalized, normalize_keypoints, pixel_mapping
 from lib.inference import align_depth, as_runner, lift_options, model_clip_len, window_weights
 from lib.skeleton import ROOT
 from lib.utils.utils_data import lift_pose3d
@@ -202,9 +202,7 @@ class StreamingLifter:
         with torch.no_grad():
             out = lift_pose3d(self.options, self.run, x)[0].cpu().numpy().astype(np.float64)
         self.windows_run += 1
-        scale, offset = mapping
-        out *= scale
-        out[..., :2] += offset
+        out = from_normalized(out, mapping)
         out, weights, slots = out[real], self.weights[real], frames[real] % self.capacity
         n_shared = int(np.count_nonzero(self.weight_sum[slots]))  # frames earlier windows cover: a prefix
         if n_shared:

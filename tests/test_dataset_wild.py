@@ -9,7 +9,7 @@ from conftest import assert_float_close, fixture_path
 from lib.data.dataset_action import coco2h36m
 from lib.data.dataset_wild import WildDetDataset, halpe2h36m, read_input
 from lib.data.wild_input import (KEYPOINT_FORMATS, WildInputError, assign_track_ids, coco_order_confidence,
-                                 detect_format, load_wild_inputs, normalize_keypoints, pixel_mapping,
+                                 detect_format, from_normalized, load_wild_inputs, normalize_keypoints, pixel_mapping,
                                  read_detections)
 
 WILD = fixture_path("tasks", "wild")
@@ -219,6 +219,11 @@ def test_pixel_mapping_inverts_the_normalisation():
         scale, offset = pixel_mapping(kpts, **kwargs)
         back = normalize_keypoints(kpts, **kwargs)[..., :2] * scale + offset
         np.testing.assert_allclose(back, kpts[..., :2], atol=1e-3)
+        # from_normalized applies the mapping to poses: x, y as above, z times the scale
+        poses = normalize_keypoints(kpts, **kwargs)
+        mapped = from_normalized(poses, (scale, offset))
+        np.testing.assert_allclose(mapped[..., :2], back)
+        np.testing.assert_allclose(mapped[..., 2], poses[..., 2] * scale)
 
 
 def test_coco_order_confidence():

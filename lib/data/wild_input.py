@@ -660,6 +660,15 @@ def normalize_keypoints(keypoints, vid_size=None, scale_range=None):
     return motion.astype(np.float32)
 
 
+def from_normalized(poses, mapping):
+    """Normalised poses ``(..., J, 3)`` in pixels through a :func:`pixel_mapping` ``(scale, (ox, oy))``: x, y times
+    scale plus the offset, z times scale (a new array)."""
+    scale, offset = mapping
+    poses = poses * scale
+    poses[..., :2] += offset
+    return poses
+
+
 def pixel_mapping(keypoints, vid_size=None, scale_range=None):
     """``(scale, (ox, oy))`` with pixels = normalised · scale + offset (z: · scale) for a track.
 
