@@ -24,9 +24,9 @@ from tqdm import tqdm
 from lib.data.detector import inputs_from_video_or_file, save_detections
 from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
 from lib.export import write_export
-from lib.inference import (DEMO_FILES, add_runtime_arguments, add_window_arguments, check_window_options, lift,
-                           load_model, make_onnx_runner, normalization, prepare_device, report_outputs,
-                           to_pixels)
+from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_runtime_arguments, add_window_arguments,
+                           check_window_options, fill_defaults, lift, load_model, make_onnx_runner, normalization,
+                           prepare_device, report_outputs, to_pixels)
 from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGHT
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
@@ -35,8 +35,6 @@ from lib.utils.vismo import hex2rgb, render_and_save
 from lib.world import add_world_arguments, check_world_arguments, world_motion
 
 
-DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
-            "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}
 # the offline demo (docs/demo.md); its files ship with the repository, so paths are relative to it
 DEMO = {**DEMO_FILES, "out_path": os.path.join("output", "demo")}
 
@@ -44,10 +42,9 @@ DEMO = {**DEMO_FILES, "out_path": os.path.join("output", "demo")}
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=str, default=None,
-                        help="config file (default: configs/pose3d/MB_ft_h36m_global_lite.yaml)")
+                        help=f"config file (default: {DEFAULT_FILES['config']})")
     parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME", default=None,
-                        help="checkpoint to run (default: "
-                             "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin)")
+                        help=f"checkpoint to run (default: {DEFAULT_FILES['evaluate']})")
     parser.add_argument("--demo", action="store_true",
                         help="the offline demo: the small model trained on open motion capture "
                              f"({DEMO['config']}, {DEMO['evaluate']}) on the 2D keypoints that the built-in "
@@ -61,12 +58,10 @@ def parse_args(argv=None):
     add_world_arguments(parser)
     add_debug_argument(parser)
     cli = parser.parse_args(argv)
-    defaults = dict(DEMO) if cli.demo else dict(DEFAULTS)
+    defaults = dict(DEMO) if cli.demo else dict(DEFAULT_FILES)
     if cli.demo and cli.json_path:  # your own keypoints with the demo model: no demo video
         defaults.pop("vid_path")
-    for key, value in defaults.items():
-        if getattr(cli, key, None) is None:
-            setattr(cli, key, value)
+    fill_defaults(cli, defaults)
     if cli.out_path is None:
         parser.error("--out_path is required (or run --demo)")
     return cli

@@ -23,7 +23,8 @@ import torch
 
 from lib.data.stream_input import FrameDetector, VideoSource, replay_track
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args
-from lib.inference import DEMO_FILES, add_runtime_arguments, check_clip_len, load_model, make_onnx_runner, prepare_device
+from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_runtime_arguments, check_clip_len, fill_defaults,
+                           load_model, make_onnx_runner, prepare_device)
 from lib.skeleton import BONES_RENDER_ORDER
 from lib.streaming import METRIC_CALIBRATION_S, NORMALIZATIONS, MetricPoses, StreamingLifter, run_stream
 from lib.utils.cli import add_debug_argument, run_cli
@@ -32,8 +33,6 @@ from lib.utils.outputs import check_output_folder
 from lib.utils.vismo import Skeleton3DRenderer, pixel2world_vis_motion
 from lib.world import METRIC_OPTIONS, add_metric_arguments, check_world_options
 
-DEFAULTS = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
-            "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}
 # the offline demo's files (docs/demo.md), streamed: its video through the built-in 2D detector
 DEMO = DEMO_FILES
 OUTPUT_NAME = "X3D.jsonl"
@@ -42,9 +41,9 @@ OUTPUT_NAME = "X3D.jsonl"
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=str, default=None,
-                        help=f"config file (default: {DEFAULTS['config']})")
+                        help=f"config file (default: {DEFAULT_FILES['config']})")
     parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME", default=None,
-                        help=f"checkpoint to run (default: {DEFAULTS['evaluate']})")
+                        help=f"checkpoint to run (default: {DEFAULT_FILES['evaluate']})")
     parser.add_argument("--demo", action="store_true",
                         help=f"stream the offline demo's video ({DEMO['vid_path']}) through the built-in 2D detector "
                              f"with its model (docs/demo.md); with --json_path or --vid_path: your input, the demo "
@@ -78,12 +77,10 @@ def parse_args(argv=None):
     add_runtime_arguments(parser)
     add_debug_argument(parser)
     cli = parser.parse_args(argv)
-    defaults = dict(DEMO) if cli.demo else dict(DEFAULTS)
+    defaults = dict(DEMO) if cli.demo else dict(DEFAULT_FILES)
     if cli.demo and (cli.json_path or cli.vid_path):  # your own input with the demo model
         defaults.pop("vid_path")
-    for key, value in defaults.items():
-        if getattr(cli, key, None) is None:
-            setattr(cli, key, value)
+    fill_defaults(cli, defaults)
     cli.metric = cli.metric or any(getattr(cli, name) is not None for name in METRIC_OPTIONS)
     return cli
 

@@ -51,6 +51,16 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_FILES = {"config": os.path.join(_REPO, "configs", "pose3d", "MB_demo.yaml"),
               "evaluate": os.path.join(_REPO, "checkpoint", "demo", "best_epoch.bin"),
               "vid_path": os.path.join(_REPO, "examples", "demo.mp4")}
+# what infer_wild.py and stream_wild.py run without --config/--evaluate: the released MotionBERT-Lite
+DEFAULT_FILES = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
+                 "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}
+
+
+def fill_defaults(cli, defaults):
+    """Give each option of ``defaults`` that the command line left unset (None) its default."""
+    for key, value in defaults.items():
+        if getattr(cli, key, None) is None:
+            setattr(cli, key, value)
 
 
 # ------------------------------------------------------------------ device, models, runners
