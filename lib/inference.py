@@ -209,20 +209,27 @@ def blend_windows(outputs, windows, n_frames, align=None):
     total = np.zeros((n_frames,) + trailing)
     weight_sum = np.zeros(n_frames)
     covered_end = 0
-    expand = (slice(None),) + (None,) * len(trailing)
     for (st, end), out in zip(windows, outputs):
-        out = np.asarray(out, dtype=np.float64)
         n_shared = max(0, min(covered_end, end) - st)
-        if align is not None and n_shared:
-            previous = total[st:st + n_shared] / weight_sum[st:st + n_shared][expand]
-            out = align(out, previous)
-        weights = window_weights(end - st)
-        total[st:end] += weights[expand] * out
-        weight_sum[st:end] += weights
+        add_window(total, weight_sum, np.arange(st, end), np.asarray(out, dtype=np.float64),
+                   window_weights(end - st), n_shared, align)
         covered_end = max(covered_end, end)
     if (weight_sum == 0).any():
         raise ValueError("the windows do not cover every frame")
-    return total / weight_sum[expand]
+    return total / weight_sum[(slice(None),) + (None,) * len(trailing)]
+
+
+def add_window(total, weight_sum, frames, out, weights, n_shared=0, align=None):
+    """Add one window's output ``out`` with per-frame ``weights`` to the running sums ``total`` and ``weight_sum`` at
+    the indices ``frames`` (distinct), after ``align(out, previous)`` (see :func:`blend_windows`) when its first
+    ``n_shared`` frames are covered by earlier windows. One step of :func:`blend_windows` and of the streaming
+    lifter, which blends the same windows in a ring buffer."""
+    expand = (slice(None),) + (None,) * (out.ndim - 1)
+    if align is not None and n_shared:
+        shared = frames[:n_shared]
+        out = align(out, total[shared] / weight_sum[shared][expand])
+    total[frames] += weights[expand] * out
+    weight_sum[frames] += weights
 
 
 def run_windows(run, motion, windows, batch_size=WINDOWS_PER_CALL, desc="windows"):

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from lib.data.wild_input import from_normalized, normalize_keypoints, pixel_mapping
-from lib.inference import align_depth, as_runner, lift_options, model_clip_len, window_weights
+from lib.inference import add_window, align_depth, as_runner, lift_options, model_clip_len, window_weights
 from lib.skeleton import ROOT
 from lib.utils.utils_data import lift_pose3d
 from lib.world import (DEFAULT_HEIGHT_M, camera_intrinsics, check_world_options, metric_scale,
@@ -205,11 +205,7 @@ class StreamingLifter:
         out = from_normalized(out, mapping)
         out, weights, slots = out[real], self.weights[real], frames[real] % self.capacity
         n_shared = int(np.count_nonzero(self.weight_sum[slots]))  # frames earlier windows cover: a prefix
-        if n_shared:
-            previous = self.total[slots[:n_shared]] / self.weight_sum[slots[:n_shared], None, None]
-            out = align_depth(out, previous)
-        self.total[slots] += weights[:, None, None] * out
-        self.weight_sum[slots] += weights
+        add_window(self.total, self.weight_sum, slots, out, weights, n_shared, align_depth)
 
     def _emit(self, last):
         """The poses of the frames up to ``last`` not emitted yet (frames without a detection: none)."""
