@@ -24,9 +24,9 @@ from tqdm import tqdm
 from lib.data.detector import inputs_from_video_or_file, save_detections
 from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
 from lib.export import write_export
-from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_runtime_arguments, add_window_arguments,
-                           check_window_options, fill_defaults, lift, load_model, make_onnx_runner, normalization,
-                           prepare_device, report_outputs, to_pixels)
+from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_runtime_arguments,
+                           add_window_arguments, check_window_options, fill_defaults, lift, load_model,
+                           make_onnx_runner, normalization, prepare_device, report_outputs, to_pixels)
 from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGHT
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
@@ -41,10 +41,7 @@ DEMO = {**DEMO_FILES, "out_path": os.path.join("output", "demo")}
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=str, default=None,
-                        help=f"config file (default: {DEFAULT_FILES['config']})")
-    parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME", default=None,
-                        help=f"checkpoint to run (default: {DEFAULT_FILES['evaluate']})")
+    add_model_arguments(parser)
     parser.add_argument("--demo", action="store_true",
                         help="the offline demo: the small model trained on open motion capture "
                              f"({DEMO['config']}, {DEMO['evaluate']}) on the 2D keypoints that the built-in "

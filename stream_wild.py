@@ -23,8 +23,8 @@ import torch
 
 from lib.data.stream_input import FrameDetector, VideoSource, replay_track
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args
-from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_runtime_arguments, check_clip_len, fill_defaults,
-                           load_model, make_onnx_runner, prepare_device)
+from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_runtime_arguments, check_clip_len,
+                           fill_defaults, load_model, make_onnx_runner, prepare_device)
 from lib.skeleton import BONES_RENDER_ORDER
 from lib.streaming import METRIC_CALIBRATION_S, NORMALIZATIONS, MetricPoses, StreamingLifter, run_stream
 from lib.utils.cli import add_debug_argument, run_cli
@@ -40,10 +40,7 @@ OUTPUT_NAME = "X3D.jsonl"
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=str, default=None,
-                        help=f"config file (default: {DEFAULT_FILES['config']})")
-    parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME", default=None,
-                        help=f"checkpoint to run (default: {DEFAULT_FILES['evaluate']})")
+    add_model_arguments(parser)
     parser.add_argument("--demo", action="store_true",
                         help=f"stream the offline demo's video ({DEMO['vid_path']}) through the built-in 2D detector "
                              f"with its model (docs/demo.md); with --json_path or --vid_path: your input, the demo "

@@ -56,6 +56,15 @@ DEFAULT_FILES = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
                  "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}
 
 
+def add_model_arguments(parser):
+    """``--config`` and ``-e/--evaluate``, unset by default (:func:`fill_defaults` gives :data:`DEFAULT_FILES` or
+    the demo's)."""
+    parser.add_argument("--config", type=str, default=None, help=f"config file (default: {DEFAULT_FILES['config']})")
+    parser.add_argument("-e", "--evaluate", type=str, metavar="FILENAME", default=None,
+                        help=f"checkpoint to run (default: {DEFAULT_FILES['evaluate']})")
+    return parser
+
+
 def fill_defaults(cli, defaults):
     """Give each option of ``defaults`` that the command line left unset (None) its default."""
     for key, value in defaults.items():
