@@ -52,6 +52,7 @@ TODAY = "eb75ff5"  # the code before issue 15
 TARGETS = {  # issue 15, as (speed-up over the original-style computation, max multiple of the time bound)
     "fp32": (1.7, 1.3), "bf16_amx": (2.5, 3.0), "bf16": (None, 1.5), "train_fp32": (1.8, None),
     "train_bf16": (3.0, None), "video_bf16": 3.0}
+PEAK_DTYPES = {"fp32": "float32", "bf16": "bfloat16"}  # precision -> torch dtype of the peak
 OUTPUT_TOLERANCE = 1e-5  # original-style vs project outputs (fp32)
 
 
@@ -160,9 +161,11 @@ def _best_time(fn, repeat=5):
     return min(times)
 
 
-def _peak_operands(model, cfg, frames, dtype):
-    """The backbone's four Linear shapes at one clip's tokens: ``[(x, weight, bias), ...]`` and their FLOPs."""
+def _peak_operands(model, cfg, frames, precision):
+    """The backbone's four Linear shapes at one clip's tokens in ``precision`` (fp32, bf16): ``[(x, weight, bias),
+    ...]`` and their FLOPs."""
     import torch
+    dtype = getattr(torch, PEAK_DTYPES[precision])
     tokens = frames * cfg.num_joints
     block = model.blocks_st[0]
     operands, flops = [], 0
@@ -173,41 +176,40 @@ def _peak_operands(model, cfg, frames, dtype):
     return operands, flops
 
 
-def matmul_peak(model, cfg, frames):
-    """``{dtype: (GFLOP/s, {kernel: GFLOP/s})}``: the matrix-product rate at the backbone's Linear shapes
-    (one clip's tokens), for PyTorch's ``F.linear`` and the project's kernel; the peak is the faster."""
-    import torch
+def _peak_kernels():
+    """The Linear kernels the peak is the faster of: PyTorch's ``F.linear`` and the project's."""
     import torch.nn.functional as F
 
     from lib.model.kernels import linear
-    result = {}
-    for dtype in (torch.float32, torch.bfloat16):
-        operands, flops = _peak_operands(model, cfg, frames, dtype)
-        seconds = {"F.linear": 0., "project (oneDNN)": 0.}
+    return {"F.linear": F.linear, "project (oneDNN)": linear}
+
+
+def matmul_peak(model, cfg, frames):
+    """``{dtype: (GFLOP/s, {kernel: GFLOP/s})}`` (dtype: the values of :data:`PEAK_DTYPES`): the matrix-product
+    rate at the backbone's Linear shapes (one clip's tokens) of each of :func:`_peak_kernels`; the peak is the
+    faster."""
+    import torch
+    kernels, result = _peak_kernels(), {}
+    for precision, dtype in PEAK_DTYPES.items():
+        operands, flops = _peak_operands(model, cfg, frames, precision)
+        seconds = dict.fromkeys(kernels, 0.)
         with torch.inference_mode():
             for x, w, b in operands:
-                seconds["F.linear"] += _best_time(lambda: F.linear(x, w, b))
-                seconds["project (oneDNN)"] += _best_time(lambda: linear(x, w, b))
+                for name, kernel in kernels.items():
+                    seconds[name] += _best_time(lambda: kernel(x, w, b))
         rates = {k: flops / s / 1e9 for k, s in seconds.items()}
-        result[str(dtype).replace("torch.", "")] = (max(rates.values()), rates)
+        result[dtype] = (max(rates.values()), rates)
     return result
 
 
-def peak_kernel(peak, precision):
-    """The faster Linear kernel of :func:`matmul_peak` for ``precision``."""
-    import torch.nn.functional as F
-
-    from lib.model.kernels import linear
-    rates = peak["float32" if precision == "fp32" else "bfloat16"][1]
-    return F.linear if rates["F.linear"] >= rates["project (oneDNN)"] else linear
-
-
-def peak_in_turn(model, cfg, frames, precision, kernel):
-    """A function running the four Linear shapes once through ``kernel`` (:func:`peak_kernel`), and its FLOPs:
-    timed in turn with the clips (:func:`time_in_turn`), it gives each turn's bound at the machine's speed of
-    that moment, which varies on a shared machine."""
+def peak_in_turn(model, cfg, frames, precision, peak):
+    """A function running the four Linear shapes once through the faster kernel of ``peak`` (:func:`matmul_peak`)
+    for ``precision``, and its FLOPs: timed in turn with the clips (:func:`time_in_turn`), it gives each turn's
+    bound at the machine's speed of that moment, which varies on a shared machine."""
     import torch
-    operands, flops = _peak_operands(model, cfg, frames, torch.float32 if precision == "fp32" else torch.bfloat16)
+    rates = peak[PEAK_DTYPES[precision]][1]
+    kernel = _peak_kernels()[max(rates, key=rates.get)]  # on a tie the first, F.linear
+    operands, flops = _peak_operands(model, cfg, frames, precision)
 
     def products():
         with torch.inference_mode():
@@ -288,7 +290,7 @@ def table_measurements(name, frames, train_batch, repeat, skip, peak):
                                                "project": inference_fns(model, params, cfg, x, "int8")[1]}, repeat)
             continue
         original, project = inference_fns(model, params, cfg, x, precision)
-        products, peak_flops = peak_in_turn(model, cfg, frames, precision, peak_kernel(peak, precision))
+        products, peak_flops = peak_in_turn(model, cfg, frames, precision, peak)
         rows[f"infer_{precision}"] = time_in_turn({"original": original, "project": project, "peak": products},
                                                   repeat)
         rows[f"infer_{precision}"]["peak_flops"] = peak_flops
@@ -418,6 +420,16 @@ def run_in_subprocess(case):
     if out.returncode != 0:
         raise RuntimeError(f"case {case} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cases_in_turn(cases, rounds):
+    """``{key: [result of each round]}``: every case of ``cases`` (``{key: case}``) in a fresh process
+    (:func:`run_in_subprocess`), all of them in turn, ``rounds`` times (the machine's speed drifts)."""
+    results = {key: [] for key in cases}
+    for _ in range(rounds):
+        for key, case in cases.items():
+            results[key].append(run_in_subprocess(case))
+    return results
 
 
 def today_tree(commit):
@@ -601,9 +613,9 @@ def main(argv=None):
     model, cfg = _model(cli.model)
     flops = clip_flops(model, cfg, cli.frames)
     peak = matmul_peak(model, cfg, cli.frames)
-    bounds = {p: flops / (peak[dtype][0] * 1e9) for p, dtype in (("fp32", "float32"), ("bf16", "bfloat16"))}
+    bounds = {p: flops / (peak[dtype][0] * 1e9) for p, dtype in PEAK_DTYPES.items()}
     print(f"\n{MODELS[cli.model][0]}, T = {cli.frames}: {flops / 1e9:.1f} GFLOP per clip (torch's FLOP counter)")
-    for precision, dtype in (("fp32", "float32"), ("bf16", "bfloat16")):
+    for precision, dtype in PEAK_DTYPES.items():
         rate, rates = peak[dtype]
         kernels = ", ".join(f"{k} {v:.0f}" for k, v in rates.items())
         print(f"  {precision} matrix-product peak at the backbone's Linear shapes: {rate:.0f} GFLOP/s ({kernels}); "
@@ -642,15 +654,10 @@ def main(argv=None):
         print(f"\nmalloc (lib/utils/malloc.py, applied by every script): {MODELS[cli.model][0]} inference in fresh "
               f"processes with glibc's default and with keep_freed_memory(), taking turns "
               f"({cli.video_rounds} rounds):", flush=True)
-        allocator = {}
-        for _ in range(cli.video_rounds):
-            for precision in ("fp32", "bf16", "int8"):
-                if precision in skip:
-                    continue
-                for malloc in (False, True):
-                    case = dict(base, kind="clip", model=cli.model, precision=precision, malloc=malloc, tree=None,
-                                repeat=cli.repeat)
-                    allocator.setdefault((precision, malloc), []).append(run_in_subprocess(case))
+        allocator = cases_in_turn({(precision, malloc): dict(base, kind="clip", model=cli.model, precision=precision,
+                                                             malloc=malloc, tree=None, repeat=cli.repeat)
+                                   for precision in ("fp32", "bf16", "int8") if precision not in skip
+                                   for malloc in (False, True)}, cli.video_rounds)
         table = []
         for precision in ("fp32", "bf16", "int8"):
             if (precision, False) not in allocator:
@@ -677,15 +684,12 @@ def main(argv=None):
             for precision in ("fp32", "bf16"):
                 if precision == "bf16" and "bf16" in skip:
                     continue
-                times = {"today": [], "project": []}
-                for _ in range(cli.video_rounds):
-                    for version, tree in (("today", today), ("project", None)):
-                        if version == "today" and not today:
-                            continue
-                        case = dict(base, kind="video", model=name, precision=precision, tree=tree,
-                                    frames=cli.video_frames, repeat=max(1, cli.repeat // 2))
-                        times[version] += run_in_subprocess(case)["times"]
-                fps = {v: cli.video_frames / statistics.median(t) for v, t in times.items() if t}
+                runs = cases_in_turn({version: dict(base, kind="video", model=name, precision=precision, tree=tree,
+                                                    frames=cli.video_frames, repeat=max(1, cli.repeat // 2))
+                                      for version, tree in (("today", today), ("project", None))
+                                      if version == "project" or today}, cli.video_rounds)
+                fps = {v: cli.video_frames / statistics.median(t for r in rs for t in r["times"])
+                       for v, rs in runs.items()}
                 video[f"{name} {precision}"] = fps
                 gain = fps["project"] / fps["today"] if "today" in fps else float("nan")
                 target = f">= {TARGETS['video_bf16']}x" if precision == "bf16" else ""
