@@ -215,19 +215,20 @@ def run(cli, stdout):
         preview = Preview() if cli.preview else None
         if preview is not None:
             stack.callback(preview.close)
-        frames, image_size = open_source(cli)
-        stack.enter_context(contextlib.closing(frames))
-        if cli.normalization == "frame" and not image_size:
-            raise WildInputError("--normalization frame scales by the image size, which is unknown: give --vid_path "
-                                 "or --size WIDTH HEIGHT, or use --normalization window")
         device = prepare_device(cli.precision)
         stack.callback(torch.set_num_threads, torch.get_num_threads())  # as it was, for a caller in this process
         torch.set_num_threads(cli.threads)
+        # the model before the source: a bad checkpoint is reported before a camera or the detector starts
         if cli.onnx:
             print(f"Running {cli.onnx} with onnxruntime")
             model = make_onnx_runner(cli.onnx)
         else:
             model = load_model(cfg, cli.evaluate, "pose3d", device)
+        frames, image_size = open_source(cli)
+        stack.enter_context(contextlib.closing(frames))
+        if cli.normalization == "frame" and not image_size:
+            raise WildInputError("--normalization frame scales by the image size, which is unknown: give --vid_path "
+                                 "or --size WIDTH HEIGHT, or use --normalization window")
         lifter = StreamingLifter(model, cfg, cli.clip_len, cli.lookahead, cli.hop, cli.normalization, image_size,
                                  cli.precision, device)
         postprocess = make_postprocess(cli, image_size)
