@@ -53,6 +53,18 @@ def _onednn_linear_op():
 _LINEAR_POINTWISE = _onednn_linear_op()
 
 
+def _onednn_has_bf16():
+    """Whether oneDNN's products take bfloat16 on this CPU: they need AVX-512 (or AMX); on an AVX2-only CPU
+    creating the primitive fails, and bfloat16 goes through PyTorch's own kernels instead."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+ONEDNN_BF16 = _LINEAR_POINTWISE is not None and _onednn_has_bf16()
+
+
 def _cpu_has_amx():
     try:
         return bool(torch.cpu.get_capabilities().get("amx_bf16", False))
@@ -73,9 +85,15 @@ MIN_ONEDNN_OUTPUTS = 16
 
 
 def onednn_applies(x, weight=None):
-    """Whether :func:`linear` runs ``x`` (and ``weight``) through oneDNN: CPU, float32/bfloat16, eager mode, and a
-    contiguous weight with at least :data:`MIN_ONEDNN_OUTPUTS` rows (oneDNN falls back to a reference kernel
-    for a strided weight, 100x slower, and has no fast kernel for very few outputs)."""
+    """Whether :func:`linear` runs ``x`` (and ``weight``) through oneDNN: CPU, float32 (or bfloat16 where oneDNN has
+    it, :data:`ONEDNN_BF16`), eager mode, and a contiguous weight with at least :data:`MIN_ONEDNN_OUTPUTS` rows
+    (oneDNN falls back to a reference kernel for a strided weight, 100x slower, and has no fast kernel for very few
+    outputs). Under bfloat16 autocast the operands are cast to bfloat16 first, so that needs :data:`ONEDNN_BF16`
+    too."""
+    if x.dtype == torch.bfloat16 or (torch.is_autocast_enabled("cpu")
+                                     and torch.get_autocast_dtype("cpu") == torch.bfloat16):
+        if not ONEDNN_BF16:
+            return False
     return (_LINEAR_POINTWISE is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.bfloat16)
             and (weight is None or (weight.is_contiguous() and weight.shape[0] >= MIN_ONEDNN_OUTPUTS))
             and not is_tracing())
@@ -136,6 +154,19 @@ def _int8_engine():
 
 
 INT8_ENGINE = _int8_engine()
+
+
+def _cpu_has_vnni():
+    try:
+        capabilities = torch.cpu.get_capabilities()
+    except (AttributeError, RuntimeError):
+        return False
+    return bool(capabilities.get("avx512_vnni") or capabilities.get("avx_vnni") or capabilities.get("amx_int8"))
+
+
+# 7-bit activations: fbgemm's kernels, and oneDNN's on CPUs without VNNI, multiply uint8 by int8 pairs into int16
+# with saturation (vpmaddubsw), which overflows for the whole range; oneDNN with VNNI takes the whole int8 range
+INT8_REDUCE_RANGE = INT8_ENGINE != "onednn" or not _cpu_has_vnni()
 _INT8 = contextvars.ContextVar("int8_products", default=False)
 
 
@@ -174,9 +205,8 @@ def _int8_weight(weight, bias):
 
 def _int8_linear(x, weight, bias):
     rows = x.reshape(-1, x.shape[-1])
-    # oneDNN takes the whole int8 range; fbgemm's kernels need 7-bit activations to avoid overflow
     packed = derived("int8", lambda: _int8_weight(weight, bias), weight, bias)
-    y = torch.ops.quantized.linear_dynamic(rows, packed, INT8_ENGINE != "onednn")
+    y = torch.ops.quantized.linear_dynamic(rows, packed, INT8_REDUCE_RANGE)
     return y.view(*x.shape[:-1], -1)
 
 
