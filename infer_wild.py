@@ -1,7 +1,7 @@
 """3D poses from the 2D keypoints of your own video (docs/inference.md).
 
     python infer_wild.py --vid_path video.mp4 --json_path alphapose-results.json --out_path output/
-    python infer_wild.py --vid_path video.mp4 --out_path output/    # built-in 2D detector, one person
+    python infer_wild.py --vid_path video.mp4 --out_path output/    # built-in 2D detector: everyone in it
 
 Writes ``X3D.npy`` (float32 ``(F, 17, 3)``, one pose per video frame), ``X3D.json`` (the same with
 joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); the same motion in metres,
@@ -32,7 +32,7 @@ from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.vismo import hex2rgb, render_and_save
-from lib.world import add_world_arguments, check_world_arguments, world_motion
+from lib.world import add_world_arguments, check_world_arguments, world_motions
 
 
 # the offline demo (docs/demo.md); its files ship with the repository, so paths are relative to it
@@ -101,11 +101,24 @@ def x3d_json(results, track, video, cli, mapping, stride):
     return doc
 
 
+# one colour per person in overlay.mp4 (RGB; distinct hues, readable on light and dark pictures); a person's left
+# side is drawn lighter, their right side darker
+PERSON_COLORS = hex2rgb("#F96706#1F77B4#2CA02C#D62728#9467BD#8C564B#E377C2#17BECF#BCBD22#7F7F7F")
+
+
+def _shade(color, factor):
+    """``color`` towards white (factor > 1) or black (factor < 1)."""
+    if factor >= 1:
+        return tuple(int(round(c + (255 - c) * (factor - 1))) for c in color)
+    return tuple(int(round(c * factor)) for c in color)
+
+
 def write_overlay(video, tracks, save_path):
-    """The input video with every person's 2D skeleton (and id) drawn on it."""
-    left, middle, right = hex2rgb("#F96706#FB8D43#FDB381")  # the original's 2D skeleton colours (L, M, R)
-    side_colors = {LEFT: left, RIGHT: right}
+    """The input video with every person's 2D skeleton drawn on it, each person in their own colour (left side
+    lighter, right side darker) and labelled with their id; frames where a person was not detected (filled by
+    interpolation) in grey, and nothing outside the frames where they were seen."""
     thickness = max(2, round(min(video.size) / 300))
+    spans = [np.flatnonzero(track.detected)[[0, -1]] for track in tracks]
     reader = imageio.get_reader(video.path, "ffmpeg")
     writer = imageio.get_writer(save_path, fps=video.fps, macro_block_size=2)
     try:
@@ -113,18 +126,20 @@ def write_overlay(video, tracks, save_path):
             if t >= video.n_frames:
                 break
             img = np.ascontiguousarray(frame[..., :3])
-            for track in tracks:
+            for k, (track, (first, last)) in enumerate(zip(tracks, spans)):
+                if not first <= t <= last:
+                    continue
+                base = PERSON_COLORS[k % len(PERSON_COLORS)]
+                side_colors = {LEFT: _shade(base, 1.45), RIGHT: _shade(base, 0.7)}
                 kpts = track.keypoints[t]
                 pts = np.round(kpts[:, :2] * 16).astype(np.int64)
                 for bone in BONES_RENDER_ORDER:
-                    color = side_colors.get(BONE_SIDES[bone], middle)
-                    if not track.detected[t]:
-                        color = (160, 160, 160)  # interpolated frame
+                    color = side_colors.get(BONE_SIDES[bone], base) if track.detected[t] else (160, 160, 160)
                     cv2.line(img, tuple(pts[bone[0]]), tuple(pts[bone[1]]), color, thickness, cv2.LINE_AA, shift=4)
                 if len(tracks) > 1:
                     head = tuple(int(v) for v in kpts[10, :2])
                     cv2.putText(img, str(track.track_id), (head[0], head[1] - 10), cv2.FONT_HERSHEY_SIMPLEX,
-                                thickness / 3, left, thickness, cv2.LINE_AA)
+                                thickness / 3, base, thickness, cv2.LINE_AA)
             writer.append_data(img)
     finally:
         writer.close()
@@ -147,11 +162,25 @@ def output_names(tracks, overlay=False, exports=None):
     return stems, names + (["overlay.mp4"] if overlay else [])
 
 
-def write_world(out, stem, results, track, video, cli, exports):
-    """The world motion of one person (``lib/world.py``): ``<stem>_world.npy`` and the ``exports`` files;
-    returns its description for ``X3D.json``, with the foot contacts per frame."""
-    motion = world_motion(results, track.keypoints, video.size, video.fps, cli.height, cli.focal, cli.fov,
-                          cli.center, cli.up, cli.smooth)
+def detected_span(track):
+    """``(first, last + 1)``: the frames from the track's first to its last detection (its world motion covers
+    these; before and after, the person was not there)."""
+    frames = np.flatnonzero(track.detected)
+    return int(frames[0]), int(frames[-1]) + 1
+
+
+def world_of_people(results, tracks, video, cli):
+    """The world motion (``lib/world``) of every person, in one shared world, each over their detected span."""
+    spans = [detected_span(track) for track in tracks]
+    people = [(poses[first:end], track.keypoints[first:end]) for poses, track, (first, end) in
+              zip(results, tracks, spans)]
+    return world_motions(people, video.size, video.fps, cli.height, cli.focal, cli.fov, cli.center, cli.up, cli.smooth,
+                         names=[track.track_id for track in tracks], first_frames=[first for first, _ in spans])
+
+
+def write_world(out, stem, motion, track, exports):
+    """One person's world motion (``lib/world``): ``<stem>_world.npy`` and the ``exports`` files; returns its
+    description for ``X3D.json``, with the foot contacts per frame."""
     files = world_files(stem, exports)
     np.save(out.path(files[0]), motion.joints.astype(np.float32))
     for fmt, name in zip(exports, files[1:]):
@@ -172,9 +201,9 @@ def run(cli):
         raise WildInputError("--overlay draws on the input video: give it with --vid_path")
     inputs, detections = inputs_from_video_or_file(cli)
     print(inputs.summary())
-    video = inputs.video
-    motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in inputs.tracks]
-    stems, names = output_names(inputs.tracks, cli.overlay, exports)
+    video, tracks = inputs.video, inputs.tracks
+    motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in tracks]
+    stems, names = output_names(tracks, cli.overlay, exports)
     check_output_folder(cli.out_path, names)
     device = prepare_device(cli.precision)
     if cli.onnx:
@@ -182,25 +211,26 @@ def run(cli):
         model = make_onnx_runner(cli.onnx)
     else:
         model = load_model(cfg, cli.evaluate, "pose3d", device)
+    results = [lift(motion, model, cfg, cli.clip_len, stride, cli.precision, device,
+                    desc=f"lift person {track.track_id}") for track, motion in zip(tracks, motions)]
+    worlds = world_of_people(results, tracks, video, cli) if exports is not None else [None] * len(tracks)
     with OutputSet(cli.out_path) as out:
         save_detections(out, detections)
-        for track, motion in zip(inputs.tracks, motions):
+        for track, poses, world in zip(tracks, results, worlds):
             mapping = pixel_mapping(track.keypoints, **normalization(cli, video))
-            results = lift(motion, model, cfg, cli.clip_len, stride, cli.precision, device,
-                           desc=f"lift person {track.track_id}")
             stem = stems[track.name]
-            render_and_save(results, out.path(stem + ".mp4"), keep_imgs=False, fps=video.playback_fps)
-            world = write_world(out, stem, results, track, video, cli, exports) if exports is not None else None
+            render_and_save(poses, out.path(stem + ".mp4"), keep_imgs=False, fps=video.playback_fps)
+            world_doc = write_world(out, stem, world, track, exports) if world is not None else None
             if cli.pixel:
-                results = to_pixels(results, video.size)
-            np.save(out.path(stem + ".npy"), results)
-            doc = x3d_json(results, track, video, cli, mapping, stride)
-            if world is not None:
-                doc["world"] = world
+                poses = to_pixels(poses, video.size)
+            np.save(out.path(stem + ".npy"), poses)
+            doc = x3d_json(poses, track, video, cli, mapping, stride)
+            if world_doc is not None:
+                doc["world"] = world_doc
             with open(out.path(stem + ".json"), "w") as f:
                 json.dump(doc, f)
         if cli.overlay:
-            write_overlay(video, inputs.tracks, out.path("overlay.mp4"))
+            write_overlay(video, tracks, out.path("overlay.mp4"))
     return report_outputs(out)
 
 

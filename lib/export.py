@@ -7,6 +7,9 @@
   frame, at the video's frame rate; millimetres, the world's axes (Y up unless ``--up z``).
 * **TRC** (OpenSim marker file): the 17 joints as markers, mm, world frame.
 * **CSV**: one row per frame (frame, time in s), one column per joint coordinate.
+
+A motion covers the frames where its person was seen (``WorldMotion.first_frame`` on): TRC and CSV rows carry the
+video's frame numbers and times (TRC numbers frames from 1, CSV from 0), the BVH starts with that frame.
 """
 import os
 
@@ -87,27 +90,31 @@ def write_trc(path, motion, name=None, decimals=4):
     """Write ``motion``'s joints as an OpenSim TRC marker file (mm, world frame)."""
     joints = motion.joints
     n_frames = len(joints)
+    first = motion.first_frame  # the video frame of the first row (its number is 1-based here)
     rate = _number(motion.fps, 6)
     header = [
         f"PathFileType\t4\t(X/Y/Z)\t{name or os.path.basename(path)}",
         "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        f"{rate}\t{rate}\t{n_frames}\t{NUM_JOINTS}\tmm\t{rate}\t1\t{n_frames}",
+        f"{rate}\t{rate}\t{n_frames}\t{NUM_JOINTS}\tmm\t{rate}\t{first + 1}\t{n_frames}",
         "Frame#\tTime\t" + "\t\t\t".join(JOINT_NAMES) + "\t\t",
         "\t\t" + "\t".join(f"{axis}{k + 1}" for k in range(NUM_JOINTS) for axis in "XYZ"),
         "",
     ]
-    rows = [f"{t + 1}\t{t / motion.fps:.6f}\t" + "\t".join(f"{v:.{decimals}f}" for v in joints[t].reshape(-1))
+    rows = [f"{first + t + 1}\t{(first + t) / motion.fps:.6f}\t" + "\t".join(f"{v:.{decimals}f}" for v in
+                                                                          joints[t].reshape(-1))
             for t in range(n_frames)]
     with open(path, "w") as f:
         f.write("\n".join(header + rows) + "\n")
 
 
 def write_csv(path, motion, decimals=4):
-    """Write ``motion``'s joints as CSV: a header, then one row per frame (frame, time_s, joint coordinates in mm)."""
+    """Write ``motion``'s joints as CSV: a header, then one row per frame (the video frame from 0, time_s, joint
+    coordinates in mm)."""
     axes = "xyz"
+    first = motion.first_frame
     header = ["frame", "time_s"] + [f"{name}_{axes[a]}" for name in JOINT_NAMES for a in range(3)]
-    rows = [",".join([str(t), f"{t / motion.fps:.6f}"] + [f"{v:.{decimals}f}" for v in motion.joints[t].reshape(-1)])
-            for t in range(len(motion.joints))]
+    rows = [",".join([str(first + t), f"{(first + t) / motion.fps:.6f}"] +
+                     [f"{v:.{decimals}f}" for v in motion.joints[t].reshape(-1)]) for t in range(len(motion.joints))]
     with open(path, "w") as f:
         f.write(",".join(header) + "\n" + "\n".join(rows) + "\n")
 

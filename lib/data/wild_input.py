@@ -612,7 +612,7 @@ def add_input_arguments(parser, required=True):
     """
     parser.add_argument("-j", "--json_path", type=str, default=None,
                         help="2D keypoints: AlphaPose or MMPose JSON, or a .npy array (docs/inference.md); without "
-                             "it, the built-in detector finds one person in --vid_path")
+                             "it, the built-in detector finds and tracks everyone in --vid_path")
     parser.add_argument("-v", "--vid_path", type=str, default=None,
                         help="the video the keypoints were detected on (fps, size, frame count), or, without "
                              "--json_path, the video to detect them in")
@@ -623,8 +623,12 @@ def add_input_arguments(parser, required=True):
     parser.add_argument("--first_frame_id", type=int, default=None,
                         help="the number the keypoint file gives the first video frame (default 0; 1 for MMPose "
                              "demo files)")
-    parser.add_argument("--min_track_frames", type=int, default=1,
-                        help="skip people detected in fewer frames than this")
+    parser.add_argument("--min_track_frames", type=int, default=None,
+                        help="skip people detected in fewer frames than this (default: 1 for a keypoint file; "
+                             "half a second of video for the built-in detector)")
+    parser.add_argument("--max_people", type=int, default=None,
+                        help="the built-in detector (no --json_path): the most people it looks for in a frame "
+                             "(default 6; 1 follows the most prominent person only, fastest)")
     parser.add_argument("--fps", type=float, default=None,
                         help=f"without --vid_path: the video's fps (default: unknown; videos are written at "
                              f"{DEFAULT_FPS:g} fps)")
@@ -636,7 +640,7 @@ def add_input_arguments(parser, required=True):
 def inputs_from_args(opts):
     """:func:`load_wild_inputs` with the options of :func:`add_input_arguments`."""
     return load_wild_inputs(opts.json_path, opts.vid_path, opts.keypoints, opts.focus, opts.fps, opts.size,
-                            opts.first_frame_id, opts.min_track_frames)
+                            opts.first_frame_id, 1 if opts.min_track_frames is None else opts.min_track_frames)
 
 
 def normalize_keypoints(keypoints, vid_size=None, scale_range=None):

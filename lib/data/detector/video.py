@@ -1,0 +1,273 @@
+"""The built-in 2D detector on a whole video: every person's keypoints per frame, as tracked people.
+
+Decoding (imageio/ffmpeg), detection (:class:`lib.data.detector.blazepose.BlazePoseSession`, up to ``max_people``
+per frame), duplicate removal and tracking (:mod:`lib.data.tracking`, with the colours of each person's clothes
+as appearance), then the left/right swap correction per person (:mod:`lib.data.detector.swaps`). The result,
+:class:`VideoPeople`, is written as ``keypoints_2d.json`` (AlphaPose layout, BlazePose-33 keypoints, one track id
+``idx`` per person), which :func:`inputs_from_video_or_file` reads back exactly as a later ``--json_path`` run
+reads it.
+"""
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from lib.data.detector.blazepose import NUM_LANDMARKS, BlazePoseSession
+from lib.data.detector.swaps import MIRROR_GROUPS, correct_left_right_swaps
+from lib.data.tracking import CONFIRM_FRAMES, Detection, PoseTracker, appearance_descriptor, remove_duplicates
+from lib.data.wild_input import (WildInputError, alphapose_results, check_no_video_description, load_wild_inputs,
+                                 read_video_info)
+from lib.skeleton import BLAZEPOSE33_COCO17
+from lib.utils.errors import OptionError
+from lib.utils.outputs import check_output_folder
+
+KEYPOINTS_FILE = "keypoints_2d.json"  # the detections, written next to the outputs (AlphaPose layout)
+KEYPOINT_FORMAT = "blazepose33"
+# people looked for per frame by default (--max_people): the person detector runs on every frame with fewer
+DEFAULT_MAX_PEOPLE = 6
+# the built-in detector's default --min_track_frames: people seen for less than this are dropped (a passer-by at
+# the edge, a false detection), but never fewer frames than a tracklet needs to be confirmed
+MIN_TRACK_S = 0.5
+# BlazePose landmarks whose pixels show the clothes: the torso (shoulders, hips) and each thigh (hip, knee)
+TORSO = (11, 12, 24, 23)
+THIGHS = ((23, 25), (24, 26))
+THIGH_WIDTH = 0.35  # of the thigh's length
+# a detection overlapping another by this share of its box shows the other's colours too: no appearance
+OCCLUDED_SHARE = 0.1
+
+
+@dataclass
+class PersonKeypoints:
+    """One tracked person over the video."""
+    track_id: int
+    keypoints: np.ndarray  # (F, 33, 3) BlazePose: x, y (pixels), visibility; zeros where not found
+    found: np.ndarray      # (F,) bool
+    swapped: np.ndarray    # (F, groups) bool: left/right swaps corrected (MIRROR_GROUPS)
+
+
+@dataclass
+class VideoPeople:
+    """Everyone the detector found in a video, tracked."""
+    people: list           # PersonKeypoints, by track id
+    n_frames: int
+    fps: float
+    size: tuple            # (width, height)
+    detector: str
+    seconds: float         # decoding, detection and tracking
+    max_people: int
+    crowded_frames: int = 0   # frames with max_people people found: there may have been more
+    duplicates: int = 0       # detections removed as another detection of a person already found
+    splits: int = 0           # links refused in doubt (identities ended rather than guessed)
+    unconfirmed: int = 0      # detections of tracklets too short to be a person
+    path: str = None
+    kept: list = field(default_factory=list)  # the track ids written by save() (default: all)
+
+    @property
+    def frames_per_second(self):
+        return self.n_frames / max(self.seconds, 1e-9)
+
+    def summary(self):
+        found = np.zeros(self.n_frames, bool)
+        for p in self.people:
+            found |= p.found
+        people = "; ".join(f"person {p.track_id} in {p.found.sum()}" for p in self.people)
+        lines = [f"{self.path}: {self.detector} found {len(self.people)} "
+                 f"{'person' if len(self.people) == 1 else 'people'} ({people} of {self.n_frames} frames; "
+                 f"somebody in {found.sum()}), {sum(p.swapped.any(1).sum() for p in self.people)} frames corrected "
+                 f"for left/right swaps; {self.frames_per_second:.1f} frames/s ({self.seconds:.1f} s)"]
+        if self.max_people == 1:
+            lines.append("  following one person (--max_people 1): others in the picture are ignored")
+        elif self.crowded_frames:
+            lines.append(f"  warning: {self.crowded_frames} frames hold {self.max_people} people, the most it looks "
+                         f"for (--max_people {self.max_people}): there may be more people than it followed; raise "
+                         f"--max_people (slower)")
+        if self.splits:
+            lines.append(f"  note: {self.splits} frame-to-frame links were refused as ambiguous (people crossing or "
+                         f"hiding each other): tracks ended there rather than risk swapping two people")
+        if self.unconfirmed:
+            lines.append(f"  note: {self.unconfirmed} detections belong to no person (tracks shorter than "
+                         f"{CONFIRM_FRAMES} frames: false or fleeting detections)")
+        return "\n".join(lines)
+
+    def save(self, path, track_ids=None):
+        """Write the detections as AlphaPose JSON (``keypoints_2d.json``): one entry per person and frame where they
+        were found, ``idx`` their track id; ``track_ids``: only these people (default all)."""
+        entries = []
+        for p in self.people:
+            if track_ids is not None and p.track_id not in track_ids:
+                continue
+            frames = np.flatnonzero(p.found)
+            entries += alphapose_results(p.keypoints[frames], frames, track_id=p.track_id)
+        entries.sort(key=lambda e: int(e["image_id"].split(".")[0]))  # frame by frame, as detectors write them
+        with open(path, "w") as f:
+            json.dump(entries, f, separators=(",", ":"))
+
+
+def _frames(path, n_frames):
+    """The video's RGB frames (at most ``n_frames``)."""
+    import imageio
+
+    reader = imageio.get_reader(path, "ffmpeg")
+    try:
+        for t, frame in enumerate(reader):
+            if t >= n_frames:
+                break
+            yield frame
+    finally:
+        reader.close()
+
+
+def clothes_polygons(landmarks):
+    """The polygons ``(n, 2)`` (pixels) over a person's clothes in BlazePose ``landmarks (33, 3)``: the torso, and
+    each thigh whose hip and knee are visible."""
+    polygons = [landmarks[list(TORSO), :2]]
+    for hip, knee in THIGHS:
+        if min(landmarks[hip, 2], landmarks[knee, 2]) >= 0.5:
+            a, b = landmarks[hip, :2], landmarks[knee, :2]
+            across = np.array([b[1] - a[1], a[0] - b[0]]) * THIGH_WIDTH / 2
+            polygons.append(np.stack([a - across, a + across, b + across, b - across]))
+    return polygons
+
+
+def _with_appearance(frame_rgb, detections):
+    """Each detection's clothes colours (:func:`lib.data.tracking.appearance_descriptor`), except where another
+    detection overlaps it (its colours would be mixed in)."""
+    import cv2
+
+    hsv = cv2.cvtColor(np.ascontiguousarray(frame_rgb[..., :3]), cv2.COLOR_RGB2HSV)
+    for i, detection in enumerate(detections):
+        box = detection.box
+        area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
+        overlap = max((max(0.0, min(box[2], o.box[2]) - max(box[0], o.box[0])) *
+                       max(0.0, min(box[3], o.box[3]) - max(box[1], o.box[1])) for k, o in enumerate(detections)
+                       if k != i), default=0.0)
+        if overlap / area < OCCLUDED_SHARE:
+            detection.appearance = appearance_descriptor(hsv, clothes_polygons(detection.keypoints))
+    return detections
+
+
+def check_max_people(max_people):
+    if max_people is not None and max_people < 1:
+        raise OptionError(f"--max_people is the most people the built-in detector looks for in a frame, at least 1; "
+                          f"got {max_people}")
+
+
+def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progress=True):
+    """Find and track everyone (up to ``max_people`` per frame) in the video: :class:`VideoPeople`.
+
+    A video that cannot be read, has no frames, or in which nobody is found raises :class:`WildInputError`.
+    """
+    check_max_people(max_people)
+    video = read_video_info(video_path)
+    frames_landmarks, frames_ids = [], []
+    start = time.perf_counter()
+    n_decoded = duplicates = 0
+    frame_ms = 1000.0 / (video.fps if video.fps and video.fps > 0 else 30.0)
+    tracker = PoseTracker(video.fps if video.fps and video.fps > 0 else 30.0, cue_points=BLAZEPOSE33_COCO17)
+    with BlazePoseSession(max_people, fps=video.fps) as session:
+        try:
+            for t, frame in enumerate(tqdm(_frames(video_path, video.n_frames), total=video.n_frames,
+                                           desc="detect 2D", disable=not progress)):
+                n_decoded += 1
+                detections = [Detection(landmarks) for landmarks in session.detect_people(frame, t * frame_ms)]
+                kept = remove_duplicates(detections, BLAZEPOSE33_COCO17)
+                duplicates += len(detections) - len(kept)
+                detections = _with_appearance(frame, [detections[i] for i in kept])
+                frames_landmarks.append([d.keypoints for d in detections])
+                frames_ids.append(tracker.update(t, detections))
+                for person, members in tracker.confirmed():
+                    for f, j in members:
+                        frames_ids[f][j] = person
+        except (OSError, RuntimeError, ValueError) as e:  # imageio/ffmpeg's errors for broken streams
+            raise WildInputError(f"cannot decode the video {video_path} (after {n_decoded} frames): "
+                                 f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+        name = session.name
+    seconds = time.perf_counter() - start
+    if n_decoded == 0:
+        raise WildInputError(f"the video {video_path} has no frames to detect people in")
+    n_found = sum(len(f) for f in frames_landmarks)
+    if not n_found:
+        raise WildInputError(f"nobody was found in the video {video_path}: {name} found no person in any of its "
+                             f"{n_decoded} frames; check that the people are fully in view, or give 2D keypoints "
+                             f"with --json_path")
+    n_people = len(tracker.identities)
+    if n_people == 0:
+        raise WildInputError(f"nobody was found in the video {video_path}: {name} found {n_found} detections in "
+                             f"{n_decoded} frames, but none lasting {CONFIRM_FRAMES} frames (fleeting or false "
+                             f"detections); give 2D keypoints with --json_path")
+    people = []
+    for person in range(n_people):
+        keypoints = np.zeros((video.n_frames, NUM_LANDMARKS, 3))
+        found = np.zeros(video.n_frames, bool)
+        for t, (landmarks, ids) in enumerate(zip(frames_landmarks, frames_ids)):
+            if person in ids:
+                keypoints[t], found[t] = landmarks[ids.index(person)], True
+        swapped = np.zeros((video.n_frames, len(MIRROR_GROUPS[NUM_LANDMARKS])), bool)
+        if correct_swaps:
+            keypoints, swapped = correct_left_right_swaps(keypoints, found)
+        people.append(PersonKeypoints(person, keypoints, found, swapped))
+    unconfirmed = sum(ids.count(None) for ids in frames_ids)
+    crowded = sum(len(f) >= max_people for f in frames_landmarks) if max_people > 1 else 0
+    return VideoPeople(people, video.n_frames, video.fps, video.size, name, seconds, max_people, crowded, duplicates,
+                       tracker.splits, unconfirmed, video_path)
+
+
+def default_min_track_frames(fps):
+    """The built-in detector's ``--min_track_frames`` default: :data:`MIN_TRACK_S` of video, at least
+    :data:`lib.data.tracking.CONFIRM_FRAMES` frames."""
+    return max(CONFIRM_FRAMES, int(round(MIN_TRACK_S * (fps or 30.0))))
+
+
+def inputs_from_video_or_file(opts):
+    """The in-the-wild scripts' inputs (``WildInputs``) and the detections made for them.
+
+    With ``--json_path``: :func:`lib.data.wild_input.inputs_from_args`, and None. Without it the detector finds
+    and tracks everyone in ``--vid_path``; their keypoints are read back from their AlphaPose JSON exactly as
+    ``--json_path keypoints_2d.json`` reads them in a later run, so that run (which skips detection) gives the same
+    result. Returns ``(inputs, VideoPeople)``; the caller saves the detections of the people it lifts with its
+    outputs (:func:`save_detections`).
+    """
+    from lib.data.wild_input import inputs_from_args
+
+    max_people = getattr(opts, "max_people", None)
+    if opts.json_path:
+        if max_people is not None:
+            raise OptionError(f"--max_people {max_people} tells the built-in detector how many people to look for; "
+                              f"with --json_path the keypoint file says who is there: drop --max_people")
+        return inputs_from_args(opts), None
+    if not opts.vid_path:
+        raise WildInputError("give the 2D keypoints with --json_path, or a video with --vid_path to detect them in")
+    check_no_video_description(opts.fps, opts.size)
+    check_max_people(max_people)
+    if opts.first_frame_id is not None:
+        raise WildInputError("--first_frame_id numbers the frames of a keypoint file (--json_path); the built-in "
+                             "detector numbers the video's own frames: drop --first_frame_id")
+    if opts.keypoints not in (None, KEYPOINT_FORMAT):
+        raise WildInputError(f"--keypoints {opts.keypoints} describes a keypoint file (--json_path); the built-in "
+                             f"detector gives BlazePose-33 keypoints: drop --keypoints")
+    if opts.min_track_frames is not None and opts.min_track_frames < 1:
+        raise WildInputError(f"--min_track_frames must be at least 1, got {opts.min_track_frames}")
+    check_output_folder(opts.out_path, [KEYPOINTS_FILE])  # before the work
+    detections = detect(opts.vid_path, max_people if max_people is not None else DEFAULT_MAX_PEOPLE)
+    print(detections.summary())
+    min_frames = opts.min_track_frames or default_min_track_frames(detections.fps)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, KEYPOINTS_FILE)
+        detections.save(path)
+        inputs = load_wild_inputs(path, opts.vid_path, KEYPOINT_FORMAT, opts.focus, min_frames=min_frames)
+    inputs.format_reason = "the built-in detector's keypoints"
+    inputs.detections.path = os.path.join(opts.out_path, KEYPOINTS_FILE)
+    detections.kept = [t.track_id for t in inputs.tracks]
+    return inputs, detections
+
+
+def save_detections(out, detections):
+    """Write the built-in detector's keypoints of the people lifted (from :func:`inputs_from_video_or_file`; None:
+    none were detected) as :data:`KEYPOINTS_FILE` of the ``OutputSet`` ``out`` (its folder was checked before the
+    detection)."""
+    if detections is not None:
+        detections.save(out.path(KEYPOINTS_FILE), detections.kept or None)

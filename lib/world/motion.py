@@ -1,0 +1,200 @@
+"""The world-motion pipeline: lifted poses in, :class:`WorldMotion` out (:mod:`lib.world`)."""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lib.skeleton import JOINT_NAMES, ROOT
+from lib.world.camera import TRAJECTORY_CUTOFF_S, Intrinsics, camera_intrinsics, root_trajectory
+from lib.world.ground import Z_UP, GroundFit, fit_ground, foot_contacts, world_frame
+from lib.world.options import DEFAULT_HEIGHT_M, check_world_options
+from lib.world.skeleton import (FEET, HEAD, SMOOTH_ORDER, SMOOTH_WINDOW_S, Skeleton, fit_skeleton, forward_kinematics,
+                                metric_scale, smooth_poses, solve_rotations)
+
+# How strongly a foot in contact is held in place, against the camera trajectory's per-frame estimate.
+FOOT_LOCK_WEIGHT = 10.0
+
+
+@dataclass
+class WorldMotion:
+    """Metric world motion of one person (see the module docstring for axes and units)."""
+    joints: np.ndarray          # (F, 17, 3) world, mm
+    rotations: np.ndarray       # (F, 17, 3, 3) global joint rotations (world), rest pose = skeleton
+    skeleton: Skeleton          # rest offsets in the world's axes
+    contacts: np.ndarray        # (F, 2) bool: left, right ankle in contact
+    camera_joints: np.ndarray   # (F, 17, 3) camera coordinates, mm (root-relative without a trajectory)
+    camera_root: np.ndarray     # (F, 3) camera-space root trajectory, mm (None: not solved)
+    ground: GroundFit
+    to_world: tuple             # (rotation, origin): world = rotation · (camera − origin)
+    fps: float
+    up: str
+    height_mm: float
+    height_assumed: bool
+    intrinsics: Intrinsics      # None: no trajectory
+    steps: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    first_frame: int = 0        # the video frame of the first pose (the exports number frames from it)
+    origin: str = "below the root (pelvis) of the first frame"
+
+    @property
+    def root(self):
+        return self.joints[:, ROOT]
+
+    def describe(self):
+        """The world description of ``X3D.json``."""
+        up_axis = "Y" if self.up == "y" else "Z"
+        axes = ("X: the camera's right along the floor, Y: up, Z: along the floor towards the camera "
+                "(right-handed)" if self.up == "y" else
+                "X: the camera's right along the floor, Y: along the floor away from the camera, Z: up "
+                "(right-handed)")
+        if not self.ground.reliable:
+            axes += "; not levelled: up is the camera's up (the ground fit was unreliable)"
+        return {
+            "units": "mm", "up": f"+{up_axis}", "axes": axes,
+            "origin": f"on the floor ({up_axis} = 0) {self.origin}",
+            "fps": self.fps, "first_frame": self.first_frame, "n_frames": int(len(self.joints)),
+            "height_m": round(self.height_mm / 1000, 4),
+            "height": "assumed (give --height)" if self.height_assumed else "given (--height)",
+            "intrinsics": self.intrinsics.describe() if self.intrinsics else None,
+            "steps": list(self.steps), "notes": list(self.notes),
+            "ground": self.ground.describe(),
+            "bone_lengths_mm": {JOINT_NAMES[j]: round(float(length), 2)
+                                for j, length in enumerate(self.skeleton.lengths) if j != ROOT},
+            "contact_joints": [JOINT_NAMES[j] for j in FEET],
+        }
+
+
+@dataclass
+class _CameraMotion:
+    """One person in camera space: the metric skeleton, its rotations and root trajectory."""
+    relative: np.ndarray    # (F, 17, 3) root-relative joints (forward kinematics), mm
+    rotations: np.ndarray   # (F, 17, 3, 3) in camera axes
+    skeleton: Skeleton
+    root: np.ndarray        # (F, 3) camera-space root, mm (zeros without a trajectory)
+    keypoints_px: np.ndarray
+    steps: list
+
+    @property
+    def joints(self):
+        return self.relative + self.root[:, None]
+
+
+def _camera_motion(poses_3d, keypoints_px, intrinsics, fps, height_mm, smooth):
+    steps = []
+    poses = np.asarray(poses_3d, dtype=np.float64)
+    poses = poses - poses[:, ROOT:ROOT + 1]
+    if smooth:
+        poses = smooth_poses(poses, fps)
+        steps.append(f"smoothing: Savitzky-Golay, {SMOOTH_WINDOW_S:g} s window, order {SMOOTH_ORDER}")
+    scale = metric_scale(poses, height_mm)
+    poses = poses * scale
+    steps.append(f"metric scale: standing height from median bone lengths set to {height_mm:.0f} mm "
+                 f"(x {scale:.6g})")
+    skeleton = fit_skeleton(poses)
+    rotations = solve_rotations(poses, skeleton)
+    relative = forward_kinematics(skeleton.offsets, rotations)
+    steps.append("constant bone lengths, rigid pelvis and shoulder girdle (joint rotations, forward kinematics)")
+    root = np.zeros((len(poses), 3))
+    if intrinsics is not None:
+        keypoints_px = np.asarray(keypoints_px, dtype=np.float64)
+        root = root_trajectory(relative, keypoints_px[..., :2], keypoints_px[..., 2], intrinsics, fps)
+        steps.append(f"root trajectory: per-frame least squares on the 2D keypoints, smoothed (Whittaker, "
+                     f"cut-off {', '.join(f'{s:g}' for s in TRAJECTORY_CUTOFF_S)} s in x, y, z)")
+    return _CameraMotion(relative, rotations, skeleton, root, keypoints_px, steps)
+
+
+def _shared_ground(people, fps, height_mm, names):
+    """One floor for everyone: fitted to all their feet together; if that fit is unreliable, the reliable fit of one
+    person with the most foot contacts (and a note saying so)."""
+    feet, heads = [p.joints[:, list(FEET)] for p in people], [p.joints[:, HEAD] for p in people]
+    if len(people) == 1:
+        return fit_ground(feet[0], heads[0], fps, height_mm), []
+    together = fit_ground(feet, heads, fps, height_mm)
+    if together.reliable:
+        return together, [f"ground plane fitted to the feet of all {len(people)} people"]
+    single = [(fit, k) for k, fit in enumerate(fit_ground(f, h, fps, height_mm) for f, h in zip(feet, heads))
+              if fit.reliable]
+    if not single:
+        return together, []
+    fit, k = max(single, key=lambda pair: pair[0].n_points * pair[0].inlier_fraction)
+    return fit, [f"ground plane fitted to the feet of person {names[k]} (all people together: {together.reason})"]
+
+
+def world_motions(people, image_size=None, fps=None, height=None, focal=None, fov=None, center=None, up="y",
+                  smooth=False, foot_lock=True, names=None, first_frames=None):
+    """:class:`WorldMotion` of each of several people of one video, in one shared world.
+
+    ``people``: per person ``(poses_3d (F, 17, 3), keypoints_px (F, 17, 3) or None)``, their frames of the video
+    (``first_frames``: the video frame of each one's first pose, default 0). The other arguments as
+    :func:`world_motion` (``height`` applies to everyone). Every person's root trajectory is in the same camera, so
+    one floor (:func:`_shared_ground`), one up axis and one origin (on the floor below the first person's first
+    root) keep their distances to each other. ``names``: how the notes call the people (default 0, 1, ...).
+    """
+    check_world_options(height, focal, fov, up)
+    names = list(range(len(people))) if names is None else list(names)
+    first_frames = [0] * len(people) if first_frames is None else list(first_frames)
+    notes = []
+    if fps is None:
+        fps = 25.0
+        notes.append("fps unknown: 25 assumed (give --vid_path or --fps)")
+    height_assumed = height is None
+    height_mm = 1000.0 * (DEFAULT_HEIGHT_M if height_assumed else height)
+    if height_assumed:
+        notes.append(f"height {DEFAULT_HEIGHT_M:.2f} m assumed: give the person's height with --height")
+    elif len(people) > 1:
+        notes.append(f"height {height:g} m given for every person (--height)")
+    with_trajectory = image_size is not None and all(k is not None for _, k in people)
+    intrinsics = camera_intrinsics(image_size, focal, fov, center) if with_trajectory else None
+    if intrinsics is None:
+        notes.append("root trajectory skipped: the image size is unknown (give --vid_path or --size); every "
+                     "frame's root is above the origin")
+    elif intrinsics.assumed:
+        notes.append(f"camera intrinsics {intrinsics.source}: give --focal or --fov for a metric depth")
+    cameras = [_camera_motion(poses, keypoints, intrinsics, fps, height_mm, smooth) for poses, keypoints in people]
+    ground, ground_notes = _shared_ground(cameras, fps, height_mm, names)
+    ground_step = ("upright world: ground plane fitted to the feet in contact" if ground.reliable else
+                   "upright world: skipped (" + ground.reason + ")")
+    # Y up, the origin on the floor: every person's height above the one floor
+    levelled = world_frame(ground, cameras[0].joints[0, ROOT], "y")
+    motions_contacts = []
+    for person in cameras:
+        steps = [ground_step, "foot contacts: ankle height and speed"]
+        contacts = foot_contacts(_to_world(person.joints, levelled)[:, list(FEET)], fps, height_mm)
+        if foot_lock and intrinsics is not None and contacts.any():
+            locks = [(contacts[:, k], person.relative[:, foot], FOOT_LOCK_WEIGHT) for k, foot in enumerate(FEET)]
+            person.root = root_trajectory(person.relative, person.keypoints_px[..., :2], person.keypoints_px[..., 2],
+                                          intrinsics, fps, locks)
+            steps.append(f"foot skating: trajectory refined to hold feet in contact in place (weight "
+                         f"{FOOT_LOCK_WEIGHT:g})")
+        motions_contacts.append((contacts, steps))
+    to_world = world_frame(ground, cameras[0].joints[0, ROOT], up)
+    origin = "below the root (pelvis) of the first frame" if len(people) == 1 else \
+        f"below the root (pelvis) of person {names[0]} in their first frame (video frame {first_frames[0]}), " \
+        f"the same for every person of the video"
+    # the rest pose stands along the world's up: offsets in the world's axes (axes: Y up -> up)
+    axes = Z_UP if up == "z" else np.eye(3)
+    return [WorldMotion(
+        joints=_to_world(person.joints, to_world), rotations=to_world[0] @ person.rotations @ axes.T,
+        skeleton=person.skeleton.transformed(axes), contacts=contacts, camera_joints=person.joints,
+        camera_root=person.root if intrinsics is not None else None, ground=ground, to_world=to_world, fps=float(fps),
+        up=up, height_mm=height_mm, height_assumed=height_assumed, intrinsics=intrinsics,
+        steps=person.steps + steps, notes=notes + ground_notes, first_frame=int(first), origin=origin)
+        for person, (contacts, steps), first in zip(cameras, motions_contacts, first_frames)]
+
+
+def world_motion(poses_3d, keypoints_px=None, image_size=None, fps=None, height=None, focal=None, fov=None,
+                 center=None, up="y", smooth=False, foot_lock=True):
+    """:class:`WorldMotion` of a lifted sequence ``poses_3d (F, 17, 3)`` (camera axes, any unit).
+
+    ``keypoints_px (F, 17, 3)``: the 2D input (pixels and confidence) of the same frames, and
+    ``image_size = (w, h)``: both needed for the root trajectory (without them the root stays above
+    the origin). ``fps``: the video's (None: 25, noted). ``height``: the person's height in metres
+    (None: :data:`DEFAULT_HEIGHT_M`, noted). ``focal``/``fov``/``center``: :func:`camera_intrinsics`.
+    ``up``: "y" or "z". ``smooth``: :func:`smooth_poses` first. ``foot_lock``: hold feet in contact.
+    """
+    return world_motions([(poses_3d, keypoints_px)], image_size, fps, height, focal, fov, center, up, smooth,
+                         foot_lock)[0]
+
+
+def _to_world(points, to_world):
+    rotation, origin = to_world
+    return (points - origin) @ rotation.T
