@@ -4,10 +4,11 @@
     python stream_wild.py -j alphapose-results.json -v video.mp4 --lookahead 9 --out_path output/
     python stream_wild.py --vid_path 0 --metric                    # a camera, with the built-in 2D detector
 
-Writes one JSON line per emitted frame, ``{"frame": 12, "time": 0.48, "keypoints_3d": [[x, y, z], ...]}``
-(17 H36M joints; x, y image pixels, z depth in the same units, 0 at the root of the first frame;
+Writes one JSON line per emitted pose, ``{"frame": 12, "time": 0.48, "person": 0, "keypoints_3d": [[x, y, z], ...]}``
+(17 H36M joints; x, y image pixels, z depth in the same units, 0 at the root of the person's first frame;
 with ``--metric``: millimetres in the camera's axes), to stdout or, with ``--out_path DIR``, to
-``DIR/X3D.jsonl``. The pose of frame ``t - lookahead``
+``DIR/X3D.jsonl``. Every person in view is followed (the built-in detector and tracker, or the keypoint
+file's tracks), one line per person and frame; ``person`` is the track id. The pose of frame ``t - lookahead``
 is written once frame ``t`` has arrived. Ctrl-C stops: the poses still pending are written and
 the file is left whole.
 """
@@ -21,12 +22,14 @@ import sys
 import numpy as np
 import torch
 
-from lib.data.stream_input import FrameDetector, VideoSource, replay_track
+from lib.data.detector import DEFAULT_MAX_PEOPLE, check_max_people
+from lib.data.stream_input import PeopleDetector, VideoSource, replay_people
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args
 from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_runtime_arguments, check_clip_len,
                            fill_defaults, load_model, make_onnx_runner, prepare_device)
 from lib.skeleton import BONES_RENDER_ORDER
-from lib.streaming import METRIC_CALIBRATION_S, NORMALIZATIONS, MetricPoses, StreamingLifter, run_stream
+from lib.streaming import (METRIC_CALIBRATION_S, NORMALIZATIONS, MetricPoses, PeopleLifter, PerPerson, StreamingLifter,
+                           run_stream)
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import check_output_folder
@@ -92,6 +95,10 @@ def check_stream_options(cli, maxlen):
         if given:
             raise WildInputError(f"{', '.join(given)}: for a keypoint file (--json_path) only; a video or camera is "
                                  f"read by the built-in 2D detector, with its own fps and size: drop {' '.join(given)}")
+    elif cli.max_people is not None:
+        raise WildInputError(f"--max_people {cli.max_people} tells the built-in detector how many people to look for; "
+                             f"with --json_path the keypoint file says who is there: drop --max_people")
+    check_max_people(cli.max_people)
     check_clip_len(cli, maxlen)
     if cli.lookahead < 0:
         raise WildInputError(f"--lookahead must be 0 (causal) or more frames, got {cli.lookahead}")
@@ -99,30 +106,29 @@ def check_stream_options(cli, maxlen):
         raise WildInputError(f"--hop must be between 1 and --clip_len ({cli.clip_len}), got {cli.hop}")
     if not (np.isfinite(cli.speed) and cli.speed >= 0):
         raise WildInputError(f"--speed must be 0 (as fast as possible) or a positive factor, got {cli.speed:g}")
-    if cli.threads < 1:
-        raise WildInputError(f"--threads must be at least 1, got {cli.threads}")
+    cores = os.cpu_count() or 1
+    if not 1 <= cli.threads <= cores:
+        raise WildInputError(f"--threads must be between 1 and {cores} (the CPUs of this machine), got {cli.threads}")
     check_world_options(cli.height, cli.focal, cli.fov)
 
 
 def open_source(cli):
-    """``(frames, image_size)``: a keypoint file replayed at its fps, or a video/camera through the detector."""
+    """``(frames, image_size)``: a keypoint file's people replayed at its fps, or a video/camera through the detector
+    and the tracker; every frame has ``people`` (by track id)."""
     if cli.json_path:
         inputs = inputs_from_args(cli)
         print(inputs.summary())
-        if len(inputs.tracks) > 1:
-            ids = ", ".join(str(t.track_id) for t in inputs.tracks)
-            raise WildInputError(f"{cli.json_path} holds {len(inputs.tracks)} people (ids {ids}); a stream lifts one: "
-                                 f"choose it with --focus ID")
         if not inputs.video.fps:
             raise WildInputError("streaming a keypoint file feeds it at its frame rate: give --vid_path or --fps")
-        return replay_track(inputs.tracks[0], inputs.video.fps, cli.speed), inputs.video.size
+        return replay_people(inputs.tracks, inputs.video.fps, cli.speed), inputs.video.size
     source = VideoSource(cli.vid_path, None, cli.speed)
     try:
-        source.detect = FrameDetector()
+        source.detect = PeopleDetector(max_people=cli.max_people or DEFAULT_MAX_PEOPLE, fps=source.fps)
     except BaseException:
         source.close()
         raise
-    print(f"2D keypoints: {source.detect.name}, frame by frame")
+    print(f"2D keypoints: {source.detect.name}, frame by frame, up to {cli.max_people or DEFAULT_MAX_PEOPLE} "
+          f"people (--max_people), tracked")
     return source, source.size
 
 
@@ -134,8 +140,11 @@ class JsonLines:
         self.count = 0
 
     def write(self, frame, pose):
-        line = json.dumps({"frame": int(frame.index), "time": round(float(frame.time), 4),
-                           "keypoints_3d": np.round(pose.astype(np.float64), 3).tolist()})
+        record = {"frame": int(frame.index), "time": round(float(frame.time), 4)}
+        if frame.person is not None:
+            record["person"] = frame.person
+        record["keypoints_3d"] = np.round(pose.astype(np.float64), 3).tolist()
+        line = json.dumps(record)
         self.stream.write(line + "\n")
         self.stream.flush()
         self.count += 1
@@ -171,10 +180,11 @@ class Preview:
         panels = [self.pose_image]
         if frame.image is not None:
             image = np.ascontiguousarray(frame.image)
-            if frame.keypoints is not None:
+            people = frame.people or ({} if frame.keypoints is None else {None: frame.keypoints})
+            for keypoints in people.values():
                 for a, b in BONES_RENDER_ORDER:
-                    cv2.line(image, tuple(int(v) for v in frame.keypoints[a, :2]),
-                             tuple(int(v) for v in frame.keypoints[b, :2]), (249, 103, 6), 2, cv2.LINE_AA)
+                    cv2.line(image, tuple(int(v) for v in keypoints[a, :2]),
+                             tuple(int(v) for v in keypoints[b, :2]), (249, 103, 6), 2, cv2.LINE_AA)
             height = self.pose_image.shape[0]
             panels.insert(0, cv2.resize(image, (round(image.shape[1] * height / image.shape[0]), height)))
         cv2.imshow(self.NAME, cv2.cvtColor(np.concatenate(panels, axis=1), cv2.COLOR_RGB2BGR))
@@ -198,11 +208,12 @@ def stop_on_sigint():
 
 
 def make_postprocess(cli, image_size):
-    """The per-frame step from the lifter's pixel poses to the written units: :class:`MetricPoses` with
-    ``--metric``, else None (pixels)."""
+    """The per-frame step from the lifter's pixel poses to the written units: :class:`MetricPoses` of each person
+    with ``--metric``, else None (pixels)."""
     if not cli.metric:
         return None
-    return MetricPoses(image_size, cli.height, cli.focal, cli.fov, cli.center)
+    MetricPoses(image_size, cli.height, cli.focal, cli.fov, cli.center)  # bad values fail now, not at a first pose
+    return PerPerson(lambda: MetricPoses(image_size, cli.height, cli.focal, cli.fov, cli.center))
 
 
 def run(cli, stdout):
@@ -229,10 +240,10 @@ def run(cli, stdout):
         if cli.normalization == "frame" and not image_size:
             raise WildInputError("--normalization frame scales by the image size, which is unknown: give --vid_path "
                                  "or --size WIDTH HEIGHT, or use --normalization window")
-        lifter = StreamingLifter(model, cfg, cli.clip_len, cli.lookahead, cli.hop, cli.normalization, image_size,
-                                 cli.precision, device)
+        lifter = PeopleLifter(lambda: StreamingLifter(model, cfg, cli.clip_len, cli.lookahead, cli.hop,
+                                                      cli.normalization, image_size, cli.precision, device))
         postprocess = make_postprocess(cli, image_size)
-        units = "pixels" if postprocess is None else postprocess.describe()
+        units = "pixels" if postprocess is None else postprocess.make().describe()
         target = os.path.join(cli.out_path, OUTPUT_NAME) if cli.out_path else "stdout"
         print(f"Streaming: the pose of frame t-{cli.lookahead} when frame t arrives, a model run every {cli.hop} "
               f"frame(s) on {cli.clip_len} frames; {units}; to {target} (Ctrl-C stops)")

@@ -21,7 +21,8 @@ a frame has run before the frame is emitted, and the stream equals offline ``lif
 
 :func:`run_stream` drives a lifter from a source of :class:`lib.data.stream_input.StreamFrame`
 and hands each pose, through an optional per-frame post-processing step (:class:`MetricPoses`:
-millimetres), to a writer.
+millimetres), to a writer. Several people: :class:`PeopleLifter`, one lifter per person id of the frames'
+``people`` (the tracker's ids, ``lib.data.stream_input.PeopleDetector``), and :class:`PerPerson` post-processing.
 """
 import dataclasses
 from dataclasses import dataclass
@@ -224,15 +225,58 @@ class StreamingLifter:
         return emitted
 
 
+class PeopleLifter:
+    """Several people's 2D keypoints in, frame by frame: one :class:`StreamingLifter` per person, made by
+    ``make_lifter()`` when the person first appears. A frame's ``people`` (``{id: (17, 3) keypoints}``) go to their
+    lifters; a lifter whose person is absent gets a missing frame (a gap; after its ``max_gap`` it flushes and waits
+    for the person to come back). The emitted poses' frames carry the person (``frame.person``) and their
+    keypoints (``frame.keypoints``)."""
+
+    def __init__(self, make_lifter):
+        self.make_lifter = make_lifter
+        self.lifters = {}
+
+    def push(self, frame):
+        """The poses emitted now (:class:`StreamPose`, by person in order of appearance, oldest first)."""
+        people = frame.people or {}
+        emitted = []
+        for person in people:
+            if person not in self.lifters:
+                self.lifters[person] = self.make_lifter()
+        for person, lifter in self.lifters.items():
+            keypoints = people.get(person)
+            tag = dataclasses.replace(frame, keypoints=keypoints, people=None, person=person, image=None)
+            emitted += lifter.push(keypoints, tag)
+        return emitted
+
+    def flush(self):
+        return [pose for lifter in self.lifters.values() for pose in lifter.flush()]
+
+
+class PerPerson:
+    """A ``postprocess(frame, pose)`` step of its own for each person (``frame.person``), made by ``make()`` at their
+    first pose: e.g. :class:`MetricPoses`, whose scale and position are a person's own."""
+
+    def __init__(self, make):
+        self.make = make
+        self.steps = {}
+
+    def __call__(self, frame, pose):
+        if frame.person not in self.steps:
+            self.steps[frame.person] = self.make()
+        return self.steps[frame.person](frame, pose)
+
+
 def run_stream(source, lifter, write, postprocess=None, stop=None, watch=None):
     """Lift the frames of ``source`` (an iterable of ``StreamFrame``) as they come; returns the number of
     poses written.
 
-    Each emitted pose goes through ``postprocess(frame, pose) -> pose`` (:class:`MetricPoses`, or
-    None: the pixel pose as it is) to ``write(frame, pose)``. ``watch(frame)`` sees
-    every incoming frame, with its image, after the poses it released (a live preview). ``stop()``
-    is asked after every frame (e.g. a Ctrl-C flag): when it says so, reading stops and the pending
-    poses are flushed as at the end of the stream.
+    ``lifter``: a :class:`StreamingLifter` (one person: the frames' ``keypoints``) or a :class:`PeopleLifter`
+    (several: the frames' ``people``). Each emitted pose goes through ``postprocess(frame, pose) -> pose``
+    (:class:`MetricPoses`, :class:`PerPerson` for several people, or None: the pixel pose as it is) to
+    ``write(frame, pose)``. ``watch(frame)`` sees every incoming frame, with its image, after the poses it released
+    (a live preview). ``stop()`` is asked after every frame (e.g. a Ctrl-C flag): when it says so, reading stops
+    and the pending poses are flushed as at the end of the stream.
     """
     written = 0
 
@@ -244,8 +288,10 @@ def run_stream(source, lifter, write, postprocess=None, stop=None, watch=None):
             written += 1
 
     for frame in source:
-        # the lifter keeps frames until their poses are out: without their images
-        deliver(lifter.push(frame.keypoints, dataclasses.replace(frame, image=None)))
+        if isinstance(lifter, PeopleLifter):
+            deliver(lifter.push(frame))
+        else:  # the lifter keeps frames until their poses are out: without their images
+            deliver(lifter.push(frame.keypoints, dataclasses.replace(frame, image=None)))
         if watch is not None:
             watch(frame)
         if stop is not None and stop():

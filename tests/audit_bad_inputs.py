@@ -274,6 +274,11 @@ def cases(f, tmp):
     wild("detect_forced_format", ["-v", f["video_blank"], "--keypoints", "halpe26"],
          ["--keypoints halpe26", "the built-in detector gives BlazePose-33"], base=detect)
     wild("detect_with_fps", ["-v", f["video_blank"], "--fps", "30"], ["--fps and --size"], base=detect)
+    wild("detect_max_people_zero", ["-v", f["video_blank"], "--max_people", "0"], ["--max_people", "at least 1"],
+         base=detect, fast=True)
+    wild("detect_max_people_negative", ["-v", f["video_blank"], "--max_people", "-3"],
+         ["--max_people", "at least 1", "got -3"], base=detect)
+    wild("max_people_with_file", ["-j", TWO, "--max_people", "2"], ["--max_people 2", "drop --max_people"])
     wild("detect_first_frame_id", ["-v", f["video_blank"], "--first_frame_id", "3"],
          ["--first_frame_id numbers the frames of a keypoint file", "drop --first_frame_id"], base=detect)
     wild("fps_zero", ["--fps", "0"], ["--fps must be a positive number"], fast=True)
@@ -349,9 +354,11 @@ def cases(f, tmp):
     stream_video("video_with_fps", f["video_blank"], ["--fps: for a keypoint file", "drop --fps"], ["--fps", "30"])
     stream_video("video_with_focus", f["video_blank"], ["--focus: for a keypoint file", "drop --focus"],
                  ["--focus", "1"])
+    stream_video("max_people_zero", f["video_blank"], ["--max_people", "at least 1", "got 0"], ["--max_people", "0"])
     stream("nothing", [], ["nothing to stream", "--json_path"])
     drop_option("-j", 1)
-    stream("two_people", ["-j", TWO], ["2 people", "--focus"], fast=True)
+    stream("max_people_with_file", ["-j", TWO, "--size", "1920", "1080", "--fps", "30", "--max_people", "2"],
+           ["--max_people 2", "drop --max_people"], fast=True)
     stream("no_fps", [], ["--fps"])
     drop_option("--fps", 1)
     stream("no_size", [], ["--normalization frame", "--size WIDTH HEIGHT"])
@@ -361,7 +368,8 @@ def cases(f, tmp):
     stream("hop_long", ["--hop", "28"], ["--hop must be between 1 and --clip_len (27)"])
     stream("clip_len_long", ["--clip_len", "1000"], ["--clip_len 1000 is longer than the model's maxlen 27"])
     stream("speed_negative", ["--speed", "-1"], ["--speed must be 0"])
-    stream("threads_zero", ["--threads", "0"], ["--threads must be at least 1"])
+    stream("threads_zero", ["--threads", "0"], ["--threads must be between 1 and"])
+    stream("threads_too_many", ["--threads", "1000"], ["--threads must be between 1 and", "got 1000"])
     stream("preview_no_display", ["--preview"], ["--preview needs"],
            skip="a display is available" if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") else None)
     stream("height_low", ["--height", "0.3"], ["--height", "between 0.5 and 2.5"], fast=True)

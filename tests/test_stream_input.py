@@ -5,7 +5,7 @@ import pytest
 from lib.data.detector import COCO17_MIRROR_GROUPS
 from lib.data.stream_input import FrameDetector, StreamFrame, VideoSource, paced, replay_track, video_spec
 from lib.data.wild_input import PoseTrack, WildInputError
-from lib.skeleton import FORMATS
+from lib.skeleton import BLAZEPOSE33_COCO17, FORMATS
 from test_infer_wild import make_video
 
 
@@ -148,3 +148,47 @@ def test_a_video_source_closes_its_detector(tmp_path):
     source = VideoSource(make_video(tmp_path / "clip.mp4", 3, fps=20), FrameDetector(session))
     assert len(list(source)) == 3 and session.closed
     source.close()  # again: nothing to close twice
+
+
+class FakePeopleSession:
+    """A detector session that gives prepared BlazePose-33 detections of several people, a list per frame."""
+    name = "fake people"
+
+    def __init__(self, frames):
+        self.frames, self.closed = list(frames), False
+
+    def detect_people(self, image, timestamp_ms=None):
+        return self.frames.pop(0)
+
+    def close(self):
+        self.closed = True
+
+
+def blazepose_of(coco):
+    landmarks = np.repeat(coco[:1], 33, axis=0)
+    landmarks[list(BLAZEPOSE33_COCO17)] = coco
+    return landmarks
+
+
+def test_the_people_detector_tracks_everyone_and_gives_ids_once_confirmed():
+    from lib.data.stream_input import PeopleDetector
+    from lib.data.tracking import CONFIRM_FRAMES
+    a, b = walking_coco17(12), walking_coco17(12) + [600.0, 0.0, 0.0]
+    frames = [[blazepose_of(b[t]), blazepose_of(a[t])] for t in range(12)]
+    left, right = COCO17_MIRROR_GROUPS["arms"]
+    swapped = a[8].copy()
+    swapped[list(left) + list(right)] = a[8][list(right) + list(left)]
+    frames[8][1] = blazepose_of(swapped)  # person a's arms mistaken in frame 8
+    session = FakePeopleSession(frames)
+    detector = PeopleDetector(session, fps=30.0)
+    out = [detector(np.zeros((8, 8, 3), dtype=np.uint8)) for _ in range(12)]
+    assert all(people == {} for people in out[:CONFIRM_FRAMES - 1])
+    assert all(sorted(people) == [0, 1] for people in out[CONFIRM_FRAMES - 1:])
+    first = out[-1]
+    which = {person: 0 if np.allclose(first[person], FORMATS["coco17"].to_h36m(a[11])) else 1 for person in first}
+    assert sorted(which.values()) == [0, 1]  # each id is one person
+    a_id = next(p for p, k in which.items() if k == 0)
+    for t in range(CONFIRM_FRAMES - 1, 12):  # a keeps its id, and frame 8 is corrected
+        np.testing.assert_allclose(out[t][a_id], FORMATS["coco17"].to_h36m(a[t]))
+    detector.close()
+    assert session.closed

@@ -88,17 +88,21 @@ def demo_clip(path, n_frames=60):
 
 def test_a_video_streams_through_the_built_in_detector_as_offline_lifts_its_detections(tmp_path):
     """The demo model on a video from its pixels, at full look-ahead: the poses of offline lifting of the same
-    detector's keypoints (lib.data.detector.detect: another decoder, swaps corrected over the whole video)."""
+    detector's keypoints (lib.data.detector.detect: another decoder, swaps corrected over the whole video). Live,
+    a person's poses start once the tracker has confirmed them (their first CONFIRM_FRAMES - 1 frames are not
+    lifted)."""
     from lib.data.detector import detect
+    from lib.data.tracking import CONFIRM_FRAMES
     from lib.skeleton import to_h36m
     video = demo_clip(tmp_path / "clip.mp4")
     assert stream_wild.main(["--demo", "-v", video, "--speed", "0", "--lookahead", "26", "-o", str(tmp_path)]) == 0
     lines = read_lines(tmp_path / "X3D.jsonl")
-    assert [line["frame"] for line in lines] == list(range(60))
-    assert [line["time"] for line in lines] == [round(t / 25, 4) for t in range(60)]
-    detections = detect(video, max_people=1, progress=False)
+    start = CONFIRM_FRAMES - 1
+    assert [line["frame"] for line in lines] == list(range(start, 60)) and {line["person"] for line in lines} == {0}
+    assert [line["time"] for line in lines] == [round(t / 25, 4) for t in range(start, 60)]
+    detections = detect(video, progress=False)
     cfg = get_config(stream_wild.DEMO["config"])
-    offline = lift_pixels(to_h36m(detections.people[0].keypoints, "blazepose33"), detections.size,
+    offline = lift_pixels(to_h36m(detections.people[0].keypoints[start:], "blazepose33"), detections.size,
                           load_model(cfg, stream_wild.DEMO["evaluate"], "pose3d", "cpu"), cfg, stride=1)
     streamed = poses_of(lines)
     error = np.linalg.norm((streamed - streamed[:, :1]) - (offline - offline[:, :1]), axis=-1)
@@ -193,3 +197,17 @@ def test_the_preview_shows_each_frame_and_the_latest_pose(tmp_path, monkeypatch)
     preview.pose(None, keypoints * [1, 1, 0])
     preview.frame(StreamFrame(0, 0.0, keypoints, np.zeros((240, 320, 3), dtype=np.uint8)))
     assert shown[-1] == (480, 640 + 480, 3)
+
+
+def test_several_people_stream_each_as_they_would_alone(tmp_path):
+    """A keypoint file of two people, without --focus: one line per person and frame (``person`` their track id);
+    each person's lines are the stream of that person alone."""
+    stream_wild.main(BASE + ["-j", TWO, "--lookahead", "4", "-o", str(tmp_path / "both")])
+    lines = read_lines(tmp_path / "both" / "X3D.jsonl")
+    assert {line["person"] for line in lines} == {1, 2}
+    for person in (1, 2):
+        stream_wild.main(BASE + ["-j", TWO, "--lookahead", "4", "--focus", str(person), "-o", str(tmp_path / "one")])
+        alone = read_lines(tmp_path / "one" / "X3D.jsonl")
+        mine = [line for line in lines if line["person"] == person]
+        assert [line["frame"] for line in mine] == [line["frame"] for line in alone]
+        np.testing.assert_allclose(poses_of(mine), poses_of(alone), atol=1e-3)

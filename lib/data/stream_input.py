@@ -1,14 +1,15 @@
-"""Frames for streaming: one person's 2D keypoints frame by frame, from a keypoint file or a video/camera.
+"""Frames for streaming: people's 2D keypoints frame by frame, from a keypoint file or a video/camera.
 
-A source is an iterable of :class:`StreamFrame` (frame number, time stamp, ``(17, 3)`` H36M
-pixel keypoints or None when nobody was detected, and the RGB image when there is one);
-``lib.streaming.run_stream`` lifts them. Two sources:
+A source is an iterable of :class:`StreamFrame` (frame number, time stamp, the RGB image when there is one, and
+either one person's ``(17, 3)`` H36M pixel keypoints, None when nobody was detected, or ``people``: every person
+detected in the frame by id); ``lib.streaming.run_stream`` lifts them. Sources:
 
-* :func:`replay_track`: a track of a keypoint file (``lib.data.wild_input``) replayed at its fps
-  (tests, benchmarks, or lifting a finished detection live);
-* :class:`VideoSource`: frames of a video file or a camera (OpenCV), each given to a per-frame
-  2D detector ``detect(image_rgb) -> (17, 3) H36M pixels or None``: :class:`FrameDetector`, the
-  built-in detector of ``lib.data.detector``, or any such callable.
+* :func:`replay_track` / :func:`replay_people`: one track, or every track, of a keypoint file
+  (``lib.data.wild_input``) replayed at its fps (tests, benchmarks, or lifting a finished detection live);
+* :class:`VideoSource`: frames of a video file or a camera (OpenCV), each given to a per-frame 2D detector: one
+  person (``detect(image_rgb) -> (17, 3) H36M pixels or None``, :class:`FrameDetector`) or several
+  (``detect(image_rgb) -> {id: (17, 3)}``, :class:`PeopleDetector`: the built-in detector and the tracker of
+  ``lib.data.tracking``), or any such callable.
 """
 import os
 import time
@@ -18,9 +19,10 @@ from typing import Optional
 
 import numpy as np
 
-from lib.data.detector import correct_left_right_swaps, open_session
+from lib.data.detector import DEFAULT_MAX_PEOPLE, correct_left_right_swaps, frame_people, open_session
+from lib.data.tracking import PoseTracker
 from lib.data.wild_input import WildInputError
-from lib.skeleton import to_h36m
+from lib.skeleton import BLAZEPOSE33_COCO17, to_h36m
 
 # FrameDetector: detections over which a left/right swap of the newest one is judged (about 1 s at 30 fps)
 SWAP_HISTORY = 30
@@ -32,6 +34,8 @@ class StreamFrame:
     time: float                             # seconds since the first frame
     keypoints: Optional[np.ndarray]         # (17, 3) H36M pixels (x, y, confidence); None: nobody detected
     image: Optional[np.ndarray] = None      # the RGB frame, when the source has images
+    people: Optional[dict] = None           # several people: {person id: (17, 3) keypoints} of those detected
+    person: object = None                   # the person a pose is of (lib.streaming.PeopleLifter's frames)
 
 
 def paced(frames, speed=1.0, clock=time.monotonic, sleep=time.sleep):
@@ -55,6 +59,17 @@ def replay_track(track, fps, speed=1.0, clock=time.monotonic, sleep=time.sleep):
         raise ValueError(f"replaying keypoints needs their fps, got {fps}")
     frames = (StreamFrame(t, t / fps, track.keypoints[t] if track.detected[t] else None)
               for t in range(len(track.detected)))
+    return paced(frames, speed, clock, sleep)
+
+
+def replay_people(tracks, fps, speed=1.0, clock=time.monotonic, sleep=time.sleep):
+    """The frames of several ``PoseTrack``s together at ``fps`` (× ``speed``): each frame's ``people`` are the tracks
+    detected in it, by track id."""
+    if not (fps and fps > 0):
+        raise ValueError(f"replaying keypoints needs their fps, got {fps}")
+    frames = (StreamFrame(t, t / fps, None, people={track.track_id: track.keypoints[t] for track in tracks
+                                                    if track.detected[t]})
+              for t in range(len(tracks[0].detected)))
     return paced(frames, speed, clock, sleep)
 
 
@@ -93,9 +108,47 @@ class FrameDetector:
         self.session.close()
 
 
+class PeopleDetector:
+    """The built-in 2D detector (``lib.data.detector``) and the tracker (``lib.data.tracking``) frame by frame:
+    ``detector(image_rgb)`` gives ``{person id: (17, 3) H36M-17 keypoints}`` (x, y pixels, score) of the people
+    detected in the frame, as the offline detection of a whole video tracks them.
+
+    ``session``: a detector session with ``detect_people`` (default: ``lib.data.detector.open_session`` with
+    ``max_people``). A new person gets an id once seen in ``lib.data.tracking.CONFIRM_FRAMES`` frames (their poses
+    start there; a live stream does not go back). Left/right swaps are undone causally per person over their last
+    ``history`` detections, as :class:`FrameDetector` does for one.
+    """
+
+    def __init__(self, session=None, max_people=DEFAULT_MAX_PEOPLE, fps=None, history=SWAP_HISTORY):
+        self.session = session if session is not None else open_session(max_people=max_people, fps=fps)
+        self.name = getattr(self.session, "name", type(self.session).__name__)
+        self.tracker = PoseTracker(fps or 30.0, cue_points=BLAZEPOSE33_COCO17)
+        self.history = history
+        self.recent = {}  # person id -> their last detections (BlazePose-33)
+        self.frame = 0
+
+    def __call__(self, image):
+        detections, _ = frame_people(self.session, image)
+        ids = self.tracker.update(self.frame, detections)
+        self.frame += 1
+        people = {}
+        for detection, person in zip(detections, ids):
+            if person is None:
+                continue
+            recent = self.recent.setdefault(person, deque(maxlen=self.history))
+            recent.append(detection.keypoints)
+            corrected, _ = correct_left_right_swaps(np.stack(recent))
+            people[person] = to_h36m(corrected[-1], "blazepose33")
+        return people
+
+    def close(self):
+        self.session.close()
+
+
 class VideoSource:
     """Frames of a video file or camera through a per-frame 2D ``detect`` callable (closed with the
-    source when it has ``close()``, as :class:`FrameDetector`).
+    source when it has ``close()``, as :class:`FrameDetector` and :class:`PeopleDetector`); a detector that gives a
+    dict fills the frames' ``people``, one that gives keypoints or None their ``keypoints``.
 
     A camera's frames are stamped with the time since its first frame, a file's with
     ``index / fps``; ``speed`` paces a file as :func:`paced` (0: as fast as it decodes). Opening
@@ -147,7 +200,11 @@ class VideoSource:
     def __iter__(self):
         try:
             for frame in self._frames() if self.is_camera else paced(self._frames(), self.speed):
-                frame.keypoints = self.detect(frame.image)
+                found = self.detect(frame.image)
+                if isinstance(found, dict):  # several people, by id
+                    frame.people = found
+                else:
+                    frame.keypoints = found
                 yield frame
         finally:
             self.close()

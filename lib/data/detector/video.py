@@ -133,9 +133,21 @@ def clothes_polygons(landmarks):
     return polygons
 
 
+def frame_people(session, frame_rgb, timestamp_ms=None):
+    """One frame through the detector ``session``: ``(detections, n_duplicates)``, the people found as
+    :class:`lib.data.tracking.Detection` (BlazePose-33 keypoints, with the colours of their clothes) without the
+    duplicates of one person, and how many duplicates were removed. The one detection step of :func:`detect` and
+    of the live detector (``lib.data.stream_input.PeopleDetector``)."""
+    detections = [Detection(landmarks) for landmarks in session.detect_people(frame_rgb, timestamp_ms)]
+    kept = remove_duplicates(detections, BLAZEPOSE33_COCO17)
+    return _with_appearance(frame_rgb, [detections[i] for i in kept]), len(detections) - len(kept)
+
+
 def _with_appearance(frame_rgb, detections):
     """Each detection's clothes colours (:func:`lib.data.tracking.appearance_descriptor`), except where another
     detection overlaps it (its colours would be mixed in)."""
+    if not detections:
+        return detections
     import cv2
 
     hsv = cv2.cvtColor(np.ascontiguousarray(frame_rgb[..., :3]), cv2.COLOR_RGB2HSV)
@@ -173,10 +185,8 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
             for t, frame in enumerate(tqdm(_frames(video_path, video.n_frames), total=video.n_frames,
                                            desc="detect 2D", disable=not progress)):
                 n_decoded += 1
-                detections = [Detection(landmarks) for landmarks in session.detect_people(frame, t * frame_ms)]
-                kept = remove_duplicates(detections, BLAZEPOSE33_COCO17)
-                duplicates += len(detections) - len(kept)
-                detections = _with_appearance(frame, [detections[i] for i in kept])
+                detections, removed = frame_people(session, frame, t * frame_ms)
+                duplicates += removed
                 frames_landmarks.append([d.keypoints for d in detections])
                 frames_ids.append(tracker.update(t, detections))
                 for person, members in tracker.confirmed():
