@@ -3,7 +3,7 @@
     python infer_wild_mesh.py --vid_path video.mp4 --json_path alphapose-results.json --out_path output/ \
         [--ref_3d_motion_path output/X3D.npy]
 
-Without ``--json_path`` the built-in 2D detector finds one person in the video (and writes
+Without ``--json_path`` the built-in 2D detector finds and tracks everyone in the video (and writes
 ``keypoints_2d.json``, as ``infer_wild.py`` does).
 Writes ``mesh.mp4`` (the mesh seen from the camera); with ``--save_npy`` also ``mesh.npy``
 (vertices, mm) and ``mesh_joints.npy`` (H36M joints, mm). With ``--ref_3d_motion_path`` (the

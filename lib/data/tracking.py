@@ -218,17 +218,20 @@ class PoseTracker:
     """Online tracking of several people (see the module docstring).
 
     ``fps``: the video's (the gaps and speeds are in seconds); ``cue_points``: the keypoint indices that drive
-    the tracking (None: all; e.g. the COCO-17 points of BlazePose's 33). :meth:`update` returns, per detection
+    the tracking (None: all; e.g. the COCO-17 points of BlazePose's 33), ``pairs`` their left/right pairs (default:
+    COCO-17's for 17 cue points). :meth:`update` returns, per detection
     of the frame, its person id (0, 1, ... in order of confirmation), or None while its tracklet is not yet
     confirmed; :meth:`confirmed` then gives the earlier frames of a newly confirmed tracklet, so that offline use
     (:func:`track_people`) loses no frame.
     """
 
-    def __init__(self, fps, cue_points=None):
+    def __init__(self, fps, cue_points=None, pairs=None):
         if not (fps and fps > 0):
             raise ValueError(f"tracking needs the frame rate, got {fps}")
         self.fps = float(fps)
         self.cue_points = None if cue_points is None else list(cue_points)
+        self.pairs = pairs  # left/right pairs of the cue points (keypoint_distance; default: COCO-17's)
+        self.fragments = []  # tracklets that ended before being confirmed: [(frame, detection index), ...] each
         self.short_gap = max(1, int(round(SHORT_GAP_S * self.fps)))
         self.tracks = []       # active tracklets
         self.identities = []   # every person so far
@@ -243,7 +246,7 @@ class PoseTracker:
     def _link_cost(self, track, detection, frame):
         """Cost of continuing ``track`` with ``detection`` in ``frame``, or inf outside the gates."""
         dt = frame - track.last_frame
-        distance = keypoint_distance(track.predict(frame), self._cues(detection), track.size)
+        distance = keypoint_distance(track.predict(frame), self._cues(detection), track.size, self.pairs)
         if distance > GATE + GATE_GROWTH * (dt - 1):
             return np.inf
         size_change = abs(np.log(detection.size / track.size))
@@ -335,9 +338,18 @@ class PoseTracker:
         self.tracks = kept
 
     def _release(self, track):
-        """A tracklet ends: its identity (if any) becomes lost and may be re-associated later."""
+        """A tracklet ends: its identity (if any) becomes lost and may be re-associated later; an unconfirmed one is
+        kept in :attr:`fragments`."""
         if track.identity is not None:
             self.identities[track.identity].active = False
+        elif track.pending:
+            self.fragments.append(track.pending)
+
+    def finish(self):
+        """The end of the video: every tracklet ends (unconfirmed ones go to :attr:`fragments`)."""
+        for track in self.tracks:
+            self._release(track)
+        self.tracks = []
 
     # ------------------------------------------------------------------ identities
 
@@ -413,22 +425,25 @@ class PoseTracker:
 class TrackingResult:
     """People found in a video: ``ids[t][j]`` is the person of detection j of frame t (None: a tracklet never
     confirmed, dropped); ``n_people`` persons; ``splits`` links refused in doubt; ``tracklets`` per person, the
-    number of tracklets joined into it (more than one: re-associated after a gap)."""
+    number of tracklets joined into it (more than one: re-associated after a gap); ``fragments``: the tracklets
+    never confirmed, each a list of ``(frame, detection index)``."""
     ids: list
     n_people: int
     splits: int
     tracklets: list
+    fragments: list
 
 
-def track_people(frames_detections, fps, cue_points=None):
+def track_people(frames_detections, fps, cue_points=None, pairs=None):
     """Track a whole video: ``frames_detections[t]`` is the list of :class:`Detection` of frame t. Returns a
     :class:`TrackingResult`; a tracklet's frames before its confirmation get its id too."""
-    tracker = PoseTracker(fps, cue_points)
+    tracker = PoseTracker(fps, cue_points, pairs)
     ids = []
     for t, detections in enumerate(frames_detections):
         ids.append(tracker.update(t, detections))
         for person, members in tracker.confirmed():
             for frame, j in members:
                 ids[frame][j] = person
-    return TrackingResult(ids, len(tracker.identities), tracker.splits,
-                          [p.tracklets for p in tracker.identities])
+    tracker.finish()
+    return TrackingResult(ids, len(tracker.identities), tracker.splits, [p.tracklets for p in tracker.identities],
+                          tracker.fragments)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lib.skeleton import COCO_FROM_H36M, FORMATS, KeypointFormat
+from lib.data.tracking import Detection, track_people
+from lib.skeleton import COCO_FROM_H36M, FORMATS, LEFT_JOINTS, RIGHT_JOINTS, KeypointFormat
 from lib.utils.errors import UserError
 from lib.utils.utils_data import crop_scale
 
@@ -385,40 +386,29 @@ def fill_missing_frames(frames, keypoints, n_frames):
     return full, detected
 
 
-def assign_track_ids(frames, keypoints, max_gap=30, max_distance=0.5):
-    """Link untracked detections into people: greedy nearest match to each person's last pose.
+# the left/right joint pairs of H36M-17, for the tracker's distances
+H36M17_PAIRS = tuple(zip(LEFT_JOINTS, RIGHT_JOINTS))
 
-    Distance = mean joint distance (joints confident in both) / the person's skeleton diagonal;
-    a person not seen for more than ``max_gap`` frames, or further than ``max_distance``,
-    starts a new track. Returns one int id per detection (0, 1, ... in order of appearance).
-    """
+
+def assign_track_ids(frames, keypoints, fps=None):
+    """Link untracked detections into people with the tracker of :mod:`lib.data.tracking` (positions, motion and
+    size; a file has no images for the clothes' colours). ``frames (N,)``, ``keypoints (N, 17, 3)`` H36M-17
+    pixels; ``fps`` (default :data:`DEFAULT_FPS`). Returns one int id per detection: the tracker's people 0, 1,
+    ... in order of appearance, then each track too short to be confirmed as a person of its own (so that
+    ``--min_track_frames`` can name and drop it)."""
+    frames = np.asarray(frames)
+    order = {t: np.flatnonzero(frames == t) for t in np.unique(frames)}
+    n_frames = int(frames.max()) + 1
+    per_frame = [[Detection(keypoints[i]) for i in order.get(t, ())] for t in range(n_frames)]
+    result = track_people(per_frame, fps or DEFAULT_FPS, pairs=H36M17_PAIRS)
     ids = np.full(len(frames), -1)
-    tracks = []  # [last_frame, last_keypoints]
-    for frame in np.unique(frames):
-        dets = np.nonzero(frames == frame)[0]
-        pairs = []
-        for t, (last_frame, last) in enumerate(tracks):
-            if frame - last_frame > max_gap:
-                continue
-            diag = max(np.linalg.norm(last[:, :2].max(0) - last[:, :2].min(0)), 1e-6)
-            for d in dets:
-                both = (keypoints[d, :, 2] > 0) & (last[:, 2] > 0)
-                if not both.any():
-                    continue
-                dist = np.linalg.norm(keypoints[d, both, :2] - last[both, :2], axis=-1).mean() / diag
-                if dist < max_distance:
-                    pairs.append((dist, t, d))
-        used_t, used_d = set(), set()
-        for _, t, d in sorted(pairs):
-            if t not in used_t and d not in used_d:
-                used_t.add(t)
-                used_d.add(d)
-                ids[d] = t
-                tracks[t] = [frame, keypoints[d]]
-        for d in dets:
-            if d not in used_d:
-                ids[d] = len(tracks)
-                tracks.append([frame, keypoints[d]])
+    for t, found in enumerate(result.ids):
+        for j, person in enumerate(found):
+            if person is not None:
+                ids[order[t][j]] = person
+    for k, fragment in enumerate(result.fragments):
+        for t, j in fragment:
+            ids[order[t][j]] = result.n_people + k
     return ids.tolist()
 
 
@@ -501,7 +491,7 @@ class WildInputs:
         return "\n".join(lines)
 
 
-def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1):
+def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1, fps=None):
     """Split detections into people, one pose per frame each (see :class:`PoseTrack`).
 
     Frames are aligned by the file's frame numbers (AlphaPose ``image_id``, MMPose ``frame_id``);
@@ -531,8 +521,9 @@ def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1):
     if det.track_ids is not None:
         ids = det.track_ids
     elif np.bincount(frames).max() > 1:
-        ids = assign_track_ids(frames, keypoints)
-        det.notes.append("the file has no track ids: people were linked from frame to frame by position")
+        ids = assign_track_ids(frames, keypoints, fps)
+        det.notes.append("the file has no track ids: people were linked from frame to frame by position, motion "
+                         "and size (lib/data/tracking.py)")
     else:
         ids = [0] * len(frames)
     by_id = OrderedDict()
@@ -597,7 +588,7 @@ def load_wild_inputs(keypoints_path, vid_path=None, keypoint_format=None, focus=
     det = read_detections(keypoints_path, first_frame_id)
     fmt, reason = detect_format(det.keypoints, keypoint_format, det.path)
     n_frames = video.n_frames if video.n_frames is not None else det.n_frames
-    tracks, skipped = build_tracks(det, fmt, n_frames, focus, min_frames)
+    tracks, skipped = build_tracks(det, fmt, n_frames, focus, min_frames, video.fps)
     if video.n_frames is None:
         video.n_frames = len(tracks[0].detected)
     return WildInputs(video, tracks, fmt, reason, det, skipped)
