@@ -5,12 +5,14 @@
 
 Writes ``X3D.npy`` (float32 ``(F, 17, 3)``, one pose per video frame), ``X3D.json`` (the same with
 joint names, units, fps and size) and ``X3D.mp4`` (rendered skeleton); the same motion in metres,
-upright and on the ground (``lib/world.py``) as ``X3D_world.npy`` (mm) and ``X3D.bvh``, ``X3D.trc``,
-``X3D.csv`` (``--export``; ``--no_world``: none of them); without ``--json_path`` also
-``keypoints_2d.json`` (the detected 2D keypoints, AlphaPose layout: give it as ``--json_path`` to skip
-detection). With several people and no ``--focus``, one ``X3D_<id>.*`` set per person. ``--stride`` equal to ``--clip_len`` reproduces
-the original's non-overlapping chunks (and its ``X3D.npy``); the default blends overlapping
-windows so poses do not jump at chunk borders.
+upright and on the ground (``lib/world``) as ``X3D_world.npy`` (mm; the heels and toes in
+``X3D_world_feet.npy`` when the input has foot keypoints), ``X3D.bvh``, ``X3D.trc``, ``X3D.csv``
+(``--export``) and the joint angles ``X3D_angles.csv`` / ``.png`` (``--no_world``: none of them); without
+``--json_path`` also ``keypoints_2d.json`` (the detected 2D keypoints, AlphaPose layout: give it as
+``--json_path`` to skip detection). With several people and no ``--focus``, one ``X3D_<id>.*`` set per
+person, in one shared world. ``--stride`` equal to ``--clip_len`` reproduces the original's
+non-overlapping chunks (and its ``X3D.npy``); the default blends overlapping windows so poses do not jump
+at chunk borders.
 """
 import argparse
 import json
@@ -32,7 +34,8 @@ from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import OutputSet, check_output_folder
 from lib.utils.vismo import hex2rgb, render_and_save
-from lib.world import add_world_arguments, check_world_arguments, world_motions
+from lib.world import add_world_arguments, check_camera, check_world_arguments, world_motions
+from lib.world.angles import motion_angles, plot_angles, write_angles_csv
 
 
 # the offline demo (docs/demo.md); its files ship with the repository, so paths are relative to it
@@ -146,19 +149,21 @@ def write_overlay(video, tracks, save_path):
         reader.close()
 
 
-def world_files(stem, exports):
-    """The world-motion files of one person: ``<stem>_world.npy``, then one per format of ``exports``."""
-    return [stem + "_world.npy"] + [f"{stem}.{fmt}" for fmt in exports]
+def world_files(stem, exports, feet=False):
+    """The world-motion files of one person: ``<stem>_world.npy`` (and ``<stem>_world_feet.npy`` with ``feet``), one per
+    format of ``exports``, then the joint angles ``<stem>_angles.csv`` and their plot ``<stem>_angles.png``."""
+    arrays = [stem + "_world.npy"] + ([stem + "_world_feet.npy"] if feet else [])
+    return arrays + [f"{stem}.{fmt}" for fmt in exports] + [stem + "_angles.csv", stem + "_angles.png"]
 
 
-def output_names(tracks, overlay=False, exports=None):
+def output_names(tracks, overlay=False, exports=None, feet=False):
     """Output file stems per track (``X3D``, or ``X3D_<id>`` with several people) and every file name;
-    ``exports``: the world-motion formats (None: no world motion)."""
+    ``exports``: the world-motion formats (None: no world motion); ``feet``: the input has foot keypoints."""
     stems = {t.name: f"X3D_{t.name}" if len(tracks) > 1 else "X3D" for t in tracks}
     names = []
     for stem in stems.values():
         names += [stem + ext for ext in (".npy", ".json", ".mp4")]
-        names += world_files(stem, exports) if exports is not None else []
+        names += world_files(stem, exports, feet) if exports is not None else []
     return stems, names + (["overlay.mp4"] if overlay else [])
 
 
@@ -169,22 +174,29 @@ def detected_span(track):
     return int(frames[0]), int(frames[-1]) + 1
 
 
-def world_of_people(results, tracks, video, cli):
+def world_of_people(results, inputs, cli):
     """The world motion (``lib/world``) of every person, in one shared world, each over their detected span."""
+    video, tracks = inputs.video, inputs.tracks
     spans = [detected_span(track) for track in tracks]
-    people = [(poses[first:end], track.keypoints[first:end]) for poses, track, (first, end) in
-              zip(results, tracks, spans)]
+    people = [(poses[first:end], track.keypoints[first:end], None if track.feet is None else track.feet[first:end])
+              for poses, track, (first, end) in zip(results, tracks, spans)]
     return world_motions(people, video.size, video.fps, cli.height, cli.focal, cli.fov, cli.center, cli.up, cli.smooth,
-                         names=[track.track_id for track in tracks], first_frames=[first for first, _ in spans])
+                         names=[track.track_id for track in tracks], first_frames=[first for first, _ in spans],
+                         top=inputs.fmt.top, pitch=cli.pitch)
 
 
 def write_world(out, stem, motion, track, exports):
-    """One person's world motion (``lib/world``): ``<stem>_world.npy`` and the ``exports`` files; returns its
-    description for ``X3D.json``, with the foot contacts per frame."""
-    files = world_files(stem, exports)
-    np.save(out.path(files[0]), motion.joints.astype(np.float32))
-    for fmt, name in zip(exports, files[1:]):
-        write_export(fmt, out.path(name), motion, name=name)
+    """One person's world motion (``lib/world``): ``<stem>_world.npy`` (and the feet), the ``exports`` files and the
+    joint angles; returns its description for ``X3D.json``, with the foot contacts per frame."""
+    files = world_files(stem, exports, motion.feet is not None)
+    np.save(out.path(stem + "_world.npy"), motion.joints.astype(np.float32))
+    if motion.feet is not None:
+        np.save(out.path(stem + "_world_feet.npy"), motion.feet.astype(np.float32))
+    for fmt in exports:
+        write_export(fmt, out.path(f"{stem}.{fmt}"), motion, name=f"{stem}.{fmt}")
+    angles = motion_angles(motion)
+    write_angles_csv(out.path(stem + "_angles.csv"), motion, angles)
+    plot_angles(out.path(stem + "_angles.png"), motion, angles, title=f"person {track.track_id}: joint angles")
     for note in motion.notes + ([motion.ground.reason] if motion.ground.reason else []):
         print(f"  world, person {track.track_id}: {note}")
     doc = motion.describe()
@@ -202,8 +214,10 @@ def run(cli):
     inputs, detections = inputs_from_video_or_file(cli)
     print(inputs.summary())
     video, tracks = inputs.video, inputs.tracks
+    if exports is not None and video.size is not None:  # camera values against the picture, before the work
+        check_camera(video.size, cli.focal, cli.fov, cli.center)
     motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in tracks]
-    stems, names = output_names(tracks, cli.overlay, exports)
+    stems, names = output_names(tracks, cli.overlay, exports, inputs.fmt.feet is not None)
     check_output_folder(cli.out_path, names)
     device = prepare_device(cli.precision)
     if cli.onnx:
@@ -213,7 +227,7 @@ def run(cli):
         model = load_model(cfg, cli.evaluate, "pose3d", device)
     results = [lift(motion, model, cfg, cli.clip_len, stride, cli.precision, device,
                     desc=f"lift person {track.track_id}") for track, motion in zip(tracks, motions)]
-    worlds = world_of_people(results, tracks, video, cli) if exports is not None else [None] * len(tracks)
+    worlds = world_of_people(results, inputs, cli) if exports is not None else [None] * len(tracks)
     with OutputSet(cli.out_path) as out:
         save_detections(out, detections)
         for track, poses, world in zip(tracks, results, worlds):

@@ -5,8 +5,11 @@
   lengths (the rest pose: a T-pose facing +Z), per-frame joint rotations (Euler angles in degrees,
   channels ``Zrotation Xrotation Yrotation``: R = Rz·Rx·Ry) and the root's position in the world
   frame, at the video's frame rate; millimetres, the world's axes (Y up unless ``--up z``).
-* **TRC** (OpenSim marker file): the 17 joints as markers, mm, world frame.
-* **CSV**: one row per frame (frame, time in s), one column per joint coordinate.
+* **TRC** (OpenSim marker file): the 17 joints as markers, mm, world frame, and the heels and toes
+  (``left_heel``, ``left_toe``, ``right_heel``, ``right_toe``) where the 2D input had foot keypoints.
+* **CSV**: one row per frame (frame, time in s), one column per joint (and foot point) coordinate.
+
+The BVH's ankles turn with the feet: their end sites are the toes.
 
 A motion covers the frames where its person was seen (``WorldMotion.first_frame`` on): TRC and CSV rows carry the
 video's frame numbers and times (TRC numbers frames from 1, CSV from 0), the BVH starts with that frame.
@@ -16,7 +19,7 @@ import os
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from lib.skeleton import CHILDREN, JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT
+from lib.skeleton import CHILDREN, FOOT_POINT_NAMES, JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT
 from lib.utils.errors import OptionError
 
 EXPORT_FORMATS = ("bvh", "trc", "csv")
@@ -86,18 +89,27 @@ def write_bvh(path, motion, decimals=6):
         f.write("\n".join(lines) + "\n")
 
 
+def markers(motion):
+    """``(names, positions (F, M, 3))``: the 17 joints, then the heels and toes where the input had foot keypoints
+    (``lib.skeleton.FOOT_POINT_NAMES``)."""
+    if motion.feet is None:
+        return list(JOINT_NAMES), motion.joints
+    return list(JOINT_NAMES) + list(FOOT_POINT_NAMES), np.concatenate([motion.joints, motion.feet], axis=1)
+
+
 def write_trc(path, motion, name=None, decimals=4):
-    """Write ``motion``'s joints as an OpenSim TRC marker file (mm, world frame)."""
-    joints = motion.joints
+    """Write ``motion``'s joints (and heels and toes, :func:`markers`) as an OpenSim TRC marker file (mm, world
+    frame)."""
+    names, joints = markers(motion)
     n_frames = len(joints)
     first = motion.first_frame  # the video frame of the first row (its number is 1-based here)
     rate = _number(motion.fps, 6)
     header = [
         f"PathFileType\t4\t(X/Y/Z)\t{name or os.path.basename(path)}",
         "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
-        f"{rate}\t{rate}\t{n_frames}\t{NUM_JOINTS}\tmm\t{rate}\t{first + 1}\t{n_frames}",
-        "Frame#\tTime\t" + "\t\t\t".join(JOINT_NAMES) + "\t\t",
-        "\t\t" + "\t".join(f"{axis}{k + 1}" for k in range(NUM_JOINTS) for axis in "XYZ"),
+        f"{rate}\t{rate}\t{n_frames}\t{len(names)}\tmm\t{rate}\t{first + 1}\t{n_frames}",
+        "Frame#\tTime\t" + "\t\t\t".join(names) + "\t\t",
+        "\t\t" + "\t".join(f"{axis}{k + 1}" for k in range(len(names)) for axis in "XYZ"),
         "",
     ]
     rows = [f"{first + t + 1}\t{(first + t) / motion.fps:.6f}\t" + "\t".join(f"{v:.{decimals}f}" for v in
@@ -112,9 +124,10 @@ def write_csv(path, motion, decimals=4):
     coordinates in mm)."""
     axes = "xyz"
     first = motion.first_frame
-    header = ["frame", "time_s"] + [f"{name}_{axes[a]}" for name in JOINT_NAMES for a in range(3)]
+    names, points = markers(motion)
+    header = ["frame", "time_s"] + [f"{name}_{axes[a]}" for name in names for a in range(3)]
     rows = [",".join([str(first + t), f"{(first + t) / motion.fps:.6f}"] +
-                     [f"{v:.{decimals}f}" for v in motion.joints[t].reshape(-1)]) for t in range(len(motion.joints))]
+                     [f"{v:.{decimals}f}" for v in points[t].reshape(-1)]) for t in range(len(points))]
     with open(path, "w") as f:
         f.write(",".join(header) + "\n" + "\n".join(rows) + "\n")
 

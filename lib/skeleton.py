@@ -123,6 +123,13 @@ INSTAVARIETY_KEYS = ("Hip", "R Hip", "R Knee", "R Ankle", "L Hip", "L Knee", "L 
                      "L Shoulder", "L Elbow", "L Wrist", "R Shoulder", "R Elbow", "R Wrist")
 
 
+# The foot points some formats have, in this order (lib/world/feet.py places them in 3D)
+FOOT_POINT_NAMES = ("left_heel", "left_toe", "right_heel", "right_toe")
+# What a format's H36M "head_top" joint is made of: the top of the head, or the eyes (whose height above the floor
+# is a smaller fraction of the stature: lib/world/skeleton.py)
+HEAD_TOP, EYES = "head_top", "eyes"
+
+
 @dataclass(frozen=True)
 class KeypointFormat:
     """A 2D keypoint layout and its map onto H36M-17."""
@@ -130,6 +137,15 @@ class KeypointFormat:
     num_keypoints: int
     description: str
     rows: tuple  # per H36M joint: a keypoint index or a Mean (see _h36m_rows)
+    top: str = HEAD_TOP  # what its head_top joint is: HEAD_TOP or EYES
+    feet: tuple = None  # keypoint indices of FOOT_POINT_NAMES (the toe: the big toe or the foot tip); None: no feet
+
+    def feet_of(self, x):
+        """``x (..., num_keypoints, C)`` → its foot points ``(..., 4, C)`` float64 (:data:`FOOT_POINT_NAMES`), or
+        None for a format without feet."""
+        if self.feet is None:
+            return None
+        return np.asarray(x, dtype=np.float64)[..., list(self.feet), :]
 
     def to_h36m(self, x):
         """``x (..., num_keypoints, C)`` → float64 ``(..., 17, C)``; every channel is mapped.
@@ -155,17 +171,23 @@ class KeypointFormat:
         return y
 
 
+# Foot points: Halpe-26 20/21 big toes, 22/23 small toes, 24/25 heels (left, right); COCO-WholeBody 17-19 left big toe,
+# small toe, heel, 20-22 the right ones; BlazePose 29/30 heels, 31/32 foot tips
+HALPE26_FEET = (24, 20, 25, 21)
+WHOLEBODY133_FEET = (19, 17, 22, 20)
+BLAZEPOSE33_FEET = (29, 31, 30, 32)
 FORMATS = OrderedDict((f.name, f) for f in (
-    KeypointFormat("halpe26", 26, "AlphaPose Halpe-26 (AlphaPose's default body model)", HALPE26_TO_H36M),
-    KeypointFormat("coco17", 17, "COCO-17 (AlphaPose/MMPose COCO models, most detectors)", COCO17_TO_H36M),
+    KeypointFormat("halpe26", 26, "AlphaPose Halpe-26 (AlphaPose's default body model)", HALPE26_TO_H36M,
+                   feet=HALPE26_FEET),
+    KeypointFormat("coco17", 17, "COCO-17 (AlphaPose/MMPose COCO models, most detectors)", COCO17_TO_H36M, top=EYES),
     KeypointFormat("h36m17", 17, "Human3.6M-17 (the order the models use)", H36M17_TO_H36M),
-    # the whole-body layouts start with the body layouts; the face, hand and foot points are not used
+    # the whole-body layouts start with the body layouts; their face and hand points are not used
     KeypointFormat("halpe136", 136, "AlphaPose Halpe-136 whole body (its first 26 points are Halpe-26)",
-                   HALPE26_TO_H36M),
+                   HALPE26_TO_H36M, feet=HALPE26_FEET),
     KeypointFormat("coco_wholebody133", 133, "COCO-WholeBody-133 (its first 17 points are COCO-17)",
-                   COCO17_TO_H36M),
+                   COCO17_TO_H36M, top=EYES, feet=WHOLEBODY133_FEET),
     KeypointFormat("blazepose33", 33, "MediaPipe BlazePose-33 (the built-in detector; its COCO-17 points are used)",
-                   BLAZEPOSE33_TO_H36M),
+                   BLAZEPOSE33_TO_H36M, top=EYES, feet=BLAZEPOSE33_FEET),
     KeypointFormat("posetrack17", 17, "PoseTrack-17 (the PoseTrack18 annotations of pretraining)",
                    POSETRACK17_TO_H36M),
 ))

@@ -263,7 +263,17 @@ def test_world_outputs_by_default(tmp_path, capsys):
     assert doc["height_m"] == 1.8 and doc["height"].startswith("given")
     assert doc["intrinsics"]["focal_px"] == 400 and doc["intrinsics"]["principal_point_px"] == [160, 120]
     assert not doc["intrinsics"]["assumed"] and len(doc["foot_contact"]) == 45 and len(doc["steps"]) >= 4
-    assert doc["files"] == ["X3D_world.npy", "X3D.bvh", "X3D.trc", "X3D.csv"]
+    # Halpe-26 has heels and big toes: the feet are placed from them
+    assert doc["files"] == ["X3D_world.npy", "X3D_world_feet.npy", "X3D.bvh", "X3D.trc", "X3D.csv", "X3D_angles.csv",
+                            "X3D_angles.png"]
+    feet = np.load(out / "X3D_world_feet.npy")
+    assert feet.shape == (45, 4, 3) and doc["feet"]["points"] == ["left_heel", "left_toe", "right_heel", "right_toe"]
+    # each toe a foot's length (0.152 of the 1.8 m stature) from its heel where placed from keypoints
+    lengths = np.linalg.norm(feet[:, 1] - feet[:, 0], axis=-1)
+    assert np.median(np.abs(lengths - 0.152 * 1800)) < 5
+    angles = (out / "X3D_angles.csv").read_text().splitlines()
+    assert angles[0].startswith("frame,time_s,left_hip_flexion,right_hip_flexion") and len(angles) == 46
+    assert (out / "X3D_angles.png").read_bytes()[:4] == b"\x89PNG"
     assert "assumed" not in capsys.readouterr().out.split("Wrote")[0].split("person 1: detected")[1]
 
 
@@ -307,7 +317,8 @@ def test_several_people_share_one_world_and_each_covers_their_own_frames(tmp_pat
     assert docs[1]["first_frame"] == 0 and docs[2]["first_frame"] == 10
     assert np.load(out / "X3D_2_world.npy").shape == (35, 17, 3)  # frames 10-44
     assert np.load(out / "X3D_2.npy").shape == (45, 17, 3)  # one pose per video frame, as the original
-    assert docs[2]["files"] == ["X3D_2_world.npy", "X3D_2.bvh", "X3D_2.trc", "X3D_2.csv"]
+    assert docs[2]["files"] == ["X3D_2_world.npy", "X3D_2_world_feet.npy", "X3D_2.bvh", "X3D_2.trc", "X3D_2.csv",
+                                "X3D_2_angles.csv", "X3D_2_angles.png"]
     assert "person 1" in docs[2]["origin"]
     csv_rows = (out / "X3D_2.csv").read_text().splitlines()
     assert csv_rows[1].startswith("10,0.333333,") and len(csv_rows) == 36

@@ -13,7 +13,8 @@ from lib.utils.errors import UserError
 from lib.utils.tools import get_config
 from lib.utils.utils_data import flip_average
 from conftest import REPO
-from synthetic_motion import STANDING_HEIGHT, Camera, moving_poses
+from lib.world import stature
+from synthetic_motion import REST_JOINTS, Camera, moving_poses
 from test_infer_wild import CHECKPOINT, CONFIG, SINGLE
 
 IMAGE_SIZE = (1920, 1080)  # of the fixture keypoints
@@ -265,7 +266,7 @@ def as_lifted(joints, keypoints, units_per_mm=0.13):
 
 def test_metric_poses_recover_a_filmed_person_in_millimetres_frame_by_frame():
     camera, joints, keypoints = filmed_motion()
-    metric = MetricPoses((1280, 720), height=STANDING_HEIGHT / 1000, focal=camera.focal, center=camera.center)
+    metric = MetricPoses((1280, 720), height=stature(REST_JOINTS[None]) / 1000, focal=camera.focal, center=camera.center)
     out = np.stack([metric(StreamFrame(t, t / 30, keypoints[t]), pose)
                     for t, pose in enumerate(as_lifted(joints, keypoints))])
     assert out.dtype == np.float32
@@ -280,8 +281,9 @@ def test_the_metric_scale_is_estimated_over_the_first_seconds_then_fixed():
     out = np.stack([metric(StreamFrame(t, t / 30, keypoints[t]), pose) for t, pose in enumerate(lifted)])
     relative = out - out[:, :1]
     truth = joints - joints[:, :1]
-    np.testing.assert_allclose(relative[:30], truth[:30] * 1.5 / 1.7, atol=0.05)  # the height given
-    np.testing.assert_allclose(relative[30:], truth[30:] * 2 * 1.5 / 1.7, atol=0.05)  # frozen at 0.5 s
+    true_height = stature(REST_JOINTS[None]) / 1000  # the synthetic person's
+    np.testing.assert_allclose(relative[:30], truth[:30] * 1.5 / true_height, atol=0.05)  # the height given
+    np.testing.assert_allclose(relative[30:], truth[30:] * 2 * 1.5 / true_height, atol=0.05)  # frozen at 0.5 s
 
 
 def test_metric_poses_without_the_image_size_stay_root_relative():
@@ -290,7 +292,8 @@ def test_metric_poses_without_the_image_size_stay_root_relative():
     assert "root-relative" in metric.describe() and "1.70 m (assumed" in metric.describe()
     out = np.stack([metric(StreamFrame(t, t / 30, keypoints[t]), pose)
                     for t, pose in enumerate(as_lifted(joints, keypoints))])
-    np.testing.assert_allclose(out, joints - joints[:, :1], atol=0.05)  # the default height: 1.70 m
+    default = 1700.0 / stature(REST_JOINTS[None])  # the default height, 1.70 m, against the synthetic person's
+    np.testing.assert_allclose(out, (joints - joints[:, :1]) * default, atol=0.05)
 
 
 @pytest.mark.parametrize("kwargs,text", [({"height": 3.0}, "--height"), ({"focal": -1.0}, "--focal"),

@@ -362,6 +362,7 @@ class PoseTrack:
     track_id: object
     keypoints: np.ndarray  # (F, 17, 3) float64 (x, y, confidence); missing frames interpolated, confidence 0
     detected: np.ndarray   # (F,) bool: the person was detected in this frame
+    feet: np.ndarray = None  # (F, 4, 3) the foot points (lib.skeleton.FOOT_POINT_NAMES) where the format has them
 
     @property
     def name(self):
@@ -518,6 +519,7 @@ def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1, fps=None):
                     f"were detected on?{hint}")
     total = int(frames.max()) + 1 if n_frames is None else n_frames
     keypoints = fmt.to_h36m(det.keypoints)
+    feet = fmt.feet_of(det.keypoints)
     if det.track_ids is not None:
         ids = det.track_ids
     elif np.bincount(frames).max() > 1:
@@ -554,7 +556,8 @@ def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1, fps=None):
             skipped.append((track_id, len(keep)))
             continue
         full, detected = fill_missing_frames(frames[keep], keypoints[keep], total)
-        tracks.append(PoseTrack(track_id, full, detected))
+        full_feet = None if feet is None else fill_missing_frames(frames[keep], feet[keep], total)[0]
+        tracks.append(PoseTrack(track_id, full, detected, full_feet))
     if not tracks:
         raise WildInputError(f"{path}: every person is detected in fewer than --min_track_frames {min_frames} frames")
     return tracks, skipped

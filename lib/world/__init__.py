@@ -4,8 +4,9 @@ The lifting models give each frame's pose in the normalised units of the 2D inpu
 axes, with bones whose lengths change from frame to frame and no root trajectory in depth.
 :func:`world_motion` turns them into motion that an animation or biomechanics tool can take:
 
-1. **metric scale**: the skeleton's standing height (:func:`standing_height`, from median bone
-   lengths) is set to the person's height;
+1. **metric scale**: the skeleton's stature (:func:`stature`: floor to the top of the head, from its legs,
+   trunk and head, with the ankle's height and, when the top keypoint is the eyes, the head above them added from
+   anthropometric proportions) is set to the person's height;
 2. **one skeleton** (:func:`fit_skeleton`): constant bone lengths, and a rigid pelvis (hips, spine)
    and shoulder girdle (shoulders, neck). Each frame keeps its bone directions as joint rotations
    (:func:`solve_rotations`); the joints are their forward kinematics, so every exported format
@@ -34,21 +35,26 @@ Pure NumPy/SciPy; skeleton facts from :mod:`lib.skeleton`. Modules, one per step
 (scale, skeleton, rotations), :mod:`lib.world.camera` (intrinsics, root trajectory), :mod:`lib.world.ground`
 (floor, world frame, contacts), :mod:`lib.world.motion` (the pipeline), :mod:`lib.world.options` (command line).
 """
-from lib.world.camera import (TRAJECTORY_CUTOFF_S, Intrinsics, camera_intrinsics, root_trajectory,
-                              translations_per_frame, whittaker)
-from lib.world.ground import (ANKLE_HEIGHT_FRACTION, GroundFit, Z_UP, fit_ground, foot_contacts, foot_skating,
-                              world_frame)
+from lib.world.camera import (FOV_RANGE_DEG, TRAJECTORY_CUTOFF_S, Intrinsics, camera_intrinsics, check_camera,
+                              focal_range, root_trajectory, translations_per_frame, whittaker)
+from lib.world.feet import FOOT_LENGTH_FRACTION, HEEL_DISTANCE_FRACTION, flat_feet, place_feet
+from lib.world.gravity import UpCue, UpEstimate, angles_of_up, camera_prior, combine_cues, up_of_angles
+from lib.world.ground import GroundFit, Z_UP, fit_ground, foot_contacts, foot_skating, initial_up, world_frame
 from lib.world.motion import FOOT_LOCK_WEIGHT, WorldMotion, world_motion, world_motions
-from lib.world.options import (DEFAULT_HEIGHT_M, HEIGHT_RANGE_M, METRIC_OPTIONS, UP_AXES, add_metric_arguments,
-                               add_world_arguments, check_world_arguments, check_world_options)
-from lib.world.skeleton import (END_SITE_FRACTION, FEET, HEAD, JOINT, LEAVES, SEGMENTS, Skeleton, best_rotation,
-                                bone_length_variation, bone_lengths, fit_skeleton, forward_kinematics, metric_scale,
-                                segment_frames, smooth_poses, solve_rotations, standing_height)
+from lib.world.options import (DEFAULT_HEIGHT_M, HEIGHT_RANGE_M, METRIC_OPTIONS, PITCH_RANGE_DEG, UP_AXES,
+                               add_metric_arguments, add_world_arguments, check_world_arguments, check_world_options)
+from lib.world.skeleton import (ANKLE_HEIGHT_FRACTION, END_SITE_FRACTION, FEET, HEAD, JOINT, LEAVES, SEGMENTS,
+                                TOP_HEIGHT_FRACTION, Skeleton, best_rotation, bone_length_variation, bone_lengths,
+                                fit_skeleton, forward_kinematics, metric_scale, segment_frames, smooth_poses,
+                                solve_rotations, standing_chain, stature)
 
-__all__ = ["ANKLE_HEIGHT_FRACTION", "DEFAULT_HEIGHT_M", "END_SITE_FRACTION", "FEET", "FOOT_LOCK_WEIGHT", "GroundFit",
-           "HEAD", "HEIGHT_RANGE_M", "Intrinsics", "JOINT", "LEAVES", "METRIC_OPTIONS", "SEGMENTS", "Skeleton",
-           "TRAJECTORY_CUTOFF_S", "UP_AXES", "WorldMotion", "Z_UP", "add_metric_arguments", "add_world_arguments",
-           "best_rotation", "bone_length_variation", "bone_lengths", "camera_intrinsics", "check_world_arguments",
-           "check_world_options", "fit_ground", "fit_skeleton", "foot_contacts", "foot_skating", "forward_kinematics",
-           "metric_scale", "root_trajectory", "segment_frames", "smooth_poses", "solve_rotations", "standing_height",
-           "translations_per_frame", "whittaker", "world_frame", "world_motion", "world_motions"]
+__all__ = ["ANKLE_HEIGHT_FRACTION", "DEFAULT_HEIGHT_M", "END_SITE_FRACTION", "FEET", "FOOT_LENGTH_FRACTION",
+           "FOOT_LOCK_WEIGHT", "FOV_RANGE_DEG", "GroundFit", "HEAD", "HEEL_DISTANCE_FRACTION", "HEIGHT_RANGE_M",
+           "Intrinsics", "JOINT", "LEAVES", "METRIC_OPTIONS", "PITCH_RANGE_DEG", "SEGMENTS", "Skeleton",
+           "TOP_HEIGHT_FRACTION", "TRAJECTORY_CUTOFF_S", "UP_AXES", "UpCue", "UpEstimate", "WorldMotion", "Z_UP",
+           "add_metric_arguments", "add_world_arguments", "angles_of_up", "best_rotation", "bone_length_variation",
+           "bone_lengths", "camera_intrinsics", "camera_prior", "check_camera", "check_world_arguments",
+           "check_world_options", "combine_cues", "fit_ground", "fit_skeleton", "flat_feet", "focal_range",
+           "foot_contacts", "foot_skating", "forward_kinematics", "initial_up", "metric_scale", "place_feet",
+           "root_trajectory", "segment_frames", "smooth_poses", "solve_rotations", "standing_chain", "stature",
+           "translations_per_frame", "up_of_angles", "whittaker", "world_frame", "world_motion", "world_motions"]

@@ -7,6 +7,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
+from lib.utils.errors import OptionError
+
 # Root trajectory smoothing: the period (s) below which motion is damped, per camera axis (x, y, z).
 # Depth comes from the pose's apparent size and is the noisiest.
 TRAJECTORY_CUTOFF_S = (0.1, 0.1, 0.4)
@@ -35,10 +37,41 @@ class Intrinsics:
                 "assumed": self.assumed, "source": self.source}
 
 
+# plausible cameras for a picture of a given size: a horizontal field of view of 2-160 degrees (a long telephoto
+# lens to a fisheye's rectified picture), the principal point inside the picture
+FOV_RANGE_DEG = (2.0, 160.0)
+
+
+def focal_range(width):
+    """``(low, high)`` focal lengths in pixels of :data:`FOV_RANGE_DEG` for a picture ``width`` pixels wide."""
+    return tuple(width / (2 * math.tan(math.radians(angle) / 2)) for angle in FOV_RANGE_DEG[::-1])
+
+
+def check_camera(image_size, focal=None, fov=None, center=None):
+    """Raise :class:`OptionError` for camera values impossible for ``image_size = (w, h)`` pictures: a focal length
+    (``--focal``) or field of view (``--fov``) outside :data:`FOV_RANGE_DEG`, a principal point (``--center``)
+    outside the picture, or values that are not finite."""
+    w, h = image_size
+    low, high = focal_range(w)
+    if focal is not None and not (math.isfinite(focal) and low <= focal <= high):
+        raise OptionError(f"--focal {focal:g}: for a {w}x{h} picture the focal length in pixels must be between "
+                          f"{low:.0f} and {high:.0f} (a horizontal field of view of {FOV_RANGE_DEG[1]:g} to "
+                          f"{FOV_RANGE_DEG[0]:g} degrees)")
+    if fov is not None and not (math.isfinite(fov) and FOV_RANGE_DEG[0] <= fov <= FOV_RANGE_DEG[1]):
+        raise OptionError(f"--fov {fov:g}: the horizontal field of view must be between {FOV_RANGE_DEG[0]:g} and "
+                          f"{FOV_RANGE_DEG[1]:g} degrees")
+    if center is not None:
+        cx, cy = center
+        if not (math.isfinite(cx) and math.isfinite(cy) and 0 <= cx <= w and 0 <= cy <= h):
+            raise OptionError(f"--center {cx:g} {cy:g}: the principal point must lie in the {w}x{h} picture "
+                              f"(x 0-{w}, y 0-{h}; usually near its centre, {w / 2:g} {h / 2:g})")
+
+
 def camera_intrinsics(image_size, focal=None, fov=None, center=None):
     """:class:`Intrinsics` of ``image_size = (w, h)`` images: ``focal`` (px), else from the horizontal field
     of view ``fov`` (degrees), else assumed: the image diagonal (53° diagonally), a common guess for an
     unknown camera. The principal point is ``center`` or the image centre."""
+    check_camera(image_size, focal, fov, center)
     w, h = image_size
     center = tuple(center) if center is not None else (w / 2.0, h / 2.0)
     if focal is not None:
@@ -64,8 +97,8 @@ def translations_per_frame(poses, keypoints_px, confidence, intrinsics):
     x, y, z = np.moveaxis(np.asarray(poses, dtype=np.float64), -1, 0)
     w = np.asarray(confidence, dtype=np.float64)
     zeros = np.zeros_like(u)
-    rows = np.concatenate([np.stack([np.full_like(u, f), zeros, -u], -1), np.stack([zeros, np.full_like(v, f), -v], -1)],
-                          axis=1)  # (F, 2J, 3)
+    rows = np.concatenate([np.stack([np.full_like(u, f), zeros, -u], -1),
+                           np.stack([zeros, np.full_like(v, f), -v], -1)], axis=1)  # (F, 2J, 3)
     rhs = np.concatenate([u * z - f * x, v * z - f * y], axis=1)
     weights = np.concatenate([w, w], axis=1)
     normal = np.einsum("fn,fni,fnj->fij", weights, rows, rows)

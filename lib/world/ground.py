@@ -1,38 +1,36 @@
-"""The ground: the floor plane fitted to the feet in contact, the upright world frame, foot contacts (steps 4 and 5
-of :mod:`lib.world`)."""
+"""The ground: up (:mod:`lib.world.gravity`) and the floor's height, the upright world frame, foot contacts (steps 4
+and 5 of :mod:`lib.world`)."""
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.ndimage import median_filter
 
-from lib.world.skeleton import _normalize
+from lib.world.gravity import angles_of_up, camera_prior, combine_cues, contact_plane_cue, trunk_cue
+from lib.world.skeleton import ANKLE_HEIGHT_FRACTION, FEET, _normalize
 
-# Height of the ankle joint above the sole of a standing person (Winter, Biomechanics and Motor
-# Control of Human Movement, segment lengths: 0.039 of the body height).
-ANKLE_HEIGHT_FRACTION = 0.039
+# Foot contact: the ankle at most this much (fraction of the body height) above its standing height,
 # moving slower than this (body heights per second).
 CONTACT_HEIGHT_FRACTION = 0.05
 CONTACT_SPEED_FRACTION = 0.3
 SPEED_WINDOW_S = 0.1  # speeds are measured over +-this
-# Ground fit: RANSAC inlier distance (fraction of the body height), and what makes a fit reliable.
-GROUND_INLIER_FRACTION = 0.02
-GROUND_MIN_INLIERS = 0.6
-GROUND_MAX_RMS_FRACTION = 0.012
-GROUND_MIN_STILL = 0.25  # of the frames, with a foot slower than the contact speed
+# the world counts as levelled (GroundFit.reliable) when up is known this well from the people themselves
+RELIABLE_SIGMA_DEG = 5.0
 
 
 @dataclass
 class GroundFit:
-    """The floor in camera coordinates: ``up · p = offset`` (``up`` a unit vector); the plane fitted through
-    the ankles in contact is ``ankle_height`` above it."""
+    """The floor in camera coordinates: ``up · p = offset`` (``up`` a unit vector), and how up was found."""
     up: np.ndarray
     offset: float
-    rms: float                 # mm, distance of the inlier ankles to their plane
+    rms: float                 # mm, distance of the still foot points to the fitted plane (nan: no plane)
     inlier_fraction: float
-    n_points: int
-    reliable: bool
-    reason: str = ""
+    n_points: int              # still foot points
+    reliable: bool             # up known within RELIABLE_SIGMA_DEG from the people (not the prior alone)
+    reason: str = ""           # what limited the estimate
+    sigma_deg: float = float("nan")  # the estimated uncertainty of up (tilt, degrees)
+    cues: list = field(default_factory=list)  # the cues used and left out (lib.world.gravity.UpCue.describe())
+    summary: str = ""
 
     @property
     def tilt_deg(self):
@@ -40,8 +38,12 @@ class GroundFit:
         return math.degrees(math.acos(np.clip(-self.up[1], -1.0, 1.0)))
 
     def describe(self):
+        pitch, roll = angles_of_up(self.up)
         return {"up_in_camera": [round(float(v), 6) for v in self.up], "tilt_deg": round(self.tilt_deg, 3),
-                "rms_mm": round(self.rms, 3), "inlier_fraction": round(self.inlier_fraction, 4),
+                "camera_pitch_deg": round(pitch, 3), "camera_roll_deg": round(roll, 3),
+                "up_sigma_deg": round(self.sigma_deg, 3), "cues": self.cues,
+                "rms_mm": None if math.isnan(self.rms) else round(self.rms, 3),
+                "inlier_fraction": round(self.inlier_fraction, 4),
                 "n_points": self.n_points, "reliable": self.reliable, "note": self.reason}
 
 
@@ -55,83 +57,66 @@ def _speed(points, fps, window_s=SPEED_WINDOW_S):
     return np.linalg.norm(padded[2 * half:] - padded[:-2 * half], axis=-1) * fps / (2 * half)
 
 
-def _plane(points, prior_up, prior_weight):
-    """Least-squares plane ``(normal, offset)`` through ``points (n, 3)``; ``prior_weight`` pulls the normal
-    towards ``prior_up`` (it decides when the points span less than a plane, e.g. standing still)."""
-    centre = points.mean(axis=0)
-    scatter = (points - centre).T @ (points - centre) + prior_weight * (np.eye(3) - np.outer(prior_up, prior_up))
-    normal = np.linalg.eigh(scatter)[1][:, 0]
-    normal = normal if normal @ prior_up >= 0 else -normal
-    return normal, float(normal @ centre)
+def initial_up(people, fps, pitch=None):
+    """Up from the trunks and the camera prior only (before the feet are placed): an :class:`UpEstimate`.
+    ``people``: camera-space joints ``(F, 17, 3)`` per person."""
+    prior = camera_prior(pitch)
+    guess = prior.up
+    trunks = [cue for cue in (trunk_cue(joints, guess, fps, f"trunk of person {k}" if len(people) > 1 else "trunk")
+                              for k, joints in enumerate(people)) if cue is not None]
+    return combine_cues(trunks + [prior])
 
 
-def fit_ground(ankles, heads, fps, height_mm, seed=0):
-    """The floor (:class:`GroundFit`) from camera-space ankles ``(F, 2, 3)`` and head tops ``(F, 3)`` (mm); or from
-    several people of one camera: lists of such arrays, one per person.
+def sole_points(joints, feet, from_keypoints, up, height_mm):
+    """Per person, points on the soles ``(F, P, 3)``: the heels and toes placed from keypoints where a foot was
+    (``from_keypoints (F, 2)``), else the ankle lowered by its height above the sole."""
+    points = []
+    for side, ankle in enumerate(FEET):
+        lowered = joints[:, ankle] - ANKLE_HEIGHT_FRACTION * height_mm * up
+        use = from_keypoints[:, side, None]
+        points += [np.where(use, feet[:, 2 * side], lowered), np.where(use, feet[:, 2 * side + 1], lowered)]
+    return np.stack(points, axis=1)
 
-    Candidates: the ankles while they move slower than the contact speed (a foot in the air moves
-    faster). RANSAC (inliers within :data:`GROUND_INLIER_FRACTION` of the height), then least
-    squares on the inliers, held towards the body's mean up (ankles to head) by a weak prior. Unreliable
-    (a moving camera, or too little data): a foot still in fewer than :data:`GROUND_MIN_STILL` of the
-    frames, fewer than :data:`GROUND_MIN_INLIERS` inliers or their rms above
-    :data:`GROUND_MAX_RMS_FRACTION` of the height; then the camera's up is returned.
-    """
-    camera_up = np.array([0.0, -1.0, 0.0])
-    ankle_height = ANKLE_HEIGHT_FRACTION * height_mm
-    if isinstance(ankles, (list, tuple)):  # several people: speeds within each one's frames, then all together
-        slow = np.concatenate([_speed(a, fps) for a in ankles]) < CONTACT_SPEED_FRACTION * height_mm
-        ankles, heads = np.concatenate(ankles), np.concatenate(heads)
-    else:
-        slow = _speed(ankles, fps) < CONTACT_SPEED_FRACTION * height_mm
-    points = ankles[slow] if slow.sum() >= 3 else ankles.reshape(-1, 3)
-    # the body's mean up (ankles to head) decides what the footprints leave open: a straight walk's
-    # footprints lie along a line, which fixes no roll about it
-    body_up = _normalize(np.mean(_normalize(heads - ankles.mean(axis=1)), axis=0))
-    threshold = GROUND_INLIER_FRACTION * height_mm
-    prior_weight = len(points) * (0.05 * height_mm) ** 2
 
-    def fallback(reason):
-        offset = float(np.percentile(ankles.reshape(-1, 3) @ camera_up, 5)) - ankle_height
-        return GroundFit(camera_up, offset, float("nan"), 0.0, len(points), False, reason)
+def _still_runs(still):
+    """The number of runs of consecutive True frames, per column of ``still (F, P)``, summed."""
+    starts = still[1:] & ~still[:-1]
+    return int(still[0].sum() + starts.sum())
 
-    if len(points) < 3:
-        return fallback("too few frames to fit the ground")
-    rng = np.random.default_rng(seed)
-    best = None
-    for _ in range(200):
-        sample = points[rng.choice(len(points), 3, replace=False)]
-        normal = np.cross(sample[1] - sample[0], sample[2] - sample[0])
-        if np.linalg.norm(normal) < 1e-9:
-            continue
-        normal = _normalize(normal)
-        inliers = np.abs((points - sample[0]) @ normal) < threshold
-        if best is None or inliers.sum() > best.sum():
-            best = inliers
-    if best is None or best.sum() < 3:
-        return fallback("the ankles fit no plane")
-    up, offset = _plane(points[best], body_up, prior_weight)
-    for _ in range(2):  # refine the inlier set on the least-squares plane
-        inliers = np.abs(points @ up - offset) < threshold
-        if inliers.sum() >= 3:
-            up, offset = _plane(points[inliers], body_up, prior_weight)
-    if np.mean(heads @ up - offset) < 0:  # the body stands on the floor, not under it
-        up, offset = -up, -offset
-    rms = float(np.sqrt(np.mean((points[inliers] @ up - offset) ** 2)))
-    fraction = float(inliers.mean())
-    fit = GroundFit(up, offset - ankle_height, rms, fraction, len(points), True)
-    still = float(slow.any(axis=1).mean())
-    if still < GROUND_MIN_STILL:
-        unreliable = fallback(f"the feet are still in only {100 * still:.0f}% of the frames (a moving camera, or "
-                              f"no steps on the ground): the camera's axes are kept (up = image up), not levelled")
-        unreliable.rms, unreliable.inlier_fraction = rms, fraction
-        return unreliable
-    if fraction < GROUND_MIN_INLIERS or rms > GROUND_MAX_RMS_FRACTION * height_mm:
-        unreliable = fallback(f"poor ground plane fit ({100 * fraction:.0f}% of the foot contacts within "
-                              f"{threshold:.0f} mm, rms {rms:.0f} mm): a moving camera? The camera's axes are "
-                              f"kept (up = image up), not levelled")
-        unreliable.rms, unreliable.inlier_fraction = rms, fraction
-        return unreliable
-    return fit
+
+def fit_ground(people, soles, fps, height_mm, pitch=None, seed=0):
+    """The floor (:class:`GroundFit`) of one camera from its people: ``people`` their camera-space joints
+    ``(F, 17, 3)``, ``soles`` their :func:`sole_points`. Up from the cues of :mod:`lib.world.gravity` (the plane
+    through the still sole points, the trunks, the camera prior or ``pitch``), the floor's height from the still
+    sole points (the lowest sole points when nobody stands still)."""
+    first = initial_up(people, fps, pitch)
+    speeds = [_speed(s, fps) for s in soles]
+    still = [v < CONTACT_SPEED_FRACTION * height_mm for v in speeds]
+    contacts = np.concatenate([s[m] for s, m in zip(soles, still)]) if any(m.any() for m in still) else \
+        np.zeros((0, 3))
+    plane, why, rms = contact_plane_cue(contacts, first.up, height_mm, sum(_still_runs(m) for m in still), seed)
+    prior = first.used[-1] if first.used and first.used[-1].name in ("camera prior", "--pitch") else camera_prior(pitch)
+    trunks = [c for c in first.used + [c for c, _ in first.left_out] if c.name.startswith("trunk")]
+    estimate = combine_cues(([plane] if plane is not None else []) + trunks + [prior])
+    up = estimate.up
+    every = np.concatenate([s.reshape(-1, 3) for s in soles])
+    heights = contacts @ up if len(contacts) >= 3 else every @ up
+    offset = float(np.median(heights)) if len(contacts) >= 3 else float(np.percentile(heights, 5))
+    threshold = 0.02 * height_mm
+    inliers = np.abs(contacts @ up - offset) < threshold if len(contacts) else np.zeros(0, bool)
+    from_people = any(c.name not in ("camera prior", "--pitch") for c in estimate.used)
+    reliable = from_people and estimate.sigma_deg <= RELIABLE_SIGMA_DEG
+    reasons = [why] if why else []
+    if not reliable:
+        reasons.append(f"up is uncertain (±{estimate.sigma_deg:.1f}°): "
+                       + ("the people give no cue to it" if not from_people else "the cues are weak")
+                       + "; give the camera's pitch with --pitch if it is known")
+    cues = [dict(c.describe(), used=True) for c in estimate.used] + \
+        [dict(c.describe(), used=False, why=w) for c, w in estimate.left_out]
+    if plane is None:
+        cues.append({"cue": "contact plane", "used": False, "why": why})
+    return GroundFit(up, offset, rms, float(inliers.mean()) if len(inliers) else 0.0, int(len(contacts)), reliable,
+                     "; ".join(reasons), estimate.sigma_deg, cues, estimate.summary())
 
 
 def world_frame(ground, first_root, up="y"):

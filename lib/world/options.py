@@ -9,9 +9,17 @@ HEIGHT_RANGE_M = (0.5, 2.5)
 UP_AXES = ("y", "z")
 
 
-def check_world_options(height=None, focal=None, fov=None, up="y"):
+# --pitch: the camera's pitch in degrees (down positive); straight down or up is no view of people walking
+PITCH_RANGE_DEG = (-60.0, 89.0)
+
+
+def check_world_options(height=None, focal=None, fov=None, up="y", pitch=None):
     """Raise :class:`OptionError` for a height outside 0.5-2.5 m, a focal length or field of view that is
-    not positive (fov < 180°), both of them, or an unknown up axis."""
+    not positive (fov < 180°), both of them, an unknown up axis, or a pitch outside :data:`PITCH_RANGE_DEG`
+    (the ranges that depend on the image size: ``lib.world.camera.check_camera``)."""
+    if pitch is not None and not (math.isfinite(pitch) and PITCH_RANGE_DEG[0] <= pitch <= PITCH_RANGE_DEG[1]):
+        raise OptionError(f"--pitch is the camera's pitch in degrees, positive looking down, between "
+                          f"{PITCH_RANGE_DEG[0]:g} and {PITCH_RANGE_DEG[1]:g}; got {pitch:g}")
     if height is not None and not (HEIGHT_RANGE_M[0] <= height <= HEIGHT_RANGE_M[1]):
         raise OptionError(f"--height is the person's height in metres, between {HEIGHT_RANGE_M[0]} and "
                           f"{HEIGHT_RANGE_M[1]}; got {height:g}")
@@ -51,6 +59,9 @@ def add_world_arguments(parser):
         parser.add_argument_group("world motion (metric, upright; X3D_world.npy and the --export files)"))
     group.add_argument("--up", choices=UP_AXES, default="y", help="the world's up axis (default y; z for "
                                                                    "Z-up tools)")
+    group.add_argument("--pitch", type=float, default=None, metavar="DEGREES",
+                       help="the camera's pitch in degrees, positive looking down, if known (default: estimated from "
+                            "the people's feet and trunks and a prior of 10 +- 12 degrees)")
     group.add_argument("--smooth", action="store_true", help="smooth the poses over time (Savitzky-Golay)")
     group.add_argument("--export", metavar="FORMATS",
                        help=f"comma-separated files to write besides X3D_world.npy: {', '.join(EXPORT_FORMATS)} or "
@@ -63,12 +74,12 @@ def add_world_arguments(parser):
 def check_world_arguments(cli):
     """The export formats to write (None with ``--no_world``); an :class:`OptionError` for a bad option."""
     if cli.no_world:
-        given = [f"--{name}" for name in METRIC_OPTIONS if getattr(cli, name) is not None]
+        given = [f"--{name}" for name in METRIC_OPTIONS + ("pitch",) if getattr(cli, name) is not None]
         given += ["--smooth"] * cli.smooth + ["--up"] * (cli.up != "y")
         given += ["--export"] * (cli.export is not None)
         if given:
             raise OptionError(f"--no_world writes no world motion, so {', '.join(given)} would do nothing: "
                               f"drop them or --no_world")
         return None
-    check_world_options(cli.height, cli.focal, cli.fov, cli.up)
+    check_world_options(cli.height, cli.focal, cli.fov, cli.up, cli.pitch)
     return list(EXPORT_FORMATS) if cli.export is None else parse_export_formats(cli.export)

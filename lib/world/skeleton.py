@@ -5,7 +5,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import savgol_filter
 
-from lib.skeleton import CHILDREN, FLIP_PERMUTATION, JOINT_NAMES, JOINT_SIDES, LEFT, MIDDLE, NUM_JOINTS, PARENTS, ROOT
+from lib.skeleton import (CHILDREN, EYES, FLIP_PERMUTATION, HEAD_TOP, JOINT_NAMES, JOINT_SIDES, LEFT, MIDDLE,
+                          NUM_JOINTS, PARENTS, ROOT)
 
 # --smooth: Savitzky-Golay window (s) and polynomial order.
 SMOOTH_WINDOW_S = 0.2
@@ -49,23 +50,40 @@ def bone_length_variation(poses):
     return float(np.mean(lengths.std(axis=0) / np.maximum(lengths.mean(axis=0), 1e-12)))
 
 
-def standing_height(lengths):
-    """The standing height of a skeleton with bone lengths ``(..., 17)``: the mean of both legs (ankle-knee-
-    hip) plus pelvis-spine-thorax-nose-head top.
-
-    The hip-pelvis bone is left out: it is horizontal when standing. The neck and head bones are not
-    vertical either, which about makes up for the height of the ankle above the sole: on the demo's
-    1.70 m subject (tools/prepare_demo_data.py) this gives 1.711 m.
-    """
-    lengths = np.asarray(lengths, dtype=np.float64)
-    leg = np.mean([lengths[..., _chain(foot)[:-1]].sum(axis=-1) for foot in FEET], axis=0)
-    return leg + lengths[..., _chain(HEAD)].sum(axis=-1)
+# Anthropometry (fractions of the stature H, floor to the top of the head; Drillis & Contini 1966 as tabulated by
+# Winter, Biomechanics and Motor Control of Human Movement, Fig. 4.1): the ankle joint 0.039 H above the sole; the
+# eyes about 0.936 H above it (the head, vertex to chin, is 0.130 H and the eyes lie about halfway down it).
+ANKLE_HEIGHT_FRACTION = 0.039
+TOP_HEIGHT_FRACTION = {HEAD_TOP: 1.0, EYES: 0.936}
+# The share of the neck and head bones (thorax-nose-top) that is height when standing: the nose lies in front of
+# the neck, so the two bones zig-zag; measured on the demo's humanoid (tools/prepare_demo_data.py: a head sphere on
+# a neck, the eyes 0.95 of its stature up), where it gives the stature exactly
+TOP_VERTICAL_SHARE = {HEAD_TOP: 0.821, EYES: 0.865}
 
 
-def metric_scale(poses, height_mm):
-    """The factor that gives root-relative ``poses (F, 17, 3)`` (any unit) the standing height ``height_mm``:
-    :func:`standing_height` of their median bone lengths."""
-    return height_mm / standing_height(np.median(bone_lengths(poses), axis=0))
+def standing_chain(poses, top=HEAD_TOP):
+    """How far the top joint (head_top) of a standing skeleton is above its ankles, from root-relative poses
+    ``(F, 17, 3)`` (any unit), by median bone lengths (so that no posture changes it): the legs (hip-knee-ankle,
+    their mean: straight when standing), the spine (pelvis-spine-thorax: upright) and the height of the neck and
+    head bones (thorax-nose-top, :data:`TOP_VERTICAL_SHARE` of their length)."""
+    lengths = np.median(bone_lengths(poses), axis=0)
+    leg = np.mean([lengths[_chain(foot)[:-1]].sum() for foot in FEET])
+    chain = _chain(HEAD)  # head_top, nose, thorax, spine: the bones from the pelvis up
+    head = lengths[chain[:2]].sum() * TOP_VERTICAL_SHARE[top]
+    return float(leg + lengths[chain[2:]].sum() + head)
+
+
+def stature(poses, top=HEAD_TOP):
+    """The stature (floor to the top of the head) of root-relative ``poses (F, 17, 3)``: :func:`standing_chain` plus
+    the ankle's height above the floor and, when the skeleton's top joint is the eyes (``top``: ``lib.skeleton.EYES``,
+    as for COCO-17 and BlazePose input), the head above them (:data:`TOP_HEIGHT_FRACTION`)."""
+    return standing_chain(poses, top) / (TOP_HEIGHT_FRACTION[top] - ANKLE_HEIGHT_FRACTION)
+
+
+def metric_scale(poses, height_mm, top=HEAD_TOP):
+    """The factor that gives root-relative ``poses (F, 17, 3)`` (any unit) the stature ``height_mm``
+    (:func:`stature`)."""
+    return height_mm / stature(poses, top)
 
 
 def _mirror_children(segment):

@@ -35,5 +35,5 @@ def open_session(backend="blazepose", **options):
 
 __all__ = ["BACKENDS", "BLAZEPOSE33_MIRROR_GROUPS", "BlazePoseSession", "COCO17_MIRROR_GROUPS", "DEFAULT_MAX_PEOPLE",
            "INSTALL", "KEYPOINTS_FILE", "KEYPOINT_FORMAT", "MIRROR_GROUPS", "NAME", "PersonKeypoints", "SWAP_COST",
-           "VideoPeople", "check_max_people", "correct_left_right_swaps", "default_min_track_frames", "detect", "frame_people",
-           "inputs_from_video_or_file", "landmarker_bundle", "open_session", "save_detections"]
+           "VideoPeople", "check_max_people", "correct_left_right_swaps", "default_min_track_frames", "detect",
+           "frame_people", "inputs_from_video_or_file", "landmarker_bundle", "open_session", "save_detections"]
