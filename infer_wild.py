@@ -26,9 +26,9 @@ from tqdm import tqdm
 from lib.data.detector import inputs_from_video_or_file, save_detections
 from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
 from lib.export import write_export
-from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_runtime_arguments,
-                           add_window_arguments, check_window_options, fill_defaults, lift, load_model,
-                           make_onnx_runner, normalization, prepare_device, report_outputs, to_pixels)
+from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_runtime_arguments, add_window_arguments,
+                           check_window_options, demo_defaults, fill_defaults, lift, load_model, make_onnx_runner,
+                           normalization, prepare_device, report_outputs, to_pixels)
 from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGHT
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
@@ -58,9 +58,8 @@ def parse_args(argv=None):
     add_world_arguments(parser)
     add_debug_argument(parser)
     cli = parser.parse_args(argv)
-    defaults = dict(DEMO) if cli.demo else dict(DEFAULT_FILES)
-    if cli.demo and cli.json_path:  # your own keypoints with the demo model: no demo video
-        defaults.pop("vid_path")
+    defaults = {**demo_defaults(cli, camera=not cli.no_world), "out_path": DEMO["out_path"]} if cli.demo else \
+        dict(DEFAULT_FILES)
     fill_defaults(cli, defaults)
     if cli.out_path is None:
         parser.error("--out_path is required (or run --demo)")

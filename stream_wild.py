@@ -26,7 +26,7 @@ from lib.data.detector import DEFAULT_MAX_PEOPLE, check_max_people
 from lib.data.stream_input import PeopleDetector, VideoSource, replay_people
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args
 from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_runtime_arguments, check_clip_len,
-                           fill_defaults, load_model, make_onnx_runner, prepare_device)
+                           demo_defaults, fill_defaults, load_model, make_onnx_runner, prepare_device)
 from lib.skeleton import BONES_RENDER_ORDER
 from lib.streaming import (METRIC_CALIBRATION_S, NORMALIZATIONS, MetricPoses, PeopleLifter, PerPerson, StreamingLifter,
                            run_stream)
@@ -77,11 +77,8 @@ def parse_args(argv=None):
     add_runtime_arguments(parser)
     add_debug_argument(parser)
     cli = parser.parse_args(argv)
-    defaults = dict(DEMO) if cli.demo else dict(DEFAULT_FILES)
-    if cli.demo and (cli.json_path or cli.vid_path):  # your own input with the demo model
-        defaults.pop("vid_path")
-    fill_defaults(cli, defaults)
     cli.metric = cli.metric or any(getattr(cli, name) is not None for name in METRIC_OPTIONS)
+    fill_defaults(cli, demo_defaults(cli, camera=cli.metric) if cli.demo else dict(DEFAULT_FILES))
     return cli
 
 

@@ -51,6 +51,30 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO_FILES = {"config": os.path.join(_REPO, "configs", "pose3d", "MB_demo.yaml"),
               "evaluate": os.path.join(_REPO, "checkpoint", "demo", "best_epoch.bin"),
               "vid_path": os.path.join(_REPO, "examples", "demo.mp4")}
+# the demo video's camera and subject, which the project knows (tools/prepare_demo_data.py: camera 55011271 of the walk
+# take with seed 0, the video at --example-scale 0.5): focal length and principal point in the video's pixels, the
+# camera's pitch (degrees down; it keeps its orientation as it follows the subject) and the humanoid's stature
+DEMO_CAMERA = {"focal": 574.3, "center": [254.4, 254.05], "pitch": 5.6, "height": 1.70}
+# the demo model was trained on 2D keypoints normalised by the frame size (train.py's H36M schema): --pixel
+DEMO_NORMALIZATION = {"pixel": True}
+
+
+def demo_defaults(cli, camera=True):
+    """What ``--demo`` fills in: the demo model (:data:`DEMO_FILES`; its normalisation where the frame size is known),
+    and, when the input is the
+    demo video itself (no ``--json_path``, no ``--vid_path``) and ``camera``, the demo camera and subject
+    (:data:`DEMO_CAMERA`) for the options ``cli`` has."""
+    own_input = bool(cli.json_path or cli.vid_path)
+    defaults = {key: value for key, value in DEMO_FILES.items() if not (own_input and key == "vid_path")}
+    if camera and not own_input:
+        defaults.update({key: value for key, value in DEMO_CAMERA.items() if hasattr(cli, key)})
+    frame_size_known = not cli.json_path or cli.vid_path or getattr(cli, "size", None)
+    for key, value in DEMO_NORMALIZATION.items():  # (a keypoint file without its video has no frame size)
+        if hasattr(cli, key) and not getattr(cli, key) and frame_size_known:
+            setattr(cli, key, value)
+    return defaults
+
+
 # what infer_wild.py and stream_wild.py run without --config/--evaluate: the released MotionBERT-Lite
 DEFAULT_FILES = {"config": "configs/pose3d/MB_ft_h36m_global_lite.yaml",
                  "evaluate": "checkpoint/pose3d/FT_MB_lite_MB_ft_h36m_global_lite/best_epoch.bin"}

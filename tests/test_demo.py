@@ -93,3 +93,31 @@ def test_readme_and_demo_doc_agree_on_the_demo_model():
     minutes, seconds = map(int, re.search(r"\*\*(\d+) min (\d+) s\*\* in total", demo).groups())
     assert f"in {round(minutes + seconds / 60)} minutes on two CPU cores" in readme
     assert "python tools/prepare_demo_data.py && python tools/demo_baselines.py" in readme
+
+
+def test_the_demo_knows_its_camera_and_subject():
+    """--demo's camera (lib.inference.DEMO_CAMERA) is the one tools/prepare_demo_data.py filmed examples/demo.mp4
+    with (its default clip, camera, seed and scale), and its subject's stature; so its run assumes none of them."""
+    pytest.importorskip("pybullet_data", reason="the demo's humanoid and clips ship with pybullet")
+    import math
+
+    from lib.inference import DEMO_CAMERA
+    from tools import prepare_demo_data as demo
+    args = demo.parse_args([])
+    take = demo.DemoSubject(demo.pybullet_data_dir()).take(args.example_clip, args.seed, args.min_seconds)
+    camera = take.cameras[demo.CAMERA_NAMES.index(args.example_camera)]
+    assert DEMO_CAMERA["focal"] == pytest.approx(camera.focal * args.example_scale, abs=0.05)
+    assert DEMO_CAMERA["center"] == pytest.approx(list(camera.center * args.example_scale), abs=0.05)
+    assert DEMO_CAMERA["pitch"] == pytest.approx(math.degrees(math.asin(-camera.rotation[2, 1])), abs=0.05)
+    assert DEMO_CAMERA["height"] * 1000 == pytest.approx(demo.SUBJECT_HEIGHT_MM)
+
+
+def test_the_demo_run_assumes_nothing_the_project_knows(tmp_path, capsys):
+    infer_wild.main(["--demo", "-j", os.path.join(REPO, "examples", "demo_alphapose.json"), "--out_path",
+                     str(tmp_path / "own")])  # your keypoints: the demo camera is not assumed to be theirs
+    assert "height 1.70 m assumed" in capsys.readouterr().out
+    from lib.inference import DEMO_CAMERA
+    cli = infer_wild.parse_args(["--demo"])
+    assert (cli.focal, cli.center, cli.pitch, cli.height, cli.pixel) == (
+        DEMO_CAMERA["focal"], DEMO_CAMERA["center"], DEMO_CAMERA["pitch"], DEMO_CAMERA["height"], True)
+    assert infer_wild.parse_args(["--demo", "--no_world"]).focal is None
