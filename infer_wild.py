@@ -196,8 +196,6 @@ def write_world(out, stem, motion, track, exports):
     angles = motion_angles(motion)
     write_angles_csv(out.path(stem + "_angles.csv"), motion, angles)
     plot_angles(out.path(stem + "_angles.png"), motion, angles, title=f"person {track.track_id}: joint angles")
-    for note in motion.notes + ([motion.ground.reason] if motion.ground.reason else []):
-        print(f"  world, person {track.track_id}: {note}")
     doc = motion.describe()
     doc["files"] = files
     doc["foot_contact"] = motion.contacts.astype(int).tolist()
@@ -227,13 +225,21 @@ def run(cli):
     results = [lift(motion, model, cfg, cli.clip_len, stride, cli.precision, device,
                     desc=f"lift person {track.track_id}") for track, motion in zip(tracks, motions)]
     worlds = world_of_people(results, inputs, cli) if exports is not None else [None] * len(tracks)
+    if worlds[0] is not None:  # what the world motion assumed and found: the same for everyone of the video
+        for note in worlds[0].notes + ([worlds[0].ground.reason] if worlds[0].ground.reason else []):
+            print(f"  world: {note}")
     with OutputSet(cli.out_path) as out:
         save_detections(out, detections)
         for track, poses, world in zip(tracks, results, worlds):
             mapping = pixel_mapping(track.keypoints, **normalization(cli, video))
             stem = stems[track.name]
             render_and_save(poses, out.path(stem + ".mp4"), keep_imgs=False, fps=video.playback_fps)
-            world_doc = write_world(out, stem, world, track, exports) if world is not None else None
+            world_doc = None
+            if world is not None and world.implausible:  # never write a motion no person can make
+                print(f"  warning: person {track.track_id}: no world motion written: {world.implausible}")
+                world_doc = {"skipped": world.implausible}
+            elif world is not None:
+                world_doc = write_world(out, stem, world, track, exports)
             if cli.pixel:
                 poses = to_pixels(poses, video.size)
             np.save(out.path(stem + ".npy"), poses)

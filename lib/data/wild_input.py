@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lib.data.plausibility import MAX_SPEED_SIZES_PER_S, split_jumps, suspect_input
 from lib.data.tracking import Detection, track_people
 from lib.skeleton import COCO_FROM_H36M, FORMATS, LEFT_JOINTS, RIGHT_JOINTS, KeypointFormat
 from lib.utils.errors import UserError
@@ -492,7 +493,7 @@ class WildInputs:
         return "\n".join(lines)
 
 
-def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1, fps=None):
+def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1, fps=None, image_size=None):
     """Split detections into people, one pose per frame each (see :class:`PoseTrack`).
 
     Frames are aligned by the file's frame numbers (AlphaPose ``image_id``, MMPose ``frame_id``);
@@ -537,6 +538,7 @@ def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1, fps=None):
             raise WildInputError(f"--focus {focus}: no person with that id in {path}; ids present: {present}")
         by_id = OrderedDict([(focus, by_id[focus])])
     tracks, skipped = [], []
+    new_ids = _unused_ids(ids)  # for a track split in two
     for track_id, members in by_id.items():
         members = np.array(members)
         # one detection per frame: keep the most confident one if an id repeats within a frame
@@ -552,15 +554,48 @@ def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1, fps=None):
                                 f"({_first_few(sorted(c + det.first_frame_id for c in conflicts))}): the most "
                                 f"confident one of each frame is used; check the tracker's ids")
         keep = np.array([best[f][1] for f in sorted(best)])
-        if len(keep) < min_frames:
-            skipped.append((track_id, len(keep)))
-            continue
-        full, detected = fill_missing_frames(frames[keep], keypoints[keep], total)
-        full_feet = None if feet is None else fill_missing_frames(frames[keep], feet[keep], total)[0]
-        tracks.append(PoseTrack(track_id, full, detected, full_feet))
+        pieces, dropped, events = split_jumps(frames[keep], keypoints[keep], fps or DEFAULT_FPS)
+        piece_ids = [track_id] + [next(new_ids) for _ in pieces[1:]]
+        det.warnings += _jump_warnings(track_id, events, dropped, piece_ids, det.first_frame_id)
+        for piece_id, piece in zip(piece_ids, pieces):
+            members = keep[piece]
+            if len(members) < min_frames:
+                skipped.append((piece_id, len(members)))
+                continue
+            full, detected = fill_missing_frames(frames[members], keypoints[members], total)
+            full_feet = None if feet is None else fill_missing_frames(frames[members], feet[members], total)[0]
+            tracks.append(PoseTrack(piece_id, full, detected, full_feet))
     if not tracks:
         raise WildInputError(f"{path}: every person is detected in fewer than --min_track_frames {min_frames} frames")
+    for track in tracks:
+        det.warnings += [f"person {track.track_id}: {w}" for w in suspect_input(track.keypoints, track.detected,
+                                                                              image_size)]
     return tracks, skipped
+
+
+def _unused_ids(ids):
+    """New integer track ids after those of the file (for the parts of a split track)."""
+    numbers = [i for i in ids if isinstance(i, (int, np.integer)) and not isinstance(i, bool)]
+    start = max(numbers, default=-1) + 1
+    while True:
+        yield start
+        start += 1
+
+
+def _jump_warnings(track_id, events, dropped, piece_ids, first_frame_id):
+    """The lines that say where a track jumped and what was done (:func:`lib.data.plausibility.split_jumps`)."""
+    lines, parts = [], iter(piece_ids[1:])
+    for kind, first, last, jump in events:
+        first, last = first + first_frame_id, last + first_frame_id
+        if kind == "dropped":
+            lines.append(f"person {track_id}: the keypoints jump {jump:.1f} body sizes away in frame(s) {first}-{last} "
+                         f"and come back (a person moves at most {MAX_SPEED_SIZES_PER_S:g} sizes per second): those "
+                         f"frames are dropped as wrong detections")
+        else:
+            lines.append(f"person {track_id}: the keypoints jump {jump:.1f} body sizes at frame {first} and stay "
+                         f"there (a person moves at most {MAX_SPEED_SIZES_PER_S:g} sizes per second): two people "
+                         f"under one id, split; from frame {first} on it is person {next(parts)}")
+    return lines
 
 
 def check_no_video_description(fps, size):
@@ -591,7 +626,7 @@ def load_wild_inputs(keypoints_path, vid_path=None, keypoint_format=None, focus=
     det = read_detections(keypoints_path, first_frame_id)
     fmt, reason = detect_format(det.keypoints, keypoint_format, det.path)
     n_frames = video.n_frames if video.n_frames is not None else det.n_frames
-    tracks, skipped = build_tracks(det, fmt, n_frames, focus, min_frames, video.fps)
+    tracks, skipped = build_tracks(det, fmt, n_frames, focus, min_frames, video.fps, video.size)
     if video.n_frames is None:
         video.n_frames = len(tracks[0].detected)
     return WildInputs(video, tracks, fmt, reason, det, skipped)

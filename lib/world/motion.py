@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lib.data.plausibility import MAX_ROOT_SPEED_M_S, frame_ranges
 from lib.skeleton import EYES, FOOT_POINT_NAMES, HEAD_TOP, JOINT_NAMES, PARENTS, ROOT
 from lib.world.camera import TRAJECTORY_CUTOFF_S, Intrinsics, camera_intrinsics, root_trajectory
 from lib.world.feet import FOOT_LENGTH_FRACTION, HEEL_BACK_FRACTION, place_feet
@@ -38,6 +39,7 @@ class WorldMotion:
     origin: str = "below the root (pelvis) of the first frame"
     feet: np.ndarray = None     # (F, 4, 3) world, mm: lib.skeleton.FOOT_POINT_NAMES (heels and toes)
     feet_from_keypoints: np.ndarray = None  # (F, 2) bool: the left, right foot placed from 2D foot keypoints
+    implausible: str = ""       # why this motion cannot be a person's (the root faster than a person moves)
 
     @property
     def root(self):
@@ -184,6 +186,7 @@ def world_motions(people, image_size=None, fps=None, height=None, focal=None, fo
         f"the same for every person of the video"
     # the rest pose stands along the world's up: offsets in the world's axes (axes: Y up -> up)
     axes = Z_UP if up == "z" else np.eye(3)
+    limits = [_root_speed_check(person.root, fps) if intrinsics is not None else "" for person in cameras]
     return [WorldMotion(
         joints=_to_world(person.joints, to_world), rotations=to_world[0] @ person.rotations @ axes.T,
         skeleton=person.skeleton.transformed(axes), contacts=contacts, camera_joints=person.joints,
@@ -191,8 +194,23 @@ def world_motions(people, image_size=None, fps=None, height=None, focal=None, fo
         up=up, height_mm=height_mm, height_assumed=height_assumed, intrinsics=intrinsics,
         steps=person.steps + steps, notes=list(notes), first_frame=int(first), origin=origin,
         feet=None if person.feet_px is None else _to_world(feet, to_world),
-        feet_from_keypoints=None if person.feet_px is None else known)
-        for person, (contacts, steps, feet, known), first in zip(cameras, motions_contacts, first_frames)]
+        feet_from_keypoints=None if person.feet_px is None else known, implausible=limit)
+        for person, (contacts, steps, feet, known), first, limit in zip(cameras, motions_contacts, first_frames,
+                                                                        limits)]
+
+
+def _root_speed_check(root, fps):
+    """Why a camera-space root trajectory ``(F, 3)`` (mm) cannot be one person's ('' if it can): it moves faster than
+    :data:`lib.data.plausibility.MAX_ROOT_SPEED_M_S`."""
+    if len(root) < 2:
+        return ""
+    speed = np.linalg.norm(np.diff(root, axis=0), axis=-1) * fps / 1000.0
+    fast = np.flatnonzero(speed > MAX_ROOT_SPEED_M_S)
+    if not len(fast):
+        return ""
+    return (f"the root moves up to {speed.max():.0f} m/s (frames {frame_ranges(fast)} of the person's own, from 0), "
+            f"faster than a person runs ({MAX_ROOT_SPEED_M_S:g} m/s): the track holds two people or wrong detections, "
+            f"or the camera values are wrong")
 
 
 def _orient_ankles(person, feet, height_mm):
