@@ -15,7 +15,6 @@ non-overlapping chunks (and its ``X3D.npy``); the default blends overlapping win
 at chunk borders.
 """
 import argparse
-import json
 import os
 
 import cv2
@@ -23,7 +22,7 @@ import imageio
 import numpy as np
 from tqdm import tqdm
 
-from lib.data.detector import inputs_from_video_or_file, save_detections
+from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file, save_detections
 from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints, pixel_mapping
 from lib.export import write_export
 from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_runtime_arguments, add_window_arguments,
@@ -32,12 +31,14 @@ from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_r
 from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGHT
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
-from lib.utils.outputs import OutputSet, check_output_folder
+from lib.utils.outputs import OutputSet, check_output_folder, write_json
 from lib.utils.vismo import hex2rgb, render_and_save
 from lib.world import add_world_arguments, check_camera, check_world_arguments, world_motions
 from lib.world.angles import motion_angles, plot_angles, write_angles_csv
 
 
+# the files of an infer_wild.py run: a run removes those of an earlier run into its folder that it does not write again
+OWNED_OUTPUTS = ("X3D*", KEYPOINTS_FILE, "overlay.mp4")
 # the offline demo (docs/demo.md); its files ship with the repository, so paths are relative to it
 DEMO = {**DEMO_FILES, "out_path": os.path.join("output", "demo")}
 
@@ -228,7 +229,7 @@ def run(cli):
     if worlds[0] is not None:  # what the world motion assumed and found: the same for everyone of the video
         for note in worlds[0].notes + ([worlds[0].ground.reason] if worlds[0].ground.reason else []):
             print(f"  world: {note}")
-    with OutputSet(cli.out_path) as out:
+    with OutputSet(cli.out_path, owned=OWNED_OUTPUTS, script="infer_wild.py") as out:
         save_detections(out, detections)
         for track, poses, world in zip(tracks, results, worlds):
             mapping = pixel_mapping(track.keypoints, **normalization(cli, video))
@@ -246,8 +247,7 @@ def run(cli):
             doc = x3d_json(poses, track, video, cli, mapping, stride)
             if world_doc is not None:
                 doc["world"] = world_doc
-            with open(out.path(stem + ".json"), "w") as f:
-                json.dump(doc, f)
+            write_json(out.path(stem + ".json"), doc)
         if cli.overlay:
             write_overlay(video, tracks, out.path("overlay.mp4"))
     return report_outputs(out)

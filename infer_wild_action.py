@@ -11,20 +11,19 @@ H36M joint order with the confidence channel in COCO order, a zero second person
 resampled to the config's ``clip_len``, then ``crop_scale`` with ``scale_range_test``.
 """
 import argparse
-import json
 
 import numpy as np
 import torch
 
 from lib.data.dataset_action import NTU60_ACTION_NAMES, make_cam
-from lib.data.detector import inputs_from_video_or_file, save_detections
+from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file, save_detections
 from lib.data.wild_input import (DEFAULT_FPS, DEFAULT_VIDEO_SIZE, WildInputError, add_input_arguments,
                                  coco_order_confidence)
 from lib.inference import (add_precision_argument, load_model, make_model_runner, prepare_device, report_outputs,
                            run_in_batches, sliding_windows)
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_ACTION, load_config
-from lib.utils.outputs import OutputSet, check_output_folder
+from lib.utils.outputs import OutputSet, check_output_folder, write_json
 from lib.utils.utils_data import crop_scale, resample
 
 WINDOW_SECONDS = 3.0  # default window: about the length of an NTU action sample
@@ -118,7 +117,7 @@ def run(cli):
     classes = class_names(cfg.action_classes)
     k = min(cli.top_k, len(classes))
     image_shape = (video.height, video.width) if video.size else DEFAULT_VIDEO_SIZE[::-1]
-    with OutputSet(cli.out_path) as out:
+    with OutputSet(cli.out_path, owned=("action*.json", KEYPOINTS_FILE), script="infer_wild_action.py") as out:
         save_detections(out, detections)
         for track in inputs.tracks:
             motion = ntu_input(track.keypoints, image_shape)
@@ -136,8 +135,7 @@ def run(cli):
             for w in result["windows"]:
                 seconds = f" ({w['seconds'][0]:.1f}-{w['seconds'][1]:.1f} s)" if "seconds" in w else ""
                 print(f"  frames {w['frames'][0]}-{w['frames'][1]}{seconds}: {_format(w['top'])}")
-            with open(out.path(names[track.name]), "w") as f:
-                json.dump(result, f, indent=1)
+            write_json(out.path(names[track.name]), result, indent=1)
     return report_outputs(out)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from scipy.optimize import least_squares
 
-from lib.data.detector import inputs_from_video_or_file, save_detections
+from lib.data.detector import KEYPOINTS_FILE, inputs_from_video_or_file, save_detections
 from lib.data.wild_input import WildInputError, add_input_arguments, normalize_keypoints
 from lib.inference import (add_precision_argument, add_window_arguments, blend_windows, check_window_options,
                            load_model, normalization, plan_windows, prepare_device, report_outputs, run_windows)
@@ -157,7 +157,7 @@ def run(cli):
     device = prepare_device(cli.precision)
     model = load_model(cfg, cli.evaluate, "mesh", device)
     smpl = SMPL(cfg.data_root, batch_size=1).to(device)
-    with OutputSet(cli.out_path) as out:
+    with OutputSet(cli.out_path, owned=("mesh*", KEYPOINTS_FILE), script="infer_wild_mesh.py") as out:
         save_detections(out, detections)
         for track, motion in zip(inputs.tracks, motions):
             verts, joints = mesh_motion(model, smpl, motion, device, cli.clip_len, stride,

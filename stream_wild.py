@@ -32,7 +32,7 @@ from lib.streaming import (METRIC_CALIBRATION_S, NORMALIZATIONS, MetricPoses, Pe
                            run_stream)
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
-from lib.utils.outputs import check_output_folder
+from lib.utils.outputs import check_output_folder, remove_partial_files, strict, write_manifest
 from lib.utils.vismo import Skeleton3DRenderer, pixel2world_vis_motion
 from lib.world import METRIC_OPTIONS, add_metric_arguments, check_world_options
 
@@ -106,7 +106,7 @@ def check_stream_options(cli, maxlen):
     cores = os.cpu_count() or 1
     if not 1 <= cli.threads <= cores:
         raise WildInputError(f"--threads must be between 1 and {cores} (the CPUs of this machine), got {cli.threads}")
-    check_world_options(cli.height, cli.focal, cli.fov)
+    check_world_options(cli.height, cli.focal, cli.fov, center=cli.center)
 
 
 def open_source(cli):
@@ -130,20 +130,36 @@ def open_source(cli):
 
 
 class JsonLines:
-    """One JSON line per pose, each written whole and flushed (a reader sees complete lines only)."""
+    """One JSON line per pose, each written whole and flushed (a reader sees complete lines only). To a file, a line
+    that cannot be written whole (a full disk) is cut off again, so the file ends with the last whole line; the error
+    then says how many lines it holds."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, path=None):
         self.stream = stream
+        self.path = path  # a regular file: written through its descriptor, whole lines or nothing
         self.count = 0
+        self.size = 0
 
     def write(self, frame, pose):
         record = {"frame": int(frame.index), "time": round(float(frame.time), 4)}
         if frame.person is not None:
             record["person"] = frame.person
         record["keypoints_3d"] = np.round(pose.astype(np.float64), 3).tolist()
-        line = json.dumps(record)
-        self.stream.write(line + "\n")
-        self.stream.flush()
+        line = json.dumps(strict(record), allow_nan=False) + "\n"
+        if self.path is None:
+            self.stream.write(line)
+            self.stream.flush()
+        else:
+            data = line.encode()
+            try:
+                written = 0
+                while written < len(data):
+                    written += os.write(self.stream.fileno(), data[written:])
+            except OSError as e:
+                os.ftruncate(self.stream.fileno(), self.size)  # back to the last whole line
+                raise OSError(e.errno, f"{os.strerror(e.errno)}; {self.path} keeps its first {self.count} whole "
+                                       f"lines", self.path) from e
+            self.size += len(data)
         self.count += 1
 
 
@@ -246,8 +262,10 @@ def run(cli, stdout):
               f"frame(s) on {cli.clip_len} frames; {units}; to {target} (Ctrl-C stops)")
         if cli.out_path:  # the file appears only now, after every check
             os.makedirs(cli.out_path, exist_ok=True)
-            stdout = stack.enter_context(open(target, "w"))
-        lines = JsonLines(stdout)
+            stdout = stack.enter_context(open(target, "wb", buffering=0))
+            for name in remove_partial_files(cli.out_path):
+                print(f"removed {name}: a temporary file of an earlier run that was killed")
+        lines = JsonLines(stdout, target if cli.out_path else None)
         write, watch = lines.write, None
         if preview is not None:
             write = lambda frame, pose: (lines.write(frame, pose), preview.pose(frame, pose))  # noqa: E731
@@ -262,6 +280,8 @@ def run(cli, stdout):
             return lines.count
         if stopped():
             print("stopped (Ctrl-C)", file=sys.stderr)
+    if cli.out_path:
+        write_manifest(cli.out_path, [OUTPUT_NAME], "stream_wild.py")
     print(f"Wrote {lines.count} poses to {target}", file=sys.stderr)
     return lines.count
 

@@ -27,10 +27,14 @@ BVH_ROTATION_ORDER = "ZXY"  # scipy's intrinsic order of the channels Zrotation 
 
 
 def parse_export_formats(text):
-    """``"bvh,trc"`` → ``["bvh", "trc"]``; ``"none"`` or ``""`` → ``[]``; an unknown format is an :class:`OptionError`."""
+    """``"bvh,trc"`` → ``["bvh", "trc"]``; ``"none"`` or ``""`` → ``[]``; an unknown format, or ``none`` with
+    others, is an :class:`OptionError`."""
     formats = [f.strip().lower() for f in text.split(",") if f.strip()]
     if formats == ["none"]:
         return []
+    if "none" in formats:
+        raise OptionError(f"--export {text}: 'none' means no files besides X3D_world.npy, so it cannot come with "
+                          f"{', '.join(f for f in formats if f != 'none')}: give 'none' alone, or the formats")
     unknown = [f for f in formats if f not in EXPORT_FORMATS]
     if unknown:
         raise OptionError(f"--export {text}: unknown format {', '.join(unknown)}; choose from "

@@ -317,7 +317,7 @@ class MetricPoses:
 
     def __init__(self, image_size=None, height=None, focal=None, fov=None, center=None,
                  calibration_s=METRIC_CALIBRATION_S):
-        check_world_options(height, focal, fov)
+        check_world_options(height, focal, fov, center=center)
         self.height_mm = 1000.0 * (height if height is not None else DEFAULT_HEIGHT_M)
         self.height_assumed = height is None
         self.intrinsics = camera_intrinsics(image_size, focal, fov, center) if image_size else None

@@ -289,7 +289,7 @@ def test_world_notes_what_is_assumed_and_exports_only_what_is_asked(tmp_path, ca
 def test_no_world_keeps_todays_outputs_and_x3d_npy_is_unchanged(tmp_path):
     common = ["-j", SINGLE, "--clip_len", 20, "--stride", 20, "--size", 1920, 1080, "--fps", 30]
     run(tmp_path / "plain", *common, "--no_world")
-    assert sorted(os.listdir(tmp_path / "plain")) == ["X3D.json", "X3D.mp4", "X3D.npy"]
+    assert sorted(os.listdir(tmp_path / "plain")) == ["X3D.json", "X3D.mp4", "X3D.npy", "manifest.json"]
     assert "world" not in json.load(open(tmp_path / "plain" / "X3D.json"))
     run(tmp_path / "world", *common, "--smooth", "--height", 1.6)
     np.testing.assert_array_equal(np.load(tmp_path / "plain" / "X3D.npy"), np.load(tmp_path / "world" / "X3D.npy"))
@@ -324,3 +324,31 @@ def test_several_people_share_one_world_and_each_covers_their_own_frames(tmp_pat
     assert csv_rows[1].startswith("10,0.333333,") and len(csv_rows) == 36
     trc_rows = (out / "X3D_2.trc").read_text().splitlines()
     assert trc_rows[6].startswith("11\t0.333333\t")
+
+
+def test_a_folder_holds_one_run_and_says_what_it_removed(tmp_path, capsys):
+    """A second run into the same folder removes the first run's outputs that it does not write again (a --no_world
+    run: the world files; a one-person run: the X3D_<id>.* of two people), says so, and lists what it wrote; a killed
+    run's temporary file is removed; files that are not this script's stay."""
+    out = tmp_path / "out"
+    common = ["--clip_len", 20, "--size", 1920, 1080, "--fps", 30]
+    run(out, "-j", TWO, *common)
+    assert (out / "X3D_1.bvh").is_file() and (out / "X3D_2_world.npy").is_file()
+    (out / "notes.txt").write_text("mine")
+    (out / ".X3D.partial-999999999.mp4").write_bytes(b"killed")  # no such process
+    capsys.readouterr()
+    run(out, "-j", TWO, "--focus", 1, "--no_world", *common)
+    printed = capsys.readouterr().out
+    assert not (out / ".X3D.partial-999999999.mp4").exists() and "a temporary file of an earlier run" in printed
+    assert sorted(os.listdir(out)) == ["X3D.json", "X3D.mp4", "X3D.npy", "manifest.json", "notes.txt"]
+    assert "file(s) of an earlier run" in printed and "X3D_1.bvh" in printed
+    manifest = json.load(open(out / "manifest.json"))["runs"]["infer_wild.py"]
+    assert manifest["files"] == ["X3D.json", "X3D.mp4", "X3D.npy"]
+
+
+def test_x3d_json_is_strict_json_for_a_one_frame_input(tmp_path):
+    entries = json.load(open(SINGLE))[:1]
+    run(tmp_path, "-j", write_json(tmp_path / "one.json", entries), "--clip_len", 27, "--size", 1920, 1080, "--fps", 30)
+    text = (tmp_path / "X3D.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in X3D.json"))

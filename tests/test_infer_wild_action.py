@@ -78,7 +78,7 @@ def test_input_is_prepared_as_the_ntu_data():
 def test_one_result_per_person(tiny_action_model, tmp_path):
     config, checkpoint = tiny_action_model
     infer_wild_action.main(["--config", config, "-e", checkpoint, "-j", TWO, "-o", str(tmp_path)])
-    assert sorted(os.listdir(tmp_path)) == ["action_1.json", "action_2.json"]
+    assert sorted(os.listdir(tmp_path)) == ["action_1.json", "action_2.json", "manifest.json"]
 
 
 def test_embedding_config_is_refused(tiny_action_model, tmp_path):

@@ -36,7 +36,8 @@ def poses_of(lines):
 
 def test_writes_one_json_line_per_frame_as_the_lifter_emits_them(tmp_path):
     assert stream_wild.main(BASE + ["-j", SINGLE, "-o", str(tmp_path), "--lookahead", "5", "--hop", "2"]) == 0
-    assert os.listdir(tmp_path) == ["X3D.jsonl"]
+    assert sorted(os.listdir(tmp_path)) == ["X3D.jsonl", "manifest.json"]
+    assert json.load(open(tmp_path / "manifest.json"))["runs"]["stream_wild.py"]["files"] == ["X3D.jsonl"]
     lines = read_lines(tmp_path / "X3D.jsonl")
     assert [line["frame"] for line in lines] == list(range(45))
     assert [line["time"] for line in lines] == [round(t / 30, 4) for t in range(45)]
@@ -211,3 +212,23 @@ def test_several_people_stream_each_as_they_would_alone(tmp_path):
         mine = [line for line in lines if line["person"] == person]
         assert [line["frame"] for line in mine] == [line["frame"] for line in alone]
         np.testing.assert_allclose(poses_of(mine), poses_of(alone), atol=1e-3)
+
+
+def test_a_full_disk_keeps_whole_lines_and_is_one_error(tmp_path, monkeypatch):
+    """The disk fills up in the middle of a line: the file keeps its whole lines, and the run ends with the disk-full
+    error (lib.utils.cli.run_cli prints it as one line)."""
+    import errno
+    real_write, written = os.write, []
+
+    def filling(fd, data):
+        if len(written) == 5:  # the sixth line finds the disk full after a few bytes
+            real_write(fd, data[:7])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(len(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(stream_wild.os, "write", filling)
+    with pytest.raises(OSError) as caught:
+        stream_wild.main(BASE + ["-j", SINGLE, "-o", str(tmp_path), "--lookahead", "0"])
+    assert caught.value.errno == errno.ENOSPC and "keeps its first 5 whole lines" in str(caught.value)
+    assert len(read_lines(tmp_path / "X3D.jsonl")) == 5

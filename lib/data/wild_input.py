@@ -8,6 +8,7 @@ fills the frames where a person is missing and normalises them as the original
 whose message says what is wrong and how to fix it. See ``docs/inference.md``.
 """
 import json
+import math
 import os
 import re
 from collections import Counter, OrderedDict
@@ -459,7 +460,10 @@ def read_video_info(path):
                              ) from e
     capture = cv2.VideoCapture(path)
     n_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+    if not (math.isfinite(fps) and fps > 0):  # imageio reads "1k" (1000 fps) as 0: OpenCV's container rate instead
+        fps = float(capture.get(cv2.CAP_PROP_FPS)) if capture.isOpened() else 0.0
     capture.release()
+    fps = fps if math.isfinite(fps) and fps > 0 else None
     if n_frames <= 0:  # no frame count in the container: count by decoding
         import imageio_ffmpeg
         n_frames = imageio_ffmpeg.count_frames_and_secs(path)[0]

@@ -5,6 +5,7 @@ with ``run_cli(main)`` under ``if __name__ == "__main__"``. A user error is prin
 ``error: <message>`` on stderr and the exit code is 2; ``--debug`` or ``MOTIONBERT_DEBUG=1``
 shows the traceback instead. Anything else (a bug) keeps Python's traceback.
 """
+import errno
 import os
 import sys
 
@@ -16,6 +17,9 @@ from lib.utils.malloc import keep_freed_memory
 DEBUG_ENV = "MOTIONBERT_DEBUG"
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+
+# a disk (or quota, or file size limit) that is full: one line, like a user error
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 # Besides UserError: what the standard library and PyYAML raise for a user's path or YAML file.
 USER_ERRORS = (UserError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError,
@@ -55,6 +59,13 @@ def run_cli(main, argv=None):
         if debug_requested(argv):
             raise
         print(f"error: {one_line(e)}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_USER_ERROR)
+    except OSError as e:
+        if e.errno not in DISK_FULL or debug_requested(argv):
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"error: the disk is full{where} ({os.strerror(e.errno)}): free some space or write elsewhere; "
+              f"nothing partial was left", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         if debug_requested(argv):

@@ -127,12 +127,12 @@ def world_motions(people, image_size=None, fps=None, height=None, focal=None, fo
     the floor below the first person's first root) keep their distances to each other. ``names``: how the notes
     call the people (default 0, 1, ...).
     """
-    check_world_options(height, focal, fov, up, pitch)
+    check_world_options(height, focal, fov, up, pitch, center)
     names = list(range(len(people))) if names is None else list(names)
     first_frames = [0] * len(people) if first_frames is None else list(first_frames)
     people = [tuple(person) + (None,) * (3 - len(person)) for person in people]
     notes = []
-    if fps is None:
+    if not fps:
         fps = 25.0
         notes.append("fps unknown: 25 assumed (give --vid_path or --fps)")
     height_assumed = height is None

@@ -13,10 +13,13 @@ UP_AXES = ("y", "z")
 PITCH_RANGE_DEG = (-60.0, 89.0)
 
 
-def check_world_options(height=None, focal=None, fov=None, up="y", pitch=None):
+def check_world_options(height=None, focal=None, fov=None, up="y", pitch=None, center=None):
     """Raise :class:`OptionError` for a height outside 0.5-2.5 m, a focal length or field of view that is
     not positive (fov < 180°), both of them, an unknown up axis, or a pitch outside :data:`PITCH_RANGE_DEG`
     (the ranges that depend on the image size: ``lib.world.camera.check_camera``)."""
+    if center is not None and not all(math.isfinite(c) for c in center):
+        raise OptionError(f"--center is the principal point in pixels and must be two finite numbers; got "
+                          f"{' '.join(f'{c:g}' for c in center)}")
     if pitch is not None and not (math.isfinite(pitch) and PITCH_RANGE_DEG[0] <= pitch <= PITCH_RANGE_DEG[1]):
         raise OptionError(f"--pitch is the camera's pitch in degrees, positive looking down, between "
                           f"{PITCH_RANGE_DEG[0]:g} and {PITCH_RANGE_DEG[1]:g}; got {pitch:g}")
@@ -81,5 +84,5 @@ def check_world_arguments(cli):
             raise OptionError(f"--no_world writes no world motion, so {', '.join(given)} would do nothing: "
                               f"drop them or --no_world")
         return None
-    check_world_options(cli.height, cli.focal, cli.fov, cli.up, cli.pitch)
+    check_world_options(cli.height, cli.focal, cli.fov, cli.up, cli.pitch, cli.center)
     return list(EXPORT_FORMATS) if cli.export is None else parse_export_formats(cli.export)

@@ -226,10 +226,11 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
                        tracker.splits, unconfirmed, video_path)
 
 
-def default_min_track_frames(fps):
-    """The built-in detector's ``--min_track_frames`` default: :data:`MIN_TRACK_S` of video, at least
-    :data:`lib.data.tracking.CONFIRM_FRAMES` frames."""
-    return max(CONFIRM_FRAMES, int(round(MIN_TRACK_S * (fps or 30.0))))
+def default_min_track_frames(fps, n_frames):
+    """The built-in detector's ``--min_track_frames`` default: :data:`MIN_TRACK_S` of video, but at most half the
+    video (a short clip of a fast camera keeps its people), and at least :data:`lib.data.tracking.CONFIRM_FRAMES`
+    frames."""
+    return max(CONFIRM_FRAMES, min(int(round(MIN_TRACK_S * (fps or 30.0))), n_frames // 2))
 
 
 def inputs_from_video_or_file(opts):
@@ -264,11 +265,14 @@ def inputs_from_video_or_file(opts):
     check_output_folder(opts.out_path, [KEYPOINTS_FILE])  # before the work
     detections = detect(opts.vid_path, max_people if max_people is not None else DEFAULT_MAX_PEOPLE)
     print(detections.summary())
-    min_frames = opts.min_track_frames or default_min_track_frames(detections.fps)
+    min_frames = opts.min_track_frames or default_min_track_frames(detections.fps, detections.n_frames)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, KEYPOINTS_FILE)
         detections.save(path)
-        inputs = load_wild_inputs(path, opts.vid_path, KEYPOINT_FORMAT, opts.focus, min_frames=min_frames)
+        try:
+            inputs = load_wild_inputs(path, opts.vid_path, KEYPOINT_FORMAT, opts.focus, min_frames=min_frames)
+        except WildInputError as e:  # name what the user knows, not the temporary file
+            raise WildInputError(str(e).replace(path, f"the people detected in {opts.vid_path}")) from e
     inputs.format_reason = "the built-in detector's keypoints"
     inputs.detections.path = os.path.join(opts.out_path, KEYPOINTS_FILE)
     detections.kept = [t.track_id for t in inputs.tracks]
