@@ -233,7 +233,7 @@ def run(cli, stdout):
     """Stream as ``cli`` says; the poses go to ``DIR/X3D.jsonl`` or ``stdout``. Returns the number written."""
     cfg = load_config(cli.config, INFER_POSE3D)
     check_stream_options(cli, cfg.maxlen)
-    if cli.out_path:
+    if cli.out_path is not None:  # (an empty one is refused, not taken for stdout)
         check_output_folder(cli.out_path, [OUTPUT_NAME])
     with contextlib.ExitStack() as stack:
         preview = Preview() if cli.preview else None

@@ -7,7 +7,11 @@
 For each case it checks that the script exits non-zero without a traceback, that the last line
 on stderr is one ``error: ...`` line naming the offending file or option (each expected text
 must be in it), and that nothing partial is left: the output paths of the case do not exist
-afterwards (or, for an output folder that existed before, its contents are unchanged).
+afterwards (or, for an output folder that existed before, its contents are unchanged). A case
+that must succeed instead (``succeeds``: unusual input that is handled, with a warning, a split, or
+valid output) must exit 0 without a traceback, print each expected text (stdout or stderr), and
+pass its ``check`` of the outputs. The cases of tests/audit_trust.py (merged people, impossible
+camera values, suspect keypoints, stale files, full disks, ...) are part of it.
 tests/test_audit_bad_inputs.py runs this.
 """
 import argparse
@@ -25,6 +29,8 @@ REPO = os.path.dirname(HERE)
 for path in (HERE, REPO):
     if path not in sys.path:
         sys.path.insert(0, path)
+
+import audit_trust  # noqa: E402  (the cases of issue 26: tests/audit_trust.py)
 
 WILD = os.path.join(REPO, "tests", "fixtures", "tasks", "wild")
 POSE_CONFIG = os.path.join(WILD, "infer_single_flip_norm.yaml")
@@ -45,6 +51,9 @@ class Case:
     fast: bool = False     # part of the default test suite
     skip: str = None       # why it cannot run here
     env: dict = field(default_factory=dict)  # environment variables of the run
+    succeeds: bool = False  # exit 0 expected; ``expect`` texts anywhere in stdout/stderr
+    check: object = None   # succeeds: a function of nothing returning a list of problems with the outputs
+    file_limit: int = None  # bytes a file may grow to (RLIMIT_FSIZE): a full disk
 
 
 def _write(path, data):
@@ -220,6 +229,7 @@ def build_inputs(tmp):
     shutil.copytree(os.path.join(REPO, "tests", "fixtures", "tasks", "smpl_chumpy"), mesh_root / "smpl")
     f["mesh_train_cfg_nodt"] = test_train_mesh.write_config(mesh_root / "smpl", "nodt", dt_file_pw3d="nope.pkl",
                                                             dt_file_h36m="nope.pkl", dt_file_coco="nope.pkl")
+    f.update(audit_trust.build_inputs(tmp))
     return f
 
 
@@ -552,6 +562,7 @@ def cases(f, tmp):
     tool("prepare_demo_data/examples_under_file", ["--output", out("demo.pkl"), "--examples-dir",
                                                    os.path.join(f["file"], "ex")], ["--examples-dir", "a_file"],
          outputs=[out("demo.pkl")])
+    c += audit_trust.cases(f, tmp, Case)
     return c
 
 
@@ -564,16 +575,37 @@ def _listing(folder):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else None
 
 
+def _limit_file_size(limit):
+    """A pre-exec function: files may grow to ``limit`` bytes (beyond, writes fail as on a full disk)."""
+    def apply():
+        import resource
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
 def run_case(case, cwd):
     """``(ok, problems, error line)`` of one case."""
     before = {folder: _listing(folder) for folder in case.folders}
     env = {k: v for k, v in os.environ.items() if k != "MOTIONBERT_DEBUG"}
     env.update(OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", **case.env)
     result = subprocess.run([sys.executable, os.path.join(REPO, case.script)] + [str(a) for a in case.argv],
-                            capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+                            capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+                            preexec_fn=_limit_file_size(case.file_limit) if case.file_limit else None)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     last = lines[-1] if lines else ""
     problems = []
+    if case.succeeds:
+        printed = result.stdout + result.stderr
+        if result.returncode != 0:
+            problems.append(f"exit code {result.returncode}: {last[:300]!r}")
+        if "Traceback (most recent call last)" in result.stderr:
+            problems.append("traceback on stderr")
+        problems += [f"{text!r} not printed" for text in case.expect if text not in printed]
+        problems += case.check() if case.check is not None and result.returncode == 0 else []
+        return not problems, problems, last
+    problems += case.check() if case.check is not None else []
     if result.returncode == 0:
         problems.append("exit code 0")
     if "Traceback (most recent call last)" in result.stderr:

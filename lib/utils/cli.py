@@ -64,8 +64,8 @@ def run_cli(main, argv=None):
         if e.errno not in DISK_FULL or debug_requested(argv):
             raise
         where = f" writing {e.filename}" if e.filename else ""
-        print(f"error: the disk is full{where} ({os.strerror(e.errno)}): free some space or write elsewhere; "
-              f"nothing partial was left", file=sys.stderr, flush=True)
+        print(f"error: the disk is full{where} ({e.strerror or os.strerror(e.errno)}): free some space or write "
+              f"elsewhere; nothing partial was left", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_USER_ERROR)
     except KeyboardInterrupt:
         if debug_requested(argv):

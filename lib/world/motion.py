@@ -7,7 +7,7 @@ from lib.data.plausibility import MAX_ROOT_SPEED_M_S, frame_ranges
 from lib.skeleton import EYES, FOOT_POINT_NAMES, HEAD_TOP, JOINT_NAMES, PARENTS, ROOT
 from lib.world.camera import TRAJECTORY_CUTOFF_S, Intrinsics, camera_intrinsics, root_trajectory
 from lib.world.feet import FOOT_LENGTH_FRACTION, HEEL_BACK_FRACTION, place_feet
-from lib.world.ground import Z_UP, GroundFit, fit_ground, foot_contacts, initial_up, sole_points, world_frame
+from lib.world.ground import Z_UP, GroundFit, _speed, fit_ground, foot_contacts, initial_up, sole_points, world_frame
 from lib.world.options import DEFAULT_HEIGHT_M, check_world_options
 from lib.world.skeleton import (ANKLE_HEIGHT_FRACTION, FEET, SMOOTH_ORDER, SMOOTH_WINDOW_S, Skeleton, _normalize,
                                 _shortest_rotation, fit_skeleton, forward_kinematics, metric_scale, smooth_poses,
@@ -201,10 +201,10 @@ def world_motions(people, image_size=None, fps=None, height=None, focal=None, fo
 
 def _root_speed_check(root, fps):
     """Why a camera-space root trajectory ``(F, 3)`` (mm) cannot be one person's ('' if it can): it moves faster than
-    :data:`lib.data.plausibility.MAX_ROOT_SPEED_M_S`."""
+    :data:`lib.data.plausibility.MAX_ROOT_SPEED_M_S`, measured over ±0.1 s (``lib.world.ground._speed``)."""
     if len(root) < 2:
         return ""
-    speed = np.linalg.norm(np.diff(root, axis=0), axis=-1) * fps / 1000.0
+    speed = _speed(root, fps) / 1000.0  # over +-0.1 s: a root that jumps makes that whole span too fast
     fast = np.flatnonzero(speed > MAX_ROOT_SPEED_M_S)
     if not len(fast):
         return ""
