@@ -419,27 +419,34 @@ def draw_polylines(image, polylines, color):
         cv2.polylines(image, [_fixed_point(line)], False, color, 1, cv2.LINE_AA, _SHIFT)
 
 
-def draw_solids(image, solids):
+def draw_solids(image, solids, antialias=True, outline_shade=0.55, offset=(0, 0)):
     """Draw flat-coloured ``solids`` with a darker outline on ``image`` (in place), in the order given:
     far to near, the painter's algorithm.
 
     A solid is ``(kind, pixels (n, 2), radius_px, rgb)``: ``'sphere'``, a disc of ``radius_px`` around
     ``pixels[0]``; ``'capsule'``, the segment ``pixels[0]``-``pixels[1]`` drawn ``2 * radius_px`` wide;
-    ``'box'``, the convex hull of its projected corners ``pixels``.
+    ``'box'``, the convex hull of its projected corners ``pixels``. The outline is the colour times
+    ``outline_shade``. For label masks: ``antialias=False`` draws hard (8-connected) edges and
+    ``outline_shade=1`` gives the outline the solid's own colour, so that a solid sets its pixels to exactly
+    its colour (a colour may be a 1-tuple on a one-channel image). ``offset`` (whole pixels, x, y) is
+    subtracted from every position after the rounding to sub-pixel fixed point, so that a crop drawn
+    with its corner as ``offset`` gets exactly the pixels of the full image.
     """
+    line_type = cv2.LINE_AA if antialias else cv2.LINE_8
+    shift = np.array(offset, dtype=np.int32) << _SHIFT
     for kind, pixels, radius, color in solids:
-        outline = tuple(int(c * 0.55) for c in color)
-        fixed = _fixed_point(pixels)
+        outline = tuple(int(c * outline_shade) for c in color)
+        fixed = _fixed_point(pixels) - shift
         if kind == "box":
             hull = cv2.convexHull(fixed)
-            cv2.fillConvexPoly(image, hull, color, cv2.LINE_AA, _SHIFT)
-            cv2.polylines(image, [hull], True, outline, 1, cv2.LINE_AA, _SHIFT)
+            cv2.fillConvexPoly(image, hull, color, line_type, _SHIFT)
+            cv2.polylines(image, [hull], True, outline, 1, line_type, _SHIFT)
         elif kind == "capsule":
             for paint, width in ((outline, 2 * radius + 2), (color, 2 * radius)):
-                cv2.line(image, tuple(fixed[0]), tuple(fixed[1]), paint, max(1, round(width)), cv2.LINE_AA, _SHIFT)
+                cv2.line(image, tuple(fixed[0]), tuple(fixed[1]), paint, max(1, round(width)), line_type, _SHIFT)
         elif kind == "sphere":
             radius_fixed = round(radius * (1 << _SHIFT))
-            cv2.circle(image, tuple(fixed[0]), radius_fixed + (1 << _SHIFT), outline, -1, cv2.LINE_AA, _SHIFT)
-            cv2.circle(image, tuple(fixed[0]), radius_fixed, color, -1, cv2.LINE_AA, _SHIFT)
+            cv2.circle(image, tuple(fixed[0]), radius_fixed + (1 << _SHIFT), outline, -1, line_type, _SHIFT)
+            cv2.circle(image, tuple(fixed[0]), radius_fixed, color, -1, line_type, _SHIFT)
         else:
             raise ValueError(f"unknown solid '{kind}' (expected 'sphere', 'capsule' or 'box')")
