@@ -14,7 +14,7 @@ What it measures (docs/performance.md explains the figures):
   fp32 and ``--amp`` bf16), each against the **original-style computation** of spec 01 §2-3
   (:func:`original_style_forward`: explicit ``softmax(q kᵀ·scale) v``, the original's permutes and
   separate ops, same weights; its outputs are checked against the project's), timed in turn in
-  one process with glibc's default malloc (median and best of ``--repeat`` runs after a warm-up),
+  one process with glibc's default malloc (``--rounds`` rounds after a warm-up),
   with the targets of issue 15 beside the results;
 * what ``lib/utils/malloc.py`` (applied by every script) adds: project inference in fresh processes
   with glibc's default malloc and with freed memory kept, seconds and page faults per clip;
@@ -26,12 +26,14 @@ What it measures (docs/performance.md explains the figures):
 * the accuracy of bf16 and int8: relative deviation from fp32 on random models, the demo model
   and the pose3d fixture models, and the P1 change of the fixture evaluation.
 
-The machine's load average is printed: on a shared machine, compare the ratios of one run.
+Every comparison runs its computations in turn (A, B, A, B, ...) over ``--rounds`` rounds, in one process or in
+alternating fresh processes, and gives the median, the min-max and the ratio round by round. The machine, its
+load before and after, and the busy rule are those of ``lib/utils/benchmark.py``: a timing run on a busy machine
+is refused unless ``--allow-busy``, which marks every figure taken under load.
 """
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -54,6 +56,7 @@ TARGETS = {  # issue 15, as (speed-up over the original-style computation, max m
     "train_bf16": (3.0, None), "video_bf16": 3.0}
 PEAK_DTYPES = {"fp32": "float32", "bf16": "bfloat16"}  # precision -> torch dtype of the peak
 OUTPUT_TOLERANCE = 1e-5  # original-style vs project outputs (fp32)
+PEAK_ROUNDS = 5  # rounds of each Linear kernel at each shape for the peak (the fastest counts)
 
 
 # ------------------------------------------------------------------ the original-style computation
@@ -111,22 +114,7 @@ def original_style_forward(p, x, heads, eps=1e-6):
     return F.linear(x, p["head.weight"], p["head.bias"])
 
 
-# ------------------------------------------------------------------ machine, FLOPs, peak
-
-def cpu_description():
-    """``(model name, flags)`` of the CPU (Linux: /proc/cpuinfo)."""
-    try:
-        info = open("/proc/cpuinfo").read()
-        name = next(line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name"))
-        flags = set(next(line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")))
-    except (OSError, StopIteration):
-        name, flags = platform.processor() or platform.machine(), set()
-    return name, flags
-
-
-def _load():
-    return "load average %.2f / %.2f / %.2f (1, 5, 15 min)" % os.getloadavg()
-
+# ------------------------------------------------------------------ FLOPs, peak
 
 def _model(name, seed=0, threads=0):
     import torch
@@ -149,16 +137,6 @@ def clip_flops(model, cfg, frames):
     with torch.no_grad(), counter:
         original_style_forward(model.state_dict(), x, cfg.num_heads)
     return counter.get_total_flops()
-
-
-def _best_time(fn, repeat=5):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def _peak_operands(model, cfg, frames, precision):
@@ -189,14 +167,18 @@ def matmul_peak(model, cfg, frames):
     rate at the backbone's Linear shapes (one clip's tokens) of each of :func:`_peak_kernels`; the peak is the
     faster."""
     import torch
+
+    from lib.utils.benchmark import time_in_turn
     kernels, result = _peak_kernels(), {}
     for precision, dtype in PEAK_DTYPES.items():
         operands, flops = _peak_operands(model, cfg, frames, precision)
         seconds = dict.fromkeys(kernels, 0.)
         with torch.inference_mode():
             for x, w, b in operands:
-                for name, kernel in kernels.items():
-                    seconds[name] += _best_time(lambda: kernel(x, w, b))
+                rounds = time_in_turn({name: (lambda k=kernel: k(x, w, b)) for name, kernel in kernels.items()},
+                                      PEAK_ROUNDS)
+                for name in kernels:  # a peak: the fastest round
+                    seconds[name] += rounds.spread(name).low
         rates = {k: flops / s / 1e9 for k, s in seconds.items()}
         result[dtype] = (max(rates.values()), rates)
     return result
@@ -204,7 +186,7 @@ def matmul_peak(model, cfg, frames):
 
 def peak_in_turn(model, cfg, frames, precision, peak):
     """A function running the four Linear shapes once through the faster kernel of ``peak`` (:func:`matmul_peak`)
-    for ``precision``, and its FLOPs: timed in turn with the clips (:func:`time_in_turn`), it gives each turn's
+    for ``precision``, and its FLOPs: timed in turn with the clips (``time_in_turn``), it gives each turn's
     bound at the machine's speed of that moment, which varies on a shared machine."""
     import torch
     rates = peak[PEAK_DTYPES[precision]][1]
@@ -219,19 +201,6 @@ def peak_in_turn(model, cfg, frames, precision, peak):
 
 
 # ------------------------------------------------------------------ timing in one process
-
-def time_in_turn(fns, repeat):
-    """``{name: [seconds, ...]}``: every function once as warm-up, then all of them in turn ``repeat`` times."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return times
-
 
 def inference_fns(model, params, cfg, x, precision):
     import torch
@@ -271,41 +240,44 @@ def original_training_step(model, cfg, x, precision):
                          precision)
 
 
-def table_measurements(name, frames, train_batch, repeat, skip, peak):
-    """Times of the original-style computation and the project (Lite table), in one process."""
+def table_measurements(name, frames, train_batch, rounds, skip, peak, run):
+    """The original-style computation and the project (Lite table) timed in turn in one process over ``rounds``
+    rounds with ``run``'s load checks: ``(max abs output difference, {measurement: Rounds}, {measurement: FLOPs of
+    its peak products})``. The training measurement times the original's fp32 step (the baseline of both training
+    rows: the original had no mixed precision) and the project's fp32 and ``--amp`` bf16 steps in the same rounds."""
     import torch
+
+    from lib.utils.benchmark import time_in_turn
     model, cfg = _model(name)
     model.eval()
     params = {k: v.detach() for k, v in model.state_dict().items()}
     x = torch.randn(1, frames, cfg.num_joints, 3, generator=torch.Generator().manual_seed(1))
     original, project = inference_fns(model, params, cfg, x, "fp32")
     check = float((original() - project()).abs().max())
-    rows = {}
+    rows, peak_flops = {}, {}
     for precision in ("fp32", "bf16", "int8"):
         if "infer" in skip or precision in skip:
             continue
         print(f"timing {MODELS[name][0]} inference {precision} ...", file=sys.stderr, flush=True)
         if precision == "int8":  # no int8 in the original: its fp32 is the baseline, and no bound
             rows["infer_int8"] = time_in_turn({"original": inference_fns(model, params, cfg, x, "fp32")[0],
-                                               "project": inference_fns(model, params, cfg, x, "int8")[1]}, repeat)
+                                               "project": inference_fns(model, params, cfg, x, "int8")[1]}, rounds,
+                                              run)
             continue
         original, project = inference_fns(model, params, cfg, x, precision)
-        products, peak_flops = peak_in_turn(model, cfg, frames, precision, peak)
+        products, peak_flops[f"infer_{precision}"] = peak_in_turn(model, cfg, frames, precision, peak)
         rows[f"infer_{precision}"] = time_in_turn({"original": original, "project": project, "peak": products},
-                                                  repeat)
-        rows[f"infer_{precision}"]["peak_flops"] = peak_flops
+                                                  rounds, run)
     if "train" not in skip:
+        print(f"timing {MODELS[name][0]} training ...", file=sys.stderr, flush=True)
         xt = torch.randn(train_batch, frames, cfg.num_joints, 3, generator=torch.Generator().manual_seed(3))
-        for precision in ("fp32", "bf16"):
-            if precision == "bf16" and "bf16" in skip:
-                continue
-            print(f"timing {MODELS[name][0]} training {precision} ...", file=sys.stderr, flush=True)
-            fns = {"project": training_step(model.train(), list(model.parameters()), xt, precision)}
-            if precision == "fp32":  # the original had no mixed precision: its fp32 step is the baseline of both
-                fns["original"] = original_training_step(model, cfg, xt, "fp32")
-            rows[f"train_{precision}"] = time_in_turn(fns, max(2, repeat // 2))
-            model.eval()
-    return check, rows
+        steps = {"original": original_training_step(model, cfg, xt, "fp32"),
+                 "project fp32": training_step(model.train(), list(model.parameters()), xt, "fp32")}
+        if "bf16" not in skip:
+            steps["project bf16"] = training_step(model, list(model.parameters()), xt, "bf16")
+        rows["train"] = time_in_turn(steps, rounds, run)
+        model.eval()
+    return check, rows, peak_flops
 
 
 # ------------------------------------------------------------------ cases in fresh processes
@@ -422,16 +394,6 @@ def run_in_subprocess(case):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def cases_in_turn(cases, rounds):
-    """``{key: [result of each round]}``: every case of ``cases`` (``{key: case}``) in a fresh process
-    (:func:`run_in_subprocess`), all of them in turn, ``rounds`` times (the machine's speed drifts)."""
-    results = {key: [] for key in cases}
-    for _ in range(rounds):
-        for key, case in cases.items():
-            results[key].append(run_in_subprocess(case))
-    return results
-
-
 def today_tree(commit):
     """The lib/ and configs/ of ``commit`` (the code before issue 15) in a temporary folder, or None without git."""
     folder = tempfile.mkdtemp(prefix="bench_today_")
@@ -506,76 +468,95 @@ def precision_accuracy(lows, models, frames):
 
 # ------------------------------------------------------------------ report
 
-def _markdown(header, rows):
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
-    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
-
-
-def _stats(times):
-    return statistics.median(times), min(times)
+TABLE_ROWS = (  # row, label, its measurement of table_measurements, the baseline's and the project's names in it
+    ("infer_fp32", "fp32 inference, batch 1 (s/clip)", "infer_fp32", "original", "project"),
+    ("infer_bf16", "bf16 inference, batch 1 (s/clip)", "infer_bf16", "original", "project"),
+    ("infer_int8", "int8 inference, batch 1 (s/clip; vs original fp32)", "infer_int8", "original", "project"),
+    ("train_fp32", "training step, batch 2, fp32 (s)", "train", "original", "project fp32"),
+    ("train_bf16", "training step, batch 2, --amp bf16 (s)", "train", "original", "project bf16"))
 
 
 def _met(ok):
     return "yes" if ok else "no"
 
 
-def turn_bound(times, flops):
-    """``(bound, project / bound)`` of an inference row timed with :func:`peak_in_turn`: the bound of each turn is
-    the clip's FLOPs at the rate the products ran in that turn; medians over the turns."""
-    bounds = [flops * t / times["peak_flops"] for t in times["peak"]]
-    return statistics.median(bounds), statistics.median(p / b for p, b in zip(times["project"], bounds))
-
-
-def format_main_table(rows, flops, amx, title):
-    """The issue's table: original-style vs project, the targets, the FLOP bounds."""
-    lines = []
-    for key, label in (("infer_fp32", "fp32 inference, batch 1 (s/clip)"),
-                       ("infer_bf16", "bf16 inference, batch 1 (s/clip)"),
-                       ("infer_int8", "int8 inference, batch 1 (s/clip; vs original fp32)"),
-                       ("train_fp32", "training step, batch 2, fp32 (s)"),
-                       ("train_bf16", "training step, batch 2, --amp bf16 (s)")):
-        if key not in rows:
+def table_figures(rows, peak_flops, flops, amx):
+    """The issue's table as figures, ``[{row, label, original, project, speedup, bound, per_bound, target, met,
+    under_load}, ...]`` (Spreads: median and min-max over the rounds; the speed-up and project / bound round by
+    round). The bound of a round is the clip's FLOPs at the rate the peak products ran in that round; the targets
+    are checked on the medians."""
+    from lib.utils.benchmark import Spread
+    figures = []
+    for key, label, measurement, baseline, project in TABLE_ROWS:
+        rounds = rows.get(measurement)
+        if rounds is None or project not in rounds.values:
             continue
-        times = rows[key]
-        baseline = times.get("original", rows.get("train_fp32", {}).get("original"))
-        project, project_best = _stats(times["project"])
-        original = _stats(baseline)[0] if baseline else float("nan")
-        speedup = original / project
+        figure = dict(row=key, label=label, original=rounds.spread(baseline), project=rounds.spread(project),
+                      speedup=rounds.ratio(baseline, project), bound=None, per_bound=None,
+                      under_load=any(rounds.under_load))
         precision = key.split("_")[1]
         checks, target = [], []
-        if key == "infer_int8":  # no target: the issue's optional path
-            bound_cells = ["", ""]
-        elif key.startswith("infer"):
+        if key.startswith("infer") and key != "infer_int8":  # int8: the issue's optional path, no target
             min_speedup, max_bound = TARGETS["bf16_amx" if precision == "bf16" and amx else precision]
-            bound, ratio = turn_bound(times, flops)
+            bounds = [flops * t / peak_flops[key] for t in rounds.values["peak"]]
+            figure["bound"] = Spread.of(bounds, figure["under_load"])
+            figure["per_bound"] = Spread.of([p / b for p, b in zip(rounds.values[project], bounds)],
+                                            figure["under_load"])
             if min_speedup:
                 target.append(f">= {min_speedup}x")
-                checks.append(speedup >= min_speedup)
+                checks.append(figure["speedup"].median >= min_speedup)
             target.append(f"<= {max_bound}x bound")
-            checks.append(ratio <= max_bound)
-            bound_cells = [f"{bound:.3f}", f"{ratio:.2f}x"]
-        else:
-            min_speedup = TARGETS[key][0]
-            target.append(f">= {min_speedup}x")
-            checks.append(speedup >= min_speedup)
-            bound_cells = ["", ""]
-        lines.append([label, f"{original:.3f}", f"{project:.3f} (best {project_best:.3f})", f"{speedup:.2f}x",
-                      " and ".join(target)] + bound_cells + [_met(all(checks)) if checks else ""])
-    return _markdown([f"{title}", "original-style", "this project", "speed-up", "target",
-                      "bound (s)", "project / bound", "met"], lines)
+            checks.append(figure["per_bound"].median <= max_bound)
+        elif key.startswith("train"):
+            target.append(f">= {TARGETS[key][0]}x")
+            checks.append(figure["speedup"].median >= TARGETS[key][0])
+        figure.update(target=" and ".join(target), met=_met(all(checks)) if checks else "")
+        figures.append(figure)
+    return figures
+
+
+def format_main_table(figures, title):
+    """The issue's table: original-style vs project, the targets, the FLOP bounds."""
+    from lib.utils.benchmark import format_table, mark
+    lines = [[mark(f["label"], f["under_load"]), f["original"].cell(), f["project"].cell(), f["speedup"].cell(2, "x"),
+              f["target"], f["bound"].cell() if f["bound"] else "",
+              f["per_bound"].cell(2, "x") if f["per_bound"] else "", f["met"]] for f in figures]
+    return format_table([f"{title}", "original-style", "this project", "speed-up", "target", "bound (s)",
+                         "project / bound", "met"], lines)
+
+
+def as_json(value):
+    """Figures for the JSON file: Spreads as their median, min, max, rounds and load mark."""
+    from lib.utils.benchmark import Spread
+    if isinstance(value, Spread):
+        return value.as_dict()
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_json(v) for v in value]
+    return value
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--case" in argv:  # one measurement in this fresh process (run_in_subprocess)
+        print(json.dumps(run_case(json.loads(argv[argv.index("--case") + 1]))))
+        return 0
+    # here, not at the top: a --case process may run another tree's lib (--today), which has no such module
+    from lib.utils.benchmark import (BenchmarkRun, add_timing_arguments, format_table, in_turn, mark,
+                                     positive_int)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="lite", choices=sorted(MODELS), help="model of the main table")
     parser.add_argument("--video-models", default="lite,full", help="comma list of: lite, full")
     parser.add_argument("--frames", type=int, default=243)
     parser.add_argument("--train-batch", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (after a warm-up)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="timed runs in each fresh process of the malloc (clips) and video (lifts: half as many) "
+                             "comparisons, after a warm-up; a round's figure is their median")
     parser.add_argument("--video-frames", type=int, default=600, help="length of the synthetic whole video")
-    parser.add_argument("--video-rounds", type=int, default=2,
-                        help="fresh processes per code version and video case (taking turns)")
+    parser.add_argument("--video-rounds", type=positive_int, default=None,
+                        help="rounds of fresh processes of the malloc and video comparisons, taking turns (default: "
+                             "--rounds)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--today", default=TODAY, help="git commit of the code before issue 15 (for the video "
                                                        "and memory comparisons)")
@@ -584,56 +565,61 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="only print per-operator profiles of one Lite "
                                                                "clip (original-style, --today, project)")
     parser.add_argument("--json", help="also write the raw results to this file")
-    parser.add_argument("--case", help=argparse.SUPPRESS)
+    add_timing_arguments(parser, what="the original-style computation and the project (the main table; also the "
+                                      "fresh processes of --video-rounds), taking turns")
     cli = parser.parse_args(argv)
-    if cli.case:
-        print(json.dumps(run_case(json.loads(cli.case))))
-        return 0
     import torch
     if cli.threads:
         torch.set_num_threads(cli.threads)
     skip = set(filter(None, cli.skip.split(",")))
-    cpu, flags = cpu_description()
-    amx = "amx_bf16" in flags
-    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {cpu} ({os.cpu_count()} CPUs, AVX-512 "
-          f"{'yes' if 'avx512f' in flags else 'no'}, AVX512_BF16 {'yes' if 'avx512_bf16' in flags else 'no'}, "
-          f"AMX {'yes' if amx else 'no'}), torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"at the start: {_load()}")
+    video_rounds = cli.video_rounds or cli.rounds
+    timed = cli.profile or not {"infer", "train", "malloc", "video"} <= skip  # memory and accuracy time nothing
+    print(time.strftime("%Y-%m-%d %H:%M"))
+    run = BenchmarkRun(__file__, cli.allow_busy, timed=timed, with_torch=True).start()
+    amx = run.machine["cpu_flags"]["amx_bf16"]
     today = today_tree(cli.today)
     base = dict(threads=cli.threads, frames=cli.frames)
     if cli.profile:
         for what, tree in (("original", None), ("today", today), ("project", None)):
             for precision in ("fp32", "bf16", "int8") if what == "project" else ("fp32", "bf16"):
                 case = dict(base, kind="profile", model=cli.model, what=what, precision=precision, tree=tree)
-                print(f"\n{what} ({cli.today if what == 'today' else 'this tree'}), {precision}:")
-                print(run_in_subprocess(case)["table"])
+                label = f"{what} ({cli.today if what == 'today' else 'this tree'}), {precision}"
+                profiled, loaded = run.run(lambda: run_in_subprocess(case), label)
+                print(f"\n{mark(label, loaded)}:")
+                print(profiled["table"])
+        run.finish()
         return 0
     results = {}
 
     model, cfg = _model(cli.model)
     flops = clip_flops(model, cfg, cli.frames)
-    peak = matmul_peak(model, cfg, cli.frames)
-    bounds = {p: flops / (peak[dtype][0] * 1e9) for p, dtype in PEAK_DTYPES.items()}
     print(f"\n{MODELS[cli.model][0]}, T = {cli.frames}: {flops / 1e9:.1f} GFLOP per clip (torch's FLOP counter)")
-    for precision, dtype in PEAK_DTYPES.items():
-        rate, rates = peak[dtype]
-        kernels = ", ".join(f"{k} {v:.0f}" for k, v in rates.items())
-        print(f"  {precision} matrix-product peak at the backbone's Linear shapes: {rate:.0f} GFLOP/s ({kernels}); "
-              f"bound {bounds[precision]:.3f} s per clip")
-    results["flops"], results["peak"], results["bounds"] = flops, peak, bounds
+    results["flops"] = flops
+    if timed:
+        peak, loaded = run.run(lambda: matmul_peak(model, cfg, cli.frames), "the matrix-product peak")
+        bounds = {p: flops / (peak[dtype][0] * 1e9) for p, dtype in PEAK_DTYPES.items()}
+        for precision, dtype in PEAK_DTYPES.items():
+            rate, rates = peak[dtype]
+            kernels = ", ".join(f"{k} {v:.0f}" for k, v in rates.items())
+            print(mark(f"  {precision} matrix-product peak at the backbone's Linear shapes: {rate:.0f} GFLOP/s "
+                       f"({kernels}); bound {bounds[precision]:.3f} s per clip", loaded))
+        results["peak"], results["bounds"], results["peak_under_load"] = peak, bounds, loaded
 
-    check, rows = table_measurements(cli.model, cli.frames, cli.train_batch, cli.repeat, skip, peak)
-    results["rows"], results["output_difference"] = rows, check
-    print(f"\noriginal-style vs project outputs (fp32): max abs difference {check:.2e} (limit {OUTPUT_TOLERANCE:g}): "
-          f"{'ok' if check <= OUTPUT_TOLERANCE else 'FAILED'}")
-    if rows:
-        print(f"median of {cli.repeat} runs (training: {max(2, cli.repeat // 2)}) after a warm-up, taking turns in "
-              f"one process; after it: {_load()}")
-        print("bound: the clip's FLOPs at the rate of the four Linear shapes timed in each turn (the machine's speed "
-              "varies); project / bound: median over the turns")
-        print(format_main_table(rows, flops, amx, f"{MODELS[cli.model][0]}, T = {cli.frames}"))
+        check, rows, peak_flops = table_measurements(cli.model, cli.frames, cli.train_batch, cli.rounds, skip, peak,
+                                                     run)
+        results["output_difference"] = check
+        print(f"\noriginal-style vs project outputs (fp32): max abs difference {check:.2e} (limit "
+              f"{OUTPUT_TOLERANCE:g}): {'ok' if check <= OUTPUT_TOLERANCE else 'FAILED'}")
+        if rows:
+            figures = table_figures(rows, peak_flops, flops, amx)
+            results["rows"] = as_json(figures)
+            print(f"median (min-max) of {cli.rounds} rounds after a warm-up, taking turns in one process; speed-up "
+                  f"and project / bound round by round")
+            print("bound: the clip's FLOPs at the rate of the four Linear shapes timed in each round (the machine's "
+                  "speed varies)")
+            print(format_main_table(figures, f"{MODELS[cli.model][0]}, T = {cli.frames}"))
 
-    if "memory" not in skip and "train" not in skip:
+    if "memory" not in skip and "train" not in skip:  # peak memory does not depend on the load: no checks
         print(f"\npeak memory of a training step, batch {cli.train_batch} (fresh processes):", flush=True)
         memory = {}
         versions = [("original-style", "original", None), ("project", "project", None)]
@@ -650,55 +636,59 @@ def main(argv=None):
                       f"steps)", flush=True)
         results["memory"] = memory
 
+    def in_fresh_processes(cases):  # {key: case} -> Rounds of their results, one fresh process per call
+        return in_turn({key: (lambda c=case: run_in_subprocess(c)) for key, case in cases.items()}, video_rounds,
+                       run, check_each_call=True)
+
+    def round_seconds(result):  # a fresh process's figure: the median of its timed runs
+        return statistics.median(result["times"])
+
     if "malloc" not in skip:
         print(f"\nmalloc (lib/utils/malloc.py, applied by every script): {MODELS[cli.model][0]} inference in fresh "
-              f"processes with glibc's default and with keep_freed_memory(), taking turns "
-              f"({cli.video_rounds} rounds):", flush=True)
-        allocator = cases_in_turn({(precision, malloc): dict(base, kind="clip", model=cli.model, precision=precision,
-                                                             malloc=malloc, tree=None, repeat=cli.repeat)
-                                   for precision in ("fp32", "bf16", "int8") if precision not in skip
-                                   for malloc in (False, True)}, cli.video_rounds)
-        table = []
-        for precision in ("fp32", "bf16", "int8"):
-            if (precision, False) not in allocator:
-                continue
-            cells = []
-            for malloc in (False, True):
-                runs = allocator[(precision, malloc)]
-                cells.append((statistics.median(t for r in runs for t in r["times"]),
-                              statistics.median(r["faults"] for r in runs)))
-            (default, default_faults), (kept, kept_faults) = cells
-            table.append([precision, f"{default:.3f}", f"{default_faults:.0f}", f"{kept:.3f}", f"{kept_faults:.0f}",
-                          f"{default / kept:.2f}x"])
-        print(_markdown(["precision", "default malloc (s/clip)", "page faults/clip", "keep_freed_memory (s/clip)",
-                         "page faults/clip", "speed-up"], table))
-        print(f"after it: {_load()}")
-        results["malloc"] = {f"{p}_{'kept' if m else 'default'}": v for (p, m), v in allocator.items()}
+              f"processes with glibc's default and with keep_freed_memory(), taking turns ({video_rounds} rounds "
+              f"of {cli.repeat} clips; median (min-max) of the rounds' medians):", flush=True)
+        precisions = [precision for precision in ("fp32", "bf16", "int8") if precision not in skip]
+        allocator = in_fresh_processes({f"{precision} {allocation}": dict(
+            base, kind="clip", model=cli.model, precision=precision, malloc=allocation == "kept", tree=None,
+            repeat=cli.repeat) for precision in precisions for allocation in ("default", "kept")})
+        table, results["malloc"] = [], {}
+        for precision in precisions:
+            default, kept = (allocator.spread(f"{precision} {a}", round_seconds) for a in ("default", "kept"))
+            faults = [statistics.median(r["faults"] for r in allocator.values[f"{precision} {a}"])
+                      for a in ("default", "kept")]
+            speedup = allocator.ratio(f"{precision} default", f"{precision} kept", round_seconds)
+            table.append([mark(precision, speedup.under_load), default.cell(), f"{faults[0]:.0f}", kept.cell(),
+                          f"{faults[1]:.0f}", speedup.cell(2, "x")])
+            results["malloc"][precision] = as_json(dict(default=default, kept=kept, faults_default=faults[0],
+                                                        faults_kept=faults[1], speedup=speedup))
+        print(format_table(["precision", "default malloc (s/clip)", "page faults/clip", "keep_freed_memory (s/clip)",
+                            "page faults/clip", "speed-up"], table))
 
     if "video" not in skip:
         video = {}
         print(f"\nwhole video: {cli.video_frames} frames, lift() with the default windows (clip_len = maxlen, stride "
-              f"= clip_len // 3, flip averaging of the config), fresh processes taking turns", flush=True)
+              f"= clip_len // 3, flip averaging of the config), fresh processes taking turns ({video_rounds} rounds; "
+              f"median (min-max))", flush=True)
         table = []
         for name in cli.video_models.split(","):
             for precision in ("fp32", "bf16"):
                 if precision == "bf16" and "bf16" in skip:
                     continue
-                runs = cases_in_turn({version: dict(base, kind="video", model=name, precision=precision, tree=tree,
-                                                    frames=cli.video_frames, repeat=max(1, cli.repeat // 2))
-                                      for version, tree in (("today", today), ("project", None))
-                                      if version == "project" or today}, cli.video_rounds)
-                fps = {v: cli.video_frames / statistics.median(t for r in rs for t in r["times"])
-                       for v, rs in runs.items()}
-                video[f"{name} {precision}"] = fps
-                gain = fps["project"] / fps["today"] if "today" in fps else float("nan")
+                runs = in_fresh_processes({version: dict(base, kind="video", model=name, precision=precision,
+                                                         tree=tree, frames=cli.video_frames,
+                                                         repeat=max(1, cli.repeat // 2))
+                                           for version, tree in (("today", today), ("project", None))
+                                           if version == "project" or today})
+                fps = {v: runs.spread(v, lambda r: cli.video_frames / round_seconds(r)) for v in runs.values}
+                gain = runs.ratio("today", "project", round_seconds) if "today" in fps else None
                 target = f">= {TARGETS['video_bf16']}x" if precision == "bf16" else ""
-                met = _met(gain >= TARGETS["video_bf16"]) if precision == "bf16" else ""
-                table.append([MODELS[name][0], precision, f"{fps.get('today', float('nan')):.0f}",
-                              f"{fps['project']:.0f}", f"{gain:.2f}x", target, met])
-        print(_markdown(["model", "precision", f"frames/s before ({cli.today})", "frames/s now", "speed-up",
-                         "target", "met"], table))
-        print(f"after it: {_load()}")
+                met = _met(gain.median >= TARGETS["video_bf16"]) if precision == "bf16" and gain else ""
+                table.append([mark(MODELS[name][0], any(runs.under_load)), precision,
+                              fps["today"].cell(0) if "today" in fps else "", fps["project"].cell(0),
+                              gain.cell(2, "x") if gain else "", target, met])
+                video[f"{name} {precision}"] = as_json(dict(fps=fps, speedup=gain))
+        print(format_table(["model", "precision", f"frames/s before ({cli.today})", "frames/s now", "speed-up",
+                            "target", "met"], table))
         results["video"] = video
 
     lows = [low for low in ("bf16", "int8") if low not in skip] if "accuracy" not in skip else []
@@ -711,7 +701,8 @@ def main(argv=None):
                   f"mm (difference {errors[low] - errors['fp32']:+.3f} mm, "
                   f"{100 * (errors[low] / errors['fp32'] - 1):+.3f} %)")
         results[f"accuracy_{low}"] = {"deviation": rows, "p1": p1}
-    print(f"\nat the end: {_load()}")
+    print()
+    results.update(run.finish())
     if cli.json:
         with open(cli.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -17,8 +17,11 @@ built-in 2D detector and the streaming lifter (``--no_detector``: the lifter alo
 examples/demo_alphapose.json), times each frame, and replays the measured times against frames
 arriving at 30 fps: a frame waits while earlier ones are processed, and its latency runs from
 its arrival to its pose being written (look-ahead included). The real-time factor is the compute
-time per frame × 30 (≤ 1: keeps up). Models: the demo model (27 frames) and a Lite-size one (MB_ft_h36m_global_lite.yaml, random weights: the released weights are not
-available here; speed does not depend on them).
+time per frame × 30 (≤ 1: keeps up). Models: the demo model (27 frames) and a Lite-size one
+(MB_ft_h36m_global_lite.yaml, random weights: the released weights are not available here; speed
+does not depend on them). The configurations take turns over ``--rounds`` rounds and each figure is
+their median (min-max); a busy machine is refused unless ``--allow-busy``, which marks the figures
+(``lib/utils/benchmark.py``). Both modes print the machine and its load before and after.
 """
 import argparse
 import contextlib
@@ -33,6 +36,8 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars from the offline lifting
+
+from lib.utils.benchmark import BenchmarkRun, add_timing_arguments, in_turn, mark  # noqa: E402
 
 FPS = 30.0
 DEMO_DATA = os.path.join(REPO, "data", "motion3d", "demo", "h36m_demo.pkl")
@@ -164,7 +169,7 @@ def bench_accuracy(models, lookaheads, hops, normalizations, jobs, n_videos=None
                 tasks += [(model_name, "stream", norm, lookahead, hop) for lookahead in sorted(
                     {min(lookahead, full) for lookahead in lookaheads})]
     print(f"{len(tasks)} runs over {len(videos)} videos ({sum(len(v['keypoints']) for v in videos)} frames), "
-          f"{jobs} processes; load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+          f"{jobs} processes", file=sys.stderr)
     results = {}
     with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(n_videos,)) as pool:
         for task, poses, seconds in pool.map(_accuracy_task, tasks):
@@ -184,9 +189,9 @@ def bench_accuracy(models, lookaheads, hops, normalizations, jobs, n_videos=None
                 for lookahead in lookaheads:
                     m = _metrics(results[(model_name, "stream", norm, min(lookahead, full), hop)], videos, reference)
                     rows.append((model_name, f"stream, {norm}", lookahead, hop, m, m["p1"] / offline_p1))
-    print(f"\nload average {os.getloadavg()[0]:.1f}; P1/P2 (mm) against the ground truth, per-action means; "
-          f"'to offline' = MPJPE / P-MPJPE to the offline frame-normalised result (mm); jitter = acceleration error "
-          f"(mm/frame²)\n")
+    print("\nP1/P2 (mm) against the ground truth, per-action means; "
+          "'to offline' = MPJPE / P-MPJPE to the offline frame-normalised result (mm); jitter = acceleration error "
+          "(mm/frame²)\n")
     print("| model | mode | L | hop | P1 | P2 | P1 / offline | P1 to offline | P2 to offline | jitter vs offline | "
           "jitter vs truth |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -269,28 +274,35 @@ SPEED_CASES = [  # (model, clip_len, lookahead, hop)
 ]
 
 
-def bench_speed(precisions, threads_list, frames, detector=True):
+SPEED_FIGURES = (  # a speed case's figures: (key, digits)
+    ("window_ms", 0), ("detect_ms", 1), ("frame_ms", 1), ("rtf", 2), ("latency_median", 2), ("latency_p95", 2))
+
+
+def bench_speed(precisions, threads_list, frames, detector=True, rounds=1, run=None):
+    """Every configuration (threads × precision × SPEED_CASES) fed the clip in turn, ``rounds`` times, with
+    ``run``'s load checks after each configuration; the table of their medians (min-max)."""
     images, keypoints, size = speed_frames(frames)
-    load = os.getloadavg()
-    rows = []
-    for threads in threads_list:
-        for precision in precisions:
-            for model_name, clip_len, lookahead, hop in SPEED_CASES:
-                rows.append(_speed_case(model_name, clip_len, precision, threads, lookahead, hop, images, keypoints,
-                                        size, detector))
-                print(f"  {rows[-1]}", file=sys.stderr)
+    cases = {(threads, precision) + case: (lambda t=threads, p=precision, c=case: _speed_case(
+        c[0], c[1], p, t, c[2], c[3], images, keypoints, size, detector))
+        for threads in threads_list for precision in precisions for case in SPEED_CASES}
+    measured = in_turn(cases, rounds, run, check_each_call=True)
+    for key in cases:
+        print(f"  {key}: {measured.values[key]}", file=sys.stderr)
     source = ("the built-in 2D detector (MediaPipe BlazePose) on each frame, then the lifter" if detector else
               "keypoints from examples/demo_alphapose.json: lifting only")
-    print(f"\n{len(keypoints)} frames ({size[0]}x{size[1]}) fed at {FPS:g} fps; {source}; load average before "
-          f"{load[0]:.1f}, after {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)\n")
+    print(f"\n{len(keypoints)} frames ({size[0]}x{size[1]}) fed at {FPS:g} fps; {source}; median (min-max) of "
+          f"{rounds} rounds, the configurations taking turns\n")
     print("| model | clip_len | precision | threads | L | hop | ms/window | detector ms/frame | ms/frame (all) | "
           "real-time factor | latency median (s) | latency p95 (s) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        behind = " (falls behind)" if r["rtf"] > 1 else ""
-        print(f"| {r['model']} | {r['clip_len']} | {r['precision']} | {r['threads']} | {r['lookahead']} | "
-              f"{r['hop']} | {r['window_ms']:.0f} | {r['detect_ms']:.1f} | {r['frame_ms']:.1f} | {r['rtf']:.2f}{behind} | "
-              f"{r['latency_median']:.2f} | {r['latency_p95']:.2f} |")
+    for key, results in measured.values.items():
+        r = results[0]
+        figures = {name: measured.spread(key, lambda v, n=name: v[n]) for name, _ in SPEED_FIGURES}
+        cells = {name: figures[name].cell(digits) for name, digits in SPEED_FIGURES}
+        behind = " (falls behind)" if figures["rtf"].median > 1 else ""
+        print(f"| {mark(r['model'], any(measured.under_load))} | {r['clip_len']} | {r['precision']} | {r['threads']} | "
+              f"{r['lookahead']} | {r['hop']} | {cells['window_ms']} | {cells['detect_ms']} | {cells['frame_ms']} | "
+              f"{cells['rtf']}{behind} | {cells['latency_median']} | {cells['latency_p95']} |")
 
 
 def _int_list(text):
@@ -301,8 +313,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("what", choices=["accuracy", "speed"])
     parser.add_argument("--models", default="demo,demo_stream",
-                        help="accuracy: demo (the shipped model), demo_stream (its streaming fine-tune, once trained) or "
-                             "NAME=CONFIG:CHECKPOINT (default demo,demo_stream)")
+                        help="accuracy: demo (the shipped model), demo_stream (its streaming fine-tune, "
+                             "once trained) or NAME=CONFIG:CHECKPOINT (default demo,demo_stream)")
     parser.add_argument("--lookaheads", type=_int_list, default=[0, 4, 9, 13, 27, 81, 121])
     parser.add_argument("--hops", type=_int_list, default=[1, 3, 9])
     parser.add_argument("--normalizations", default="frame,window")
@@ -313,7 +325,9 @@ def main():
     parser.add_argument("--frames", type=int, default=400, help="speed: frames fed (at most 400)")
     parser.add_argument("--no_detector", action="store_true",
                         help="speed: lift the keypoint file's keypoints, without the 2D detector")
+    add_timing_arguments(parser, what="the speed configurations, taking turns (speed only)")
     cli = parser.parse_args()
+    run = BenchmarkRun(__file__, cli.allow_busy, timed=cli.what == "speed", with_torch=True).start()
     if cli.what == "accuracy":
         models = []
         for model in cli.models.split(","):
@@ -326,7 +340,9 @@ def main():
             models.append(model)
         bench_accuracy(models, cli.lookaheads, cli.hops, cli.normalizations.split(","), cli.jobs, cli.videos)
     else:
-        bench_speed(cli.precisions.split(","), cli.threads, cli.frames, not cli.no_detector)
+        bench_speed(cli.precisions.split(","), cli.threads, cli.frames, not cli.no_detector, cli.rounds, run)
+    print()
+    run.finish()
 
 
 if __name__ == "__main__":

@@ -17,8 +17,13 @@ fps) at half size; their ground truth is in the pickle. Per video:
   ``correct_left_right_swaps``; the view (the subject's mean yaw to the camera: 0 = frontal);
 * 3D: P1/P2 (mm, the H36M protocol of ``train.py --evaluate``) of the demo model from the
   detected keypoints, next to the same from the synthetic detections the model was trained on;
-* speed: detection frames/s, and the whole command (``infer_wild.py --demo -v <video>``:
-  detection, lifting, rendering and writing) in frames/s on the first video.
+* speed: detection frames/s (one pass per video; a video is detected again when the machine was
+  busy after it), and the whole command (``infer_wild.py --demo -v <video>``: detection, lifting,
+  rendering and writing) in frames/s on the first video, in a fresh process per round over
+  ``--rounds`` rounds (median, min-max).
+
+The machine and its load before and after are printed (and written to the JSON); a busy machine is
+refused unless ``--allow-busy``, which marks the speed figures (``lib/utils/benchmark.py``).
 """
 import argparse
 import json
@@ -34,10 +39,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION, DataReaderH36M  # noqa: E402
-from lib.data.detector import correct_left_right_swaps, detect  # noqa: E402
+from lib.data.detector import KEYPOINT_FORMAT, correct_left_right_swaps, detect  # noqa: E402
 from lib.data.wild_input import fill_missing_frames  # noqa: E402
 from lib.inference import DEMO_FILES, load_model  # noqa: E402
 from lib.skeleton import JOINT_NAMES, to_h36m  # noqa: E402
+from lib.utils.benchmark import BenchmarkRun, Spread, add_timing_arguments, in_turn, mark  # noqa: E402
 from lib.utils.config_schema import TRAIN_POSE3D, load_config  # noqa: E402
 from lib.utils.eval_h36m import h36m_errors, markdown_table, predict_pose3d  # noqa: E402
 from lib.utils.errors import UserError  # noqa: E402
@@ -74,19 +80,19 @@ def view_yaw(joints_mm):
     return float(np.degrees(np.arccos(hips[:, 0] / np.linalg.norm(hips[:, [0, 2]], axis=-1))).mean())
 
 
-def video_metrics(detections, raw_keypoints, truth, joints_mm):
-    """Detection metrics of one video; ``raw_keypoints``: before the swap correction; ``truth (F, 17, 2)``: H36M
-    joints in the video's pixels."""
-    found = detections.found
-    raw = to_h36m(raw_keypoints, "coco17")[..., :2]
-    corrected = to_h36m(detections.keypoints, "coco17")[..., :2]
+def video_metrics(person, corrected_keypoints, detect_fps, truth, joints_mm):
+    """Detection metrics of one video; ``person``: the detector's :class:`PersonKeypoints` (before the swap
+    correction), ``corrected_keypoints`` after it; ``truth (F, 17, 2)``: H36M joints in the video's pixels."""
+    found = person.found
+    raw = to_h36m(person.keypoints, KEYPOINT_FORMAT)[..., :2]
+    corrected = to_h36m(corrected_keypoints, KEYPOINT_FORMAT)[..., :2]
     error = np.linalg.norm(corrected[found][:, DIRECT] - truth[found][:, DIRECT], axis=-1)
     size = body_size(truth[found])[:, None]
     return {"frames": int(len(found)), "found": float(found.mean()), "mean_px": float(error.mean()),
             "pck": float(np.mean(error < 0.1 * size)), "body_px": float(size.mean()),
             "swaps_before": swap_rates(raw[found], truth[found]), "swaps_after": swap_rates(corrected[found],
                                                                                              truth[found]),
-            "detect_fps": detections.frames_per_second, "yaw": view_yaw(joints_mm)}
+            "detect_fps": detect_fps, "yaw": view_yaw(joints_mm)}
 
 
 def lifted_errors(cfg, model, dataset, folder, name):
@@ -119,10 +125,12 @@ def main(argv=None):
     parser.add_argument("--videos", default=os.path.join("data", "motion3d", "demo", "videos"),
                         help="the test videos of prepare_demo_data.py --test-videos (default: %(default)s)")
     parser.add_argument("--json", help="also write the numbers to this file")
+    add_timing_arguments(parser, what="the whole command, a fresh process each")
     opts = parser.parse_args(argv)
     if not os.path.isfile(opts.data) or not os.path.isdir(opts.videos):
         raise UserError(f"make the demo data and test videos first: python tools/prepare_demo_data.py "
                         f"--test-videos {opts.videos}")
+    run = BenchmarkRun(__file__, opts.allow_busy, timed=True, with_torch=True).start()
     data = read_pkl(opts.data)
     test = data["test"]
     cfg = load_config(DEMO_FILES["config"], TRAIN_POSE3D, training=False)  # the data options too
@@ -133,15 +141,16 @@ def main(argv=None):
         frames = np.flatnonzero(test["source"] == source)
         camera = test["camera_name"][frames[0]]
         path = os.path.join(opts.videos, source + ".mp4")
-        detections = detect(path, correct_swaps=False)
-        raw_keypoints = detections.keypoints
-        detections.keypoints, detections.swapped = correct_left_right_swaps(raw_keypoints, detections.found)
-        scale = detections.size[0] / CAMERA_RESOLUTION[camera][0]  # video pixels per camera pixel
+        people, loaded = run.run(lambda: detect(path, max_people=1, correct_swaps=False), f"detecting {source}")
+        person = people.people[0]  # a demo video shows one person
+        keypoints, _ = correct_left_right_swaps(person.keypoints, person.found)
+        scale = people.size[0] / CAMERA_RESOLUTION[camera][0]  # video pixels per camera pixel
         truth = test["joint3d_image"][frames][..., :2] * scale
-        metrics[source] = dict(video_metrics(detections, raw_keypoints, truth, test["joints_2.5d_image"][frames]),
-                               action=str(test["action"][frames[0]]), camera=str(camera))
-        h36m = to_h36m(detections.keypoints[detections.found], "coco17")
-        full, _ = fill_missing_frames(np.flatnonzero(detections.found), h36m, len(frames))  # as infer_wild.py
+        metrics[source] = dict(video_metrics(person, keypoints, people.frames_per_second, truth,
+                                             test["joints_2.5d_image"][frames]),
+                               action=str(test["action"][frames[0]]), camera=str(camera), under_load=loaded)
+        h36m = to_h36m(keypoints[person.found], KEYPOINT_FORMAT)
+        full, _ = fill_missing_frames(np.flatnonzero(person.found), h36m, len(frames))  # as infer_wild.py
         detected_2d[frames] = full[..., :2] / scale
         detected_conf[frames] = full[..., 2]
         keep.append(frames)
@@ -157,11 +166,14 @@ def main(argv=None):
         subset = dict(subset, joint_2d=detected_2d[keep].astype(np.float32),
                       confidence=detected_conf[keep].astype(np.float32))
         lifted["detected"] = lifted_errors(cfg, model, {"train": data["train"], "test": subset}, folder, "d.pkl")
-    command = command_fps(os.path.join(opts.videos, videos[0] + ".mp4"))
+    command = in_turn({"command": lambda: command_fps(os.path.join(opts.videos, videos[0] + ".mp4"))}, opts.rounds,
+                      run).spread("command")
     print_tables(metrics, lifted, command, videos[0])
+    print()
+    record = run.finish()
     if opts.json:
         with open(opts.json, "w") as f:
-            json.dump({"videos": metrics, "command_fps": command,
+            json.dump({**record, "videos": metrics, "command_fps": command.as_dict(),
                        "lifted": {k: {"P1": float(e["e1"]), "P2": float(e["e2"]),
                                       "per_action": {a: [float(p1), float(p2)] for a, p1, p2 in
                                                      zip(e["action_names"], e["P1"], e["P2"])}}
@@ -170,6 +182,7 @@ def main(argv=None):
 
 
 def print_tables(metrics, lifted, command, command_video):
+    """The detection table, the 3D table and the whole command's frames/s (a :class:`Spread` over rounds)."""
     print("\n| clip | camera (yaw) | frames | found | mean error (px) | PCK@0.1 | arm swaps before → after "
           "| leg swaps before → after | detection frames/s |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -178,13 +191,18 @@ def print_tables(metrics, lifted, command, command_video):
         before, after = m["swaps_before"][group], m["swaps_after"][group]
         return "–" if np.isnan(before) else f"{100 * before:.1f} → {100 * after:.1f} %"
     for m in metrics.values():
+        detect_fps = mark(f"{m['detect_fps']:.1f}", m["under_load"])
         print(f"| {m['action']} | {m['camera']} ({m['yaw']:.0f}°) | {m['frames']} | {100 * m['found']:.1f} % | "
               f"{m['mean_px']:.1f} | {100 * m['pck']:.1f} % | {swaps(m, 'arms')} | {swaps(m, 'legs')} | "
-              f"{m['detect_fps']:.1f} |")
+              f"{detect_fps} |")
     print("\n" + markdown_table({label: lifted[name] for name, label in (
         ("synthetic", "synthetic detections (what it was trained on)"),
         ("detected", "built-in detector on the rendered videos"))}, first="2D input of the demo model"))
-    print(f"\nwhole command (infer_wild.py --demo -v {command_video}.mp4): {command:.1f} frames/s")
+    detection = Spread.of([m["detect_fps"] for m in metrics.values()], any(m["under_load"] for m in metrics.values()))
+    print(mark(f"\ndetection frames/s over the {len(metrics)} videos (one pass each): {detection.cell(1)}",
+               detection.under_load))
+    print(mark(f"whole command (infer_wild.py --demo -v {command_video}.mp4), median (min-max) of "
+               f"{len(command.values)} rounds: {command.cell(1)} frames/s", command.under_load))
 
 
 if __name__ == "__main__":

@@ -8,18 +8,23 @@
 overlapping windows, and compares the mean joint displacement between consecutive frames at
 the chunk borders with that everywhere else. ``render`` times ``render_and_save`` (projection,
 drawing and H.264 encoding) on 500 frames, and for comparison a matplotlib figure per frame as
-the original drew it (spec 06 §4.2) on ``--mpl_frames`` frames.
+the original drew it (spec 06 §4.2) on ``--mpl_frames`` frames: the two take turns after a warm-up
+over ``--rounds`` rounds (median, min-max, and the ratio round by round); a busy machine is refused
+unless ``--allow-busy``, which marks the figures (``lib/utils/benchmark.py``). Both print the machine
+and its load before and after.
 """
 import argparse
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+
+from lib.utils.benchmark import BenchmarkRun, Spread, add_timing_arguments, mark, time_in_turn  # noqa: E402
+
 WILD = os.path.join(REPO, "tests", "fixtures", "tasks", "wild")
 
 
@@ -79,30 +84,38 @@ def matplotlib_frame(pose, fig_size=10, dpi=120):
     return img
 
 
-def bench_render(n_frames=500, mpl_frames=20):
+def bench_render(n_frames=500, mpl_frames=20, rounds=1, run=None):
+    """render_and_save on ``n_frames`` and the original's matplotlib drawing on ``mpl_frames``, in turn."""
     import imageio
 
     from lib.utils.vismo import pixel2world_vis_motion, render_and_save
 
     motion = smooth_motion(n_frames)
     motion[..., 2] = 0.1 * np.sin(np.arange(n_frames) / 20)[:, None]
+    world = pixel2world_vis_motion(motion.transpose(1, 2, 0), dim=3)
+
+    def draw_matplotlib():
+        for i in range(mpl_frames):
+            matplotlib_frame(world[:, :, i])
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "X3D.mp4")
-        start = time.perf_counter()
-        render_and_save(motion, path, fps=30)
-        seconds = time.perf_counter() - start
+        measured = time_in_turn({"render_and_save": lambda: render_and_save(motion, path, fps=30),
+                                 "matplotlib": draw_matplotlib}, rounds, run)
         reader = imageio.get_reader(path, "ffmpeg")
         size, frames = reader.get_meta_data()["size"], reader.count_frames()
         reader.close()
-    print(f"render_and_save: {frames} frames {size[0]}x{size[1]} in {seconds:.2f} s = {n_frames / seconds:.1f} "
-          f"frames/s (drawing + H.264 encoding)")
-    world = pixel2world_vis_motion(motion.transpose(1, 2, 0), dim=3)
-    start = time.perf_counter()
-    for i in range(mpl_frames):
-        matplotlib_frame(world[:, :, i])
-    seconds = time.perf_counter() - start
-    print(f"matplotlib as the original (figure + PNG, no encoding), {mpl_frames} frames: "
-          f"{mpl_frames / seconds:.2f} frames/s")
+    loaded = any(measured.under_load)
+    ours = measured.spread("render_and_save", lambda s: n_frames / s)
+    original = measured.spread("matplotlib", lambda s: mpl_frames / s)
+    faster = Spread.of([(n_frames / a) / (mpl_frames / b) for a, b in
+                        zip(measured.values["render_and_save"], measured.values["matplotlib"])], loaded)
+    print(f"median (min-max) of {rounds} rounds after a warm-up, taking turns")
+    print(mark(f"render_and_save: {frames} frames {size[0]}x{size[1]} in {measured.spread('render_and_save').cell(2)} "
+               f"s = {ours.cell(1)} frames/s (drawing + H.264 encoding)", loaded))
+    print(mark(f"matplotlib as the original (figure + PNG, no encoding), {mpl_frames} frames: "
+               f"{original.cell(2)} frames/s", loaded))
+    print(mark(f"render_and_save per frame against matplotlib's: {faster.cell(1, 'x')} faster (round by round)",
+               loaded))
 
 
 def main():
@@ -110,11 +123,14 @@ def main():
     parser.add_argument("what", choices=["seams", "render"])
     parser.add_argument("--frames", type=int, default=None, help="clip length (default 270 / 500)")
     parser.add_argument("--mpl_frames", type=int, default=20, help="frames drawn with matplotlib for comparison")
+    add_timing_arguments(parser, what="render_and_save and matplotlib, taking turns (render only)")
     cli = parser.parse_args()
+    run = BenchmarkRun(__file__, cli.allow_busy, timed=cli.what == "render", with_torch=cli.what == "seams").start()
     if cli.what == "seams":
         bench_seams(cli.frames or 270)
     else:
-        bench_render(cli.frames or 500, cli.mpl_frames)
+        bench_render(cli.frames or 500, cli.mpl_frames, cli.rounds, run)
+    run.finish()
 
 
 if __name__ == "__main__":

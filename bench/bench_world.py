@@ -22,7 +22,8 @@ skating (mm per frame) of the ankles during the ground truth's contacts (``foot_
 ground truth); acceleration error (mm/frame², root-relative joints).
 
 ``--split train`` runs the same on the training clips (what the constants of lib/world.py were
-tuned on).
+tuned on). It times nothing, so it runs on a busy machine too; it prints the machine and its load
+before and after (``lib/utils/benchmark.py``).
 """
 import argparse
 import os
@@ -35,6 +36,9 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+
+from lib.utils.benchmark import BenchmarkRun  # noqa: E402
+
 DEMO_DATA = os.path.join(REPO, "data", "motion3d", "demo", "h36m_demo.pkl")
 FPS = 50.0
 SEGMENT = 100
@@ -185,6 +189,7 @@ def main(argv=None):
     cli = parser.parse_args(argv)
     if not os.path.isfile(cli.data):
         sys.exit(f"{cli.data} not found: run python tools/prepare_demo_data.py first")
+    run = BenchmarkRun(__file__, timed=False, with_torch=True).start()
     from lib.utils.tools import read_pkl
     split = read_pkl(cli.data)[cli.split]
     selected = [(s, f) for s, f in videos(split)
@@ -213,6 +218,7 @@ def main(argv=None):
           f"{100 * after['reliable']:.0f}%; mean camera distance {after['distance']:.0f} mm")
     print(f"constant bones alone (oracle-scaled, root-relative): {after['rr_oracle_fk']:.1f} mm vs "
           f"{table['before']['rr']:.1f} mm before ({100 * (after['rr_oracle_fk'] / table['before']['rr'] - 1):+.1f}%)")
+    run.finish()
     return table
 
 
