@@ -662,6 +662,11 @@ def add_input_arguments(parser, required=True):
     parser.add_argument("--max_people", type=int, default=None,
                         help="the built-in detector (no --json_path): the most people it looks for in a frame "
                              "(default 6; 1 follows the most prominent person only, fastest)")
+    parser.add_argument("--tiles", type=int, default=None,
+                        help="the built-in detector: look for people on this many overlapping square tiles of the "
+                             "frame, for people smaller than about a third of the frame's height (default: 3 on a "
+                             "wide frame, 16:9 or 9:16, with --max_people above 1, else 1, the whole frame; 3 "
+                             "tiles are about 3x slower)")
     parser.add_argument("--fps", type=float, default=None,
                         help=f"without --vid_path: the video's fps (default: unknown; videos are written at "
                              f"{DEFAULT_FPS:g} fps)")
