@@ -31,6 +31,7 @@ for path in (HERE, REPO):
         sys.path.insert(0, path)
 
 import audit_trust  # noqa: E402  (the cases of issue 26: tests/audit_trust.py)
+import audit_training  # noqa: E402  (issue 26's training cases: tests/audit_training.py)
 
 WILD = os.path.join(REPO, "tests", "fixtures", "tasks", "wild")
 POSE_CONFIG = os.path.join(WILD, "infer_single_flip_norm.yaml")
@@ -230,6 +231,7 @@ def build_inputs(tmp):
     f["mesh_train_cfg_nodt"] = test_train_mesh.write_config(mesh_root / "smpl", "nodt", dt_file_pw3d="nope.pkl",
                                                             dt_file_h36m="nope.pkl", dt_file_coco="nope.pkl")
     f.update(audit_trust.build_inputs(tmp))
+    f.update(audit_training.build_inputs(f, tmp))
     return f
 
 
@@ -563,6 +565,7 @@ def cases(f, tmp):
                                                    os.path.join(f["file"], "ex")], ["--examples-dir", "a_file"],
          outputs=[out("demo.pkl")])
     c += audit_trust.cases(f, tmp, Case)
+    c += audit_training.cases(f, tmp, Case)
     return c
 
 

@@ -172,6 +172,13 @@ def cases(f, tmp, Case):
                               ("focal_one", ["--focal", "1"], "--focal 1"),
                               ("fov_wide", ["--fov", "179.9"], "--fov")):
         refused("stream_" + name, stream + ["-j", SINGLE, *SIZE] + extra, [text], script="stream_wild.py")
+    # --- the built-in detector's tiles (issue 24): out of range, or with a keypoint file
+    refused("tiles_zero", tiny + ["-v", DEMO_VIDEO, "--tiles", "0"], ["--tiles", "1 (the whole frame) to 8"], fast=True)
+    refused("tiles_many", tiny + ["-v", DEMO_VIDEO, "--tiles", "9"], ["--tiles", "got 9"])
+    refused("tiles_with_json", tiny + ["-j", SINGLE, *SIZE, "--tiles", "3"], ["--tiles 3", "drop --tiles"])
+    refused("stream_tiles_zero", stream + ["-v", DEMO_VIDEO, "--tiles", "0"], ["--tiles"], script="stream_wild.py")
+    refused("stream_tiles_with_json", stream + ["-j", SINGLE, *SIZE, "--tiles", "2"], ["drop --tiles"],
+            script="stream_wild.py")
 
     # --- suspect keypoints: one warning line each, naming the frames
     succeeds("outside", tiny + ["-j", f["outside"], *SIZE], ["outside the 1920x1080 picture in 45 of 45 frames"],

@@ -80,7 +80,8 @@ def test_readers_require_only_keys_of_their_family():
 
 CONFIG_READERS = ["train.py", "train_action.py", "train_action_1shot.py", "train_mesh.py", "infer_wild.py",
                   "infer_wild_mesh.py", "infer_wild_action.py", "tools/export_onnx.py", "tools/demo_baselines.py",
-                  *glob.glob(os.path.join(REPO, "lib", "data", "*.py")), *glob.glob(os.path.join(REPO, "lib", "model", "*.py")),
+                  *glob.glob(os.path.join(REPO, "lib", "data", "*.py")),
+                  *glob.glob(os.path.join(REPO, "lib", "model", "*.py")),
                   "lib/utils/learning.py", "lib/utils/eval_h36m.py", "lib/utils/utils_mesh.py", "lib/utils/trainer.py"]
 CONFIG = r"\b(?:args|cfg)"  # the original's name of the config, and the name the code now gives it
 READ_PATTERNS = [CONFIG + r"\.(?!get\b)([A-Za-z_]\w*)", CONFIG + r"\.get\(\s*['\"](\w+)",
@@ -169,6 +170,10 @@ BAD = [
     (MESH, schema.INFER_MESH, {"lr_head": 0.0005, "lr_bakcbone": 0.0001},
      "unknown key 'lr_bakcbone' (did you mean 'lr_backbone'?)"),
     (MESH, schema.TRAIN_POSE3D, {}, "this looks like a mesh config, but train.py reads pose3d configs"),
+    (POSE3D, schema.TRAIN_POSE3D, {"num_joints": 16}, "key 'num_joints' must be 17, got 16: the data and the "
+                                                      "models use the 17 joints of the H36M skeleton"),
+    (ACTION, schema.INFER_ACTION, {"num_joints": 25}, "key 'num_joints' must be 17, got 25"),
+    (MESH, schema.TRAIN_MESH, {"num_joints": 24}, "key 'num_joints' must be 17, got 24"),
 ]
 
 
@@ -188,6 +193,78 @@ def test_yaml_typo_of_a_boolean_is_a_string_and_refused(tmp_path):
     assert get_config(str(path)).rootrel == "Flase"  # what the scripts would read as true
     with pytest.raises(ConfigError, match="key 'rootrel' must be true or false, got 'Flase'"):
         load_config(str(path), schema.INFER_POSE3D)
+
+
+# ----------------------------------------------------------------------------------------------
+# what YAML 1.1 (PyYAML) makes of a value differs from what it looks like: refused, with what to write
+# ----------------------------------------------------------------------------------------------
+def write_text_variant(tmp_path, shipped, replacements, append=""):
+    """A copy of a shipped config with its text edited (so that the YAML spelling of a value is kept)."""
+    text = open(os.path.join(REPO, shipped)).read()
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "x.yaml"
+    path.write_text(text + append)
+    return str(path)
+
+
+YAML_PITFALLS = [
+    (POSE3D, {"learning_rate: 0.0002": "learning_rate: 2e-4"}, "",
+     "key 'learning_rate' must be a number > 0, got '2e-4' (YAML 1.1 reads 2e-4 as a string, not a number: "
+     "write 2.0e-4 or 0.0002)"),
+    (POSE3D, {"learning_rate: 0.0002": "learning_rate: 1E-7"}, "", "(YAML 1.1 reads 1E-7 as a string, not a "
+                                                                  "number: write 1.0e-7)"),
+    (POSE3D, {"epochs: 60": "epochs: 6e1"}, "", "key 'epochs' must be a positive integer, got '6e1' (YAML 1.1 reads "
+                                                "6e1 as a string, not a number: write 60)"),
+    (POSE3D, {"epochs: 60": "epochs: 060"}, "", "key 'epochs': YAML 1.1 reads 060 as an octal number, 48: write 48, "
+                                                "or 60 without the leading zero"),
+    (POSE3D, {"batch_size: 32": "batch_size: 1:30"}, "", "key 'batch_size': YAML 1.1 reads 1:30 as a base-60 number, "
+                                                         "90: write 90"),
+    (POSE3D, {"lr_decay: 0.99": "lr_decay: off"}, "", "key 'lr_decay' must be a number in (0, 1], got false "
+                                                      "(YAML 1.1 reads an unquoted off as false)"),
+    (POSE3D, {"dt_file: h36m_sh_conf_cam_source_final.pkl": "dt_file: yes"}, "",
+     "key 'dt_file' must be a string, got true (YAML 1.1 reads an unquoted yes as true: quote it, 'yes')"),
+    (POSE3D, {"dt_file: h36m_sh_conf_cam_source_final.pkl": "dt_file: 0123"}, "",
+     "key 'dt_file' must be a string, got 83 (YAML 1.1 reads 0123 as an octal number, 83: quote it, '0123')"),
+    (ACTION, {}, "\nbatch_size: 16\n", "key 'batch_size' is given twice (lines 7, 37): YAML keeps the last value, "
+                                        "16; remove all but one"),
+]
+
+
+@pytest.mark.parametrize("shipped, replacements, append, message", YAML_PITFALLS,
+                         ids=[m[:40] for *_, m in YAML_PITFALLS])
+def test_yaml_misreadings_are_refused_with_what_to_write(tmp_path, shipped, replacements, append, message):
+    path = write_text_variant(tmp_path, shipped, replacements, append)
+    reader = schema.TRAIN_POSE3D if shipped == POSE3D else schema.TRAIN_ACTION
+    with pytest.raises(ConfigError) as err:
+        load_config(path, reader)
+    text = str(err.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text, text
+
+
+@pytest.mark.parametrize("replacements", [{"flip: True": "flip: yes", "no_conf: False": "no_conf: off"},
+                                          {"learning_rate: 0.0002": "learning_rate: 2.0e-4"},
+                                          {"learning_rate: 0.0002": "learning_rate: 0.000_2"},
+                                          {"dt_file: h36m_sh_conf_cam_source_final.pkl": "dt_file: '0123'"}],
+                         ids=["yes-for-a-flag", "signed-exponent", "underscore", "quoted"])
+def test_yaml_values_read_as_they_look_pass(tmp_path, replacements):
+    load_config(write_text_variant(tmp_path, POSE3D, replacements), schema.TRAIN_POSE3D)
+
+
+def test_a_quoted_number_gets_no_yaml_hint(tmp_path):
+    path = write_text_variant(tmp_path, POSE3D, {"learning_rate: 0.0002": "learning_rate: '2e-4'"})
+    with pytest.raises(ConfigError, match=r"got '2e-4'$"):
+        load_config(path, schema.TRAIN_POSE3D)
+
+
+def test_a_value_changed_after_loading_is_checked_as_it_is(tmp_path):
+    cfg = get_config(write_text_variant(tmp_path, POSE3D, {"epochs: 60": "epochs: 060"}))
+    assert cfg.epochs == 48  # get_config returns what YAML read, as before
+    with pytest.raises(ConfigError, match="octal"):
+        validate_config(cfg, schema.TRAIN_POSE3D)
+    cfg.epochs = 60  # set by code: the file's spelling is no longer the value's
+    validate_config(cfg, schema.TRAIN_POSE3D)
 
 
 def test_numbers_keep_the_original_int_float_tolerance(tmp_path):

@@ -314,3 +314,45 @@ def test_training_reproduces_the_originals_run(data, capsys, flip, workers):
         assert float(loss) == pytest.approx(reference["loss_3d_pos"], rel=5e-5)
         assert float(e1) == pytest.approx(reference["e1"], rel=1e-5)
         assert float(e2) == pytest.approx(reference["e2"], rel=1e-5)
+
+
+# --- user errors found before anything is written ----------------------------------------------------------
+@pytest.mark.parametrize("script", ["train", "train_action", "train_action_1shot", "train_mesh"])
+def test_pretrained_with_a_scratch_config_is_refused_before_anything(tmp_path, script):
+    import importlib
+    tests = importlib.import_module("test_" + script)
+    config = (write_config(tmp_path, "scratch") if script == "train" else tests.write_config(tmp_path, "scratch"))
+    (tmp_path / "pre").mkdir()
+    (tmp_path / "pre" / "latest_epoch.bin").write_bytes(b"PK\x03\x04 truncated")  # never read
+    from lib.utils.errors import OptionError
+    with pytest.raises(OptionError, match=rf"^--pretrained {tmp_path}/pre is not used: {tmp_path}/scratch.yaml has "
+                                          r"finetune: false.*drop --pretrained, or set finetune: true"):
+        importlib.import_module(script).main(["--config", config, "-p", str(tmp_path / "pre"),
+                                              "-c", str(tmp_path / "out"), "--workers", "0", "--no-progress"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_pretrained_with_evaluate_is_a_warning(trained, capsys):
+    data, _, ckpt = trained
+    config = write_config(data, "tiny_ft_eval", finetune=True)
+    run_train("--config", config, "-p", str(data / "nowhere"), "--evaluate", str(ckpt / "best_epoch.bin"))
+    err = capsys.readouterr().err
+    assert f"warning: --pretrained {data / 'nowhere'} is not read: the weights come from --evaluate" in err
+
+
+def test_sixteen_joints_are_refused_before_the_first_batch(data):
+    config = write_config(data, "tiny_j16", num_joints=16)
+    with pytest.raises(ConfigError, match=r"tiny_j16.yaml: key 'num_joints' must be 17, got 16"):
+        run_train("--config", config, "-c", str(data / "x_j16"))
+    assert not (data / "x_j16").exists()
+
+
+def test_a_damaged_clip_in_the_first_batch_leaves_no_folder(data):
+    from lib.utils.errors import DataError
+    shutil.copytree(data / "clips", data / "damaged")
+    for clip in (data / "damaged" / "H36M-SH" / "train").iterdir():
+        clip.write_bytes(clip.read_bytes()[:100])
+    config = write_config(data, "tiny_damaged", data_root=str(data / "damaged") + "/")
+    with pytest.raises(DataError, match=r"damaged/H36M-SH/train/\d+.pkl: it is truncated, corrupt or not a pickle"):
+        run_train("--config", config, "-c", str(data / "x_damaged"))
+    assert not (data / "x_damaged").exists()

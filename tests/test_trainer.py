@@ -222,3 +222,59 @@ def test_logging_and_checkpoint_writing_leave_the_random_generators_alone(tmp_pa
     CheckpointWriter(ScriptedTask, str(tmp_path)).save("latest_epoch.bin", 0, optimizer, model, 1.0)
     after = states()
     assert after[0] == before[0] and after[1] == before[1] and torch.equal(after[2], before[2])
+
+
+# --- --pretrained that would not be read; a run failing before its first checkpoint -------------------------
+def test_pretrained_is_marked_when_given():
+    given = parse_args("toy", ["--config", "x.yaml", "-p", "pre"])
+    default = parse_args("toy", ["--config", "x.yaml"])
+    assert (given.pretrained, given.pretrained_given) == ("pre", True)
+    assert (default.pretrained, default.pretrained_given) == ("checkpoint", False)
+
+
+def test_pretrained_without_finetune_is_refused_before_the_folder_is_made(tmp_path):
+    from lib.utils.errors import OptionError
+    with pytest.raises(OptionError, match=r"^--pretrained pre is not used: toy.yaml has finetune: false, .*; "
+                                          r"drop --pretrained, or set finetune: true in toy.yaml to finetune$"):
+        run_scripted(tmp_path / "out", 1, [50.0], "-p", "pre")
+    assert not (tmp_path / "out").exists()
+
+
+def test_pretrained_with_resume_is_a_warning(tmp_path, capsys):
+    run_scripted(tmp_path / "a", 1, [50.0])
+    ScriptedTask.scores = iter([55.0])
+    opts = parse_args("toy", ["--config", "toy.yaml", "-c", str(tmp_path / "b"), "--workers", "0", "--no-progress",
+                              "-p", "pre", "-r", str(tmp_path / "a" / "latest_epoch.bin")])
+    run(ScriptedTask, opts, Config(dict(epochs=2, finetune=True, weight_decay=0.01, lr_decay=0.99)))
+    assert "warning: --pretrained pre is not read: the weights come from --resume" in capsys.readouterr().err
+    assert saved(tmp_path / "b", "latest_epoch.bin") == (2, 55.0)
+
+
+@pytest.mark.parametrize("before", [None, [], ["notes.txt"], ["logs/old.txt"]],
+                         ids=["new", "empty", "with-a-file", "with-logs"])
+def test_a_run_failing_before_its_first_checkpoint_removes_what_it_made(tmp_path, monkeypatch, before):
+    from lib.utils.errors import DataError
+    folder = tmp_path / "out"
+    for name in before or []:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text("kept")
+    if before == []:
+        folder.mkdir()
+
+    def bad_batch(self, *args):
+        raise DataError("clip x.pkl is truncated")
+
+    monkeypatch.setattr(ScriptedTask, "train_step", bad_batch)
+    with pytest.raises(DataError):
+        run_scripted(folder, 2, [50.0])
+    if before is None:
+        assert not folder.exists()
+    else:
+        assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == before
+        assert (folder / "logs").exists() == any(name.startswith("logs/") for name in before)
+
+
+def test_a_run_failing_after_a_checkpoint_keeps_its_folder(tmp_path):
+    with pytest.raises(StopIteration):  # the scripted scores run out in the second epoch
+        run_scripted(tmp_path / "out", 2, [50.0])
+    assert saved(tmp_path / "out", "latest_epoch.bin") == (1, 50.0) and (tmp_path / "out" / "logs").is_dir()

@@ -4,8 +4,10 @@
 folder, data or model; :func:`load_config` loads and checks in one call. A config with an
 unknown key (a typo: "did you mean ...?"), a value of the wrong type or out of range, or a
 missing key that the script reads is one :class:`ConfigError` naming the file, the key, the
-value and what is allowed. The configs stay plain YAML read into an attribute dict
-(:func:`lib.utils.tools.get_config`); nothing here changes a value.
+value and what is allowed; where YAML's own rules turned what was written into something else
+(``1e-3`` is a string in YAML 1.1, ``off`` a boolean, ``010`` the octal number 8, a key given
+twice keeps its last value) the message says so and what to write instead. The configs stay plain
+YAML read into an attribute dict (:func:`lib.utils.tools.get_config`); nothing here changes a value.
 
 The tables are spec 07: :data:`KEYS` lists every key of the shipped configs plus the optional
 keys this project added (``dt_root``, ``posetrack_root``, ``insta_root``,
@@ -14,12 +16,16 @@ keys this project added (``dt_root``, ``posetrack_root``, ``insta_root``,
 """
 import difflib
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+import yaml
+
 from lib.model.loss_mesh import REGRESSION_CRITERIA
+from lib.skeleton import NUM_JOINTS
 from lib.utils.errors import ConfigError  # noqa: F401  (raised here; importable from here too)
-from lib.utils.tools import get_config
+from lib.utils.tools import Loader, get_config
 
 POSE3D, ACTION, MESH = "pose3d", "action", "mesh"  # config families (configs/pretrain/ is pose3d)
 ALL = (POSE3D, ACTION, MESH)
@@ -279,16 +285,24 @@ def _names_mesh_data(values):
     return None
 
 
+def _joints_of_the_skeleton(values):
+    if values.get("num_joints", NUM_JOINTS) != NUM_JOINTS:
+        return (f"key 'num_joints' must be {NUM_JOINTS}, got {values['num_joints']}: the data and the models use the "
+                f"{NUM_JOINTS} joints of the H36M skeleton (lib/skeleton.py)")
+    return None
+
+
 def _stream_frames_fit_clip(values):
     if values.get("stream_frames", 0) > values.get("clip_len", float("inf")):
         return (f"key 'stream_frames' ({values['stream_frames']}) must not exceed clip_len ({values['clip_len']}): "
                 f"it counts the last frames of each training clip")
     if values.get("lambda_stream") and not values.get("stream_frames"):
-        return "key 'lambda_stream' weighs the loss on the last stream_frames frames of each clip: set stream_frames too"
+        return ("key 'lambda_stream' weighs the loss on the last stream_frames frames of each clip: "
+                "set stream_frames too")
     return None
 
 
-RULES = (_heads_divide_features, _clip_fits_model, _views_divide_batch,
+RULES = (_joints_of_the_skeleton, _heads_divide_features, _clip_fits_model, _views_divide_batch,
          _stream_frames_fit_clip)  # checked for every script
 
 TRAIN_POSE3D = Reader(
@@ -364,12 +378,20 @@ def validate_config(config, reader, training=True, source=None):
     for name in unknown:  # typos first: they explain the missing keys that follow
         close = difflib.get_close_matches(name, sorted(known), n=1)
         problems.append(f"unknown key '{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    path = getattr(config, "_config_path", None)
+    written = written_entries(path) if path else ()
+    problems += _given_twice(written, config)
+    as_written = {entry.key: entry.text for entry in written}  # the last entry of a key is its value
     valid = {}
     for name, value in config.items():
-        if name in known and KEYS[name].accepts(value):
+        misread = _misreading(as_written.get(name), value, KEYS[name]) if name in known else None
+        if name in known and KEYS[name].accepts(value) and not misread:
             valid[name] = value
+        elif name in known and KEYS[name].accepts(value):
+            problems.append(f"key '{name}': {misread}")
         elif name in known:
-            problems.append(f"key '{name}' must be {KEYS[name].allowed()}, got {_show(value)}")
+            problems.append(f"key '{name}' must be {KEYS[name].allowed()}, got {_show(value)}"
+                            + (f" ({misread})" if misread else ""))
 
     needed = [(name, "") for name in reader.required + (reader.required_training if training else ())]
     if training:
@@ -399,3 +421,80 @@ def _show(value, limit=60):
     else:
         text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# ----------------------------------------------------------------------------------------------
+# what YAML 1.1 (PyYAML) made of what was written
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Written:
+    """One top-level ``key: value`` of a YAML file as written."""
+    key: str
+    line: int             # 1-based
+    text: Optional[str]   # the value's text if it is an unquoted scalar (YAML chose its type from it), else None
+
+
+def written_entries(path):
+    """The top-level entries of the YAML file ``path`` in file order (``()`` if it is not a readable mapping)."""
+    try:
+        with open(path) as f:
+            node = yaml.compose(f, Loader)
+    except (OSError, yaml.YAMLError):
+        return ()
+    if not isinstance(node, yaml.MappingNode):
+        return ()
+    return tuple(Written(k.value, k.start_mark.line + 1,
+                         v.value if isinstance(v, yaml.ScalarNode) and v.style is None else None)
+                 for k, v in node.value if isinstance(k, yaml.ScalarNode))
+
+
+def _given_twice(written, config):
+    lines = {}
+    for entry in written:
+        lines.setdefault(entry.key, []).append(str(entry.line))
+    return [f"key '{key}' is given {'twice' if len(at) == 2 else f'{len(at)} times'} (lines {', '.join(at)}): "
+            f"YAML keeps the last value, {_show(config[key])}; remove all but one"
+            for key, at in lines.items() if len(at) > 1 and key in config]
+
+
+_NUMBER = re.compile(r"[-+]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)([eE][-+]?\d+)?")  # what looks like a number
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")  # a YAML 1.1 octal integer
+
+
+def _misreading(text, value, key):
+    """How YAML 1.1 read the unquoted ``text`` of ``key`` into ``value`` when not as it looks, and what to write
+    instead; None when it reads as it looks (or ``value`` no longer comes from ``text``)."""
+    if text is None or not _reads_as(text, value):
+        return None
+    number_key = key.kind in ("int", "float")
+    quote = f"quote it, '{text}'"
+    if isinstance(value, str) and number_key and _NUMBER.fullmatch(text):
+        return f"YAML 1.1 reads {text} as a string, not a number: write {_number_spellings(text, key)}"
+    if isinstance(value, bool) and key.kind != "bool" and text.lower() not in ("true", "false"):
+        return f"YAML 1.1 reads an unquoted {text} as {_show(value)}" + ("" if number_key else f": {quote}")
+    if _is_number(value) and (_OCTAL.fullmatch(text) or ":" in text):
+        how = "a base-60 number" if ":" in text else "an octal number"
+        decimal = re.sub(r"^([-+]?)0+(?=\d)", r"\1", text)
+        fix = (f"write {value}" + ("" if ":" in text else f", or {decimal} without the leading zero")
+               if number_key else quote)
+        return f"YAML 1.1 reads {text} as {how}, {value}: {fix}"
+    return None
+
+
+def _reads_as(text, value):
+    try:
+        resolved = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return type(resolved) is type(value) and resolved == value
+
+
+def _number_spellings(text, key):
+    """Spellings of the number ``text`` that YAML 1.1 reads as a number (``1e-3``: ``1.0e-3 or 0.001``)."""
+    number = float(text.replace("_", ""))
+    if key.kind == "int" and number.is_integer():
+        return str(int(number))
+    mantissa, _, exponent = text.lower().partition("e")
+    spellings = [f"{mantissa if '.' in mantissa else mantissa + '.0'}e{'' if exponent[0] in '+-' else '+'}{exponent}"
+                 ] if exponent else []
+    return " or ".join(s for s in spellings + [repr(number)] if _is_number(yaml.safe_load(s)))

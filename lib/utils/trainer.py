@@ -7,7 +7,8 @@ fine-tune weight loading, the AdamW optimizer over the model's parameter groups 
 learning-rate decay, resuming (``--resume`` or automatically from ``latest_epoch.bin``),
 evaluation-only runs (``--evaluate``), the console line and tensorboard scalars of each epoch,
 progress bars, checkpoint writing (latest / best / every ``checkpoint_frequency`` epochs) and a
-clean Ctrl-C. The ``--checkpoint`` folder is made only when training starts.
+clean Ctrl-C. The ``--checkpoint`` folder is made only when training starts; a run failing before
+its first checkpoint removes what it made there.
 
 A script describes its task with a :class:`Task` subclass (settings; data in ``__init__``;
 training passes, loss of one batch, evaluation, epoch line and scalars) and its ``main`` is
@@ -55,8 +56,9 @@ def parse_args(description, argv=None, selection_default="latest_epoch.bin",
     parser.add_argument("--config", required=True, help=f"YAML config, e.g. {config_example}")
     parser.add_argument("-c", "--checkpoint", default="checkpoint", type=str, metavar="PATH",
                         help="folder to write checkpoints and logs to")
-    parser.add_argument("-p", "--pretrained", default="checkpoint", type=str, metavar="PATH",
-                        help="folder of the pretrained checkpoint to finetune from")
+    parser.add_argument("-p", "--pretrained", default=None, type=str, metavar="PATH",
+                        help="folder of the pretrained checkpoint to finetune from (default: checkpoint); only "
+                             "read when the config has finetune: true")
     parser.add_argument("-r", "--resume", default="", type=str, metavar="FILENAME",
                         help="checkpoint file to resume training from")
     parser.add_argument("-e", "--evaluate", default="", type=str, metavar="FILENAME",
@@ -81,7 +83,10 @@ def parse_args(description, argv=None, selection_default="latest_epoch.bin",
                         help="torch.compile the model (off by default: it did not speed up this backbone on the "
                              "CPUs measured, see docs/performance.md)")
     add_debug_argument(parser)
-    return parser.parse_args(argv)
+    cli = parser.parse_args(argv)
+    cli.pretrained_given = cli.pretrained is not None  # given but unused is an error (check_pretrained)
+    cli.pretrained = cli.pretrained or "checkpoint"
+    return cli
 
 
 def set_random_seed(seed):
@@ -373,6 +378,21 @@ def finetuning_from_pretrained(cfg, cli):
     return bool(cfg.finetune) and not (cli.resume or cli.evaluate)
 
 
+def check_pretrained(config, cli):
+    """``--pretrained`` given on the command line but not read: an :class:`OptionError` when the config does not
+    finetune; the warning to print when ``--resume``/``--evaluate`` give the weights instead; else None."""
+    if not getattr(cli, "pretrained_given", False):
+        return None
+    source = getattr(config, "_config_path", None) or cli.config
+    if not config.finetune:
+        raise OptionError(f"--pretrained {cli.pretrained} is not used: {source} has finetune: false, so no weights "
+                          f"are loaded from it; drop --pretrained, or set finetune: true in {source} to finetune")
+    if cli.resume or cli.evaluate:
+        flag = "--evaluate" if cli.evaluate else "--resume"
+        return f"--pretrained {cli.pretrained} is not read: the weights come from {flag}"
+    return None
+
+
 def load_finetune_weights(model, cli, strict, print_fn=print):
     """Load the pretrained backbone (``model_pos`` of ``<--pretrained>/<--selection>``) into ``model``'s backbone.
 
@@ -417,6 +437,7 @@ def training_checkpoint(epoch, lr, optimizer, model, model_key, best_key, best):
 class CheckpointWriter:
     def __init__(self, task, folder):
         self.task, self.folder = task, folder
+        self.written = False  # a checkpoint was written by this run
 
     def save(self, name, epoch, optimizer, model, best):
         lrs = [g["lr"] for g in optimizer.param_groups]
@@ -424,6 +445,7 @@ class CheckpointWriter:
                                       self.task.model_key, self.task.best_key, best)
         with deferred_interrupt():
             save_checkpoint(os.path.join(self.folder, name), payload)
+        self.written = True
 
 
 # ----------------------------------------------------------------------------------------------
@@ -445,10 +467,13 @@ def run(task_cls, cli, cfg=None):
         cfg = get_config(cli.config)
     if task_cls.config_reader is not None:
         validate_config(cfg, task_cls.config_reader, training=not cli.evaluate)
+    unused_pretrained = check_pretrained(cfg, cli)
     print(cfg)
     if not cli.evaluate:
         check_output_folder(cli.checkpoint, ["latest_epoch.bin", "best_epoch.bin"], option="--checkpoint")
     runtime = Runtime(device=cli.device, workers=cli.workers, progress=not cli.no_progress)
+    if unused_pretrained:
+        runtime.print(f"warning: {unused_pretrained}", file=sys.stderr)
     try:
         # an unusable --precision/--amp fails now, not after the first epoch
         precision_context(cli.precision, runtime.device)
@@ -496,12 +521,13 @@ def _run(task_cls, cli, cfg, runtime):
 
 def _make_output_folder(task, cli):
     """The ``--checkpoint`` folder, made only now that the data, model and weights are loaded, so
-    that a run failing before leaves nothing behind."""
+    that a run failing before leaves nothing behind; returns whether this run created it."""
     new = not os.path.exists(cli.checkpoint)
     os.makedirs(cli.checkpoint, exist_ok=True)
     if new and task.copy_config:
         shutil.copy(cli.config, cli.checkpoint)  # a record of the run's settings, as the original
     remove_stale_temporaries(cli.checkpoint)  # left by a run killed while writing a checkpoint
+    return new
 
 
 def _restore(ckpt, optimizer, task, cli, runtime):
@@ -539,57 +565,81 @@ def _train(task, model, resume_ckpt, evaluate, cli, cfg, runtime):
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=cfg.lr_decay)
     start_epoch, best = _restore(resume_ckpt, optimizer, task, cli, runtime)
 
-    writer = None
-    if runtime.is_main:
-        _make_output_folder(task, cli)
-        from tensorboardX import SummaryWriter
-        writer = SummaryWriter(os.path.join(cli.checkpoint, "logs"))
-    after_pass = _in_evaluation_precision(task.after_pass, cli, runtime)
     saver = CheckpointWriter(task, cli.checkpoint)
-    frequency = cfg.get("checkpoint_frequency")  # pose3d and mesh configs; the action scripts write none
-    metrics = None
-    for epoch in range(start_epoch, cfg.epochs):
-        runtime.print(f"Training epoch {epoch}.")
-        start = time.time()
-        meters = {name: AverageMeter() for name in task.meter_names}
-        for train_pass in task.train_passes(epoch):
-            sampler = getattr(train_pass.loader, "sampler", None)
-            if hasattr(sampler, "set_epoch"):
-                sampler.set_epoch(epoch)
-            model.train()
+    with _output_folder(task, cli, saver, runtime) as writer:
+        after_pass = _in_evaluation_precision(task.after_pass, cli, runtime)
+        frequency = cfg.get("checkpoint_frequency")  # pose3d and mesh configs; the action scripts write none
+        metrics = None
+        for epoch in range(start_epoch, cfg.epochs):
+            runtime.print(f"Training epoch {epoch}.")
+            start = time.time()
+            meters = {name: AverageMeter() for name in task.meter_names}
+            for train_pass in task.train_passes(epoch):
+                sampler = getattr(train_pass.loader, "sampler", None)
+                if hasattr(sampler, "set_epoch"):
+                    sampler.set_epoch(epoch)
+                model.train()
 
-            def loss_of_batch(batch):
-                with precision_context(amp, runtime.device):
-                    return task.train_step(model, batch, meters, **train_pass.step_kwargs)
+                def loss_of_batch(batch):
+                    with precision_context(amp, runtime.device):
+                        return task.train_step(model, batch, meters, **train_pass.step_kwargs)
 
-            optimise(tqdm(train_pass.loader, desc=f"epoch {epoch + 1}/{cfg.epochs} {train_pass.name}",
-                          disable=not runtime.progress, leave=False), loss_of_batch, optimizer, scaler)
-            after_pass(bare, train_pass)
-        runtime.reduce_meters(meters)
-        lr_before = [g["lr"] for g in optimizer.param_groups]
-        metrics = evaluate(bare)
-        scheduler.step()
-        minutes = (time.time() - start) / 60
-        metric = metrics.get("metric") if metrics else None
-        improved = metric is not None and task.is_better(metric, best)
-        if improved:
-            best = metric
-        if runtime.is_main:
-            print(task.epoch_line(epoch, meters, metrics, lr_before, minutes), flush=True)
-            for tag, value in task.epoch_scalars(meters, metrics).items():
-                writer.add_scalar(tag, value, epoch + 1)
-            # every file holds the best metric including this epoch; best_epoch.bin is written before
-            # latest_epoch.bin, so that a kill in between repeats this epoch instead of losing its model
+                optimise(tqdm(train_pass.loader, desc=f"epoch {epoch + 1}/{cfg.epochs} {train_pass.name}",
+                              disable=not runtime.progress, leave=False), loss_of_batch, optimizer, scaler)
+                after_pass(bare, train_pass)
+            runtime.reduce_meters(meters)
+            lr_before = [g["lr"] for g in optimizer.param_groups]
+            metrics = evaluate(bare)
+            scheduler.step()
+            minutes = (time.time() - start) / 60
+            metric = metrics.get("metric") if metrics else None
+            improved = metric is not None and task.is_better(metric, best)
             if improved:
-                print("save best checkpoint", flush=True)
-                saver.save("best_epoch.bin", epoch, optimizer, bare, best)
-            if frequency and (epoch + 1) % frequency == 0:
-                saver.save(f"epoch_{epoch}.bin", epoch, optimizer, bare, best)
-            saver.save("latest_epoch.bin", epoch, optimizer, bare, best)
-        runtime.barrier()
-    if writer is not None:
-        writer.close()
+                best = metric
+            if runtime.is_main:
+                print(task.epoch_line(epoch, meters, metrics, lr_before, minutes), flush=True)
+                for tag, value in task.epoch_scalars(meters, metrics).items():
+                    writer.add_scalar(tag, value, epoch + 1)
+                # every file holds the best metric including this epoch; best_epoch.bin is written before
+                # latest_epoch.bin, so that a kill in between repeats this epoch instead of losing its model
+                if improved:
+                    print("save best checkpoint", flush=True)
+                    saver.save("best_epoch.bin", epoch, optimizer, bare, best)
+                if frequency and (epoch + 1) % frequency == 0:
+                    saver.save(f"epoch_{epoch}.bin", epoch, optimizer, bare, best)
+                saver.save("latest_epoch.bin", epoch, optimizer, bare, best)
+            runtime.barrier()
     return metrics
+
+
+@contextlib.contextmanager
+def _output_folder(task, cli, saver, runtime):
+    """The ``--checkpoint`` folder and its tensorboard writer (main process; None elsewhere). A run failing
+    before its first checkpoint (bad data in the first batch, Ctrl-C) removes what it made there: the folder
+    if it was new, else its ``logs`` folder if new, else the new files in it."""
+    logs = os.path.join(cli.checkpoint, "logs")
+    logs_before = set(os.listdir(logs)) if os.path.isdir(logs) else None
+    created, writer, failed = False, None, False
+    try:
+        if runtime.is_main:
+            created = _make_output_folder(task, cli)
+            from tensorboardX import SummaryWriter
+            writer = SummaryWriter(logs)
+        yield writer
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+        if failed and runtime.is_main and not saver.written:
+            made = ([cli.checkpoint] if created else [logs] if logs_before is None
+                    else [os.path.join(logs, name) for name in set(os.listdir(logs)) - logs_before])
+            for path in made:
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
 
 
 def _in_evaluation_precision(fn, cli, runtime):
