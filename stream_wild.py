@@ -22,8 +22,7 @@ import sys
 import numpy as np
 import torch
 
-from lib.data.detector import (DEFAULT_MAX_PEOPLE, check_max_people, check_tiles, default_tiles,
-                               open_video_session)
+from lib.data.detector import DEFAULT_MAX_PEOPLE, check_detector_options, default_tiles, open_video_session
 from lib.data.stream_input import PeopleDetector, VideoSource, replay_people
 from lib.data.wild_input import WildInputError, add_input_arguments, inputs_from_args
 from lib.inference import (DEFAULT_FILES, DEMO_FILES, add_model_arguments, add_runtime_arguments, check_clip_len,
@@ -93,14 +92,7 @@ def check_stream_options(cli, maxlen):
         if given:
             raise WildInputError(f"{', '.join(given)}: for a keypoint file (--json_path) only; a video or camera is "
                                  f"read by the built-in 2D detector, with its own fps and size: drop {' '.join(given)}")
-    elif cli.max_people is not None:
-        raise WildInputError(f"--max_people {cli.max_people} tells the built-in detector how many people to look for; "
-                             f"with --json_path the keypoint file says who is there: drop --max_people")
-    elif cli.tiles is not None:
-        raise WildInputError(f"--tiles {cli.tiles} tells the built-in detector where to look for people; with "
-                             f"--json_path the keypoints are given: drop --tiles")
-    check_max_people(cli.max_people)
-    check_tiles(cli.tiles)
+    check_detector_options(cli)
     check_clip_len(cli, maxlen)
     if cli.lookahead < 0:
         raise WildInputError(f"--lookahead must be 0 (causal) or more frames, got {cli.lookahead}")

@@ -187,6 +187,7 @@ def rendered_clip(tmp_path_factory):
     """A short clip of the demo's humanoid (tools/prepare_demo_data.py's renderer) and the projection of
     its COCO-17 keypoints, ``(T, 17, 2)`` in the video's pixels."""
     pytest.importorskip("pybullet", reason="the humanoid and its motion clips ship with pybullet")
+    from lib.utils import vismo
     from tools import prepare_demo_data as demo
     subject = demo.DemoSubject(demo.pybullet_data_dir())
     take = subject.take(CLIP["name"], 0, 2.0)
@@ -196,7 +197,7 @@ def rendered_clip(tmp_path_factory):
     frames = np.arange(CLIP["n_frames"]) * (demo.FPS // CLIP["fps"])
     grid = demo.floor_grid(take.frames["root"][1])
     path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    demo.write_video((demo.render_frame(camera, subject.skeleton_mm, take.frames, t, grid) for t in frames),
+    vismo.write_video((demo.render_frame(camera, subject.skeleton_mm, take.frames, t, grid) for t in frames),
                      str(path), CLIP["fps"], **demo.VIDEO_OPTIONS)
     coco = [demo.KEYPOINT_NAMES.index(name) for name in
             ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",

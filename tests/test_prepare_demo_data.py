@@ -11,6 +11,7 @@ pytest.importorskip("pybullet", reason="the demo data tool reads the motion clip
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION, DataReaderH36M  # noqa: E402
 from lib.skeleton import BONES, JOINT_NAMES  # noqa: E402
+from lib.data import humanoid  # noqa: E402
 from tools import prepare_demo_data as demo  # noqa: E402
 
 CLIPS = ["run", "kick", "walk"]  # a looped train clip, a one-shot test clip, a looped test clip
@@ -103,7 +104,7 @@ def test_the_first_keypoints_are_the_h36m_joints():
 
 def test_subject_is_170_cm():
     subject = demo.DemoSubject(demo.pybullet_data_dir())
-    assert demo.rest_height(subject.skeleton_mm) == pytest.approx(demo.SUBJECT_HEIGHT_MM)
+    assert humanoid.rest_height(subject.skeleton_mm) == pytest.approx(demo.SUBJECT_HEIGHT_MM)
 
 
 def test_bone_lengths_constant_over_frames(generated):
@@ -204,18 +205,18 @@ def test_deterministic_for_a_seed(generated, tmp_path):
 
 def test_loops_join_without_a_jump():
     data_dir = demo.pybullet_data_dir()
-    skeleton = demo.load_skeleton(demo.urdf_path(data_dir))
+    skeleton = humanoid.load_skeleton(humanoid.urdf_path(data_dir))
     motion = demo.read_motion(demo.motion_path(data_dir, "walk"), "walk")
-    closed = demo.close_cycle(motion)
-    angle, translation = demo.cycle_step(closed)
+    closed = humanoid.close_cycle(motion)
+    angle, translation = humanoid.cycle_step(closed)
 
     def keypoints(pose):
         return demo.keypoints_from_frames(skeleton, demo.forward_kinematics(skeleton, *pose))
 
-    first, last = keypoints(demo.raw_pose(closed, [0]))[0], keypoints(demo.raw_pose(closed, [-1]))[0]
+    first, last = keypoints(humanoid.raw_pose(closed, [0]))[0], keypoints(humanoid.raw_pose(closed, [-1]))[0]
     np.testing.assert_allclose(demo.rotation_y(angle).apply(first) + translation, last, atol=1e-9)
     # the raw clip does not close: that is what close_cycle is for
-    assert np.abs(keypoints(demo.raw_pose(motion, [-1]))[0] - last).max() > 0.01
+    assert np.abs(keypoints(humanoid.raw_pose(motion, [-1]))[0] - last).max() > 0.01
     # looped: no frame-to-frame step at a seam is larger than the largest inside the first cycle
     looped = keypoints(demo.resample_motion(motion, 3))
     step = np.linalg.norm(np.diff(looped, axis=0), axis=-1).max(axis=1)
@@ -247,7 +248,8 @@ def pybullet_link_origins(urdf_file, frames):
     import pybullet
     client = pybullet.connect(pybullet.DIRECT)
     try:
-        body = pybullet.loadURDF(urdf_file, globalScaling=demo.URDF_SCALE, useFixedBase=True, physicsClientId=client)
+        body = pybullet.loadURDF(urdf_file, globalScaling=humanoid.URDF_SCALE, useFixedBase=True,
+                                 physicsClientId=client)
         joints = {}
         for j in range(pybullet.getNumJoints(body, physicsClientId=client)):
             info = pybullet.getJointInfo(body, j, physicsClientId=client)
@@ -260,7 +262,7 @@ def pybullet_link_origins(urdf_file, frames):
         for frame in frames:
             pybullet.resetBasePositionAndOrientation(body, frame[1:4], xyzw(frame[4:8]), physicsClientId=client)
             column = 8
-            for joint, n in demo.MOTION_JOINTS:
+            for joint, n in humanoid.MOTION_JOINTS:
                 if n == 4:
                     pybullet.resetJointStateMultiDof(body, joints[joint][0], xyzw(frame[column:column + 4]),
                                                      physicsClientId=client)
@@ -280,15 +282,15 @@ def pybullet_link_origins(urdf_file, frames):
 def test_forward_kinematics_matches_pybullet(tmp_path):
     data_dir = demo.pybullet_data_dir()
     urdf = tmp_path / "humanoid.urdf"
-    urdf.write_text(demo.read_urdf_text(demo.urdf_path(data_dir)))  # without the shipped file's stray NUL byte
-    skeleton = demo.load_skeleton(demo.urdf_path(data_dir))
+    urdf.write_text(humanoid.read_urdf_text(humanoid.urdf_path(data_dir)))  # without the shipped file's stray NUL byte
+    skeleton = humanoid.load_skeleton(humanoid.urdf_path(data_dir))
     for name in demo.MOTION_NAMES:
         path = demo.motion_path(data_dir, name)
         with open(path) as f:
             frames = np.array(json.load(f)["Frames"])
         index = np.linspace(0, len(frames) - 1, 4).astype(int)
         theirs = pybullet_link_origins(str(urdf), frames[index])
-        ours = demo.forward_kinematics(skeleton, *demo.raw_pose(demo.read_motion(path, name), index))
+        ours = demo.forward_kinematics(skeleton, *humanoid.raw_pose(demo.read_motion(path, name), index))
         assert set(theirs) <= set(ours)
         for link in theirs:
             np.testing.assert_allclose(ours[link][1], theirs[link], atol=1e-6, err_msg=f"{name}: link {link}")

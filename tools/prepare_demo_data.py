@@ -35,21 +35,15 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 from lib.data.datareader_h36m import CAMERA_RESOLUTION  # noqa: E402
-# The humanoid, its clips and its drawing live in lib.data.humanoid; re-exported here, where the demo's
-# tests and tools have always found them.
-from lib.data.humanoid import (  # noqa: E402,F401
-    BACKGROUND_RGB, CUBE_CORNERS, DEMO_COLORS, FACE_MARKS, FOOT_POINTS, FPS, FRAME_SIZE, GRID_RGB, GRID_SPACING_MM,
-    HALPE26_KEYPOINTS, H36M_KEYPOINTS, HEAD_LINK, HEAD_POINTS, KEYPOINT_NAMES, KEYPOINTS, LIMB_RGB, MOTION_JOINTS,
-    MOTION_NAMES, SUBJECT_HEIGHT_MM, URDF_SCALE, BodyColors, CameraView, Joint, Motion, Shape, Skeleton, body_solids,
-    close_cycle, cycle_step, floor_grid, floor_image, forward_kinematics, from_wxyz, keypoints_from_frames,
-    load_skeleton, loops_for, motion_path, normalize, project, pybullet_data_dir, raw_pose, read_motion, read_urdf_text,
-    resample_motion, rest_height, rotation_y, sample_motion, skeleton_of_height, smooth_track, smoothstep, twist_y,
-    urdf_path)
+from lib.data.humanoid import (  # noqa: E402
+    FPS, HALPE26_KEYPOINTS, H36M_KEYPOINTS, KEYPOINT_NAMES, MOTION_NAMES, SUBJECT_HEIGHT_MM, CameraView, body_solids,
+    floor_grid, floor_image, forward_kinematics, keypoints_from_frames, loops_for, motion_path, normalize, project,
+    pybullet_data_dir, read_motion, resample_motion, rotation_y, skeleton_of_height, smooth_track)
 from lib.data.wild_input import alphapose_results  # noqa: E402
 from lib.utils.cli import add_debug_argument, run_cli  # noqa: E402
 from lib.utils.outputs import OutputSet, check_output_file, check_output_folder  # noqa: E402
 from lib.utils.tools import write_pkl  # noqa: E402
-from lib.utils.vismo import draw_solids, write_video  # noqa: E402,F401 (write_video: re-exported for tests)
+from lib.utils.vismo import draw_solids, write_video  # noqa: E402
 
 # FPS (lib.data.humanoid): the frame rate of the pickle (that of H36M's videos)
 DEFAULT_OUTPUT = "data/motion3d/demo/h36m_demo.pkl"

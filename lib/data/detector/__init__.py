@@ -21,7 +21,8 @@ from lib.data.detector.blazepose import INSTALL, NAME, BlazePoseSession, landmar
 from lib.data.detector.swaps import (BLAZEPOSE33_MIRROR_GROUPS, COCO17_MIRROR_GROUPS, MIRROR_GROUPS, SWAP_COST,
                                      correct_left_right_swaps)
 from lib.data.detector.video import (DEFAULT_MAX_PEOPLE, KEYPOINT_FORMAT, KEYPOINTS_FILE, PersonKeypoints,
-                                     VideoPeople, check_max_people, check_tiles, default_min_track_frames,
+                                     VideoPeople, check_detector_options, check_max_people, check_tiles,
+                                     default_min_track_frames,
                                      default_tiles, detect, frame_people, inputs_from_video_or_file,
                                      open_video_session, save_detections)
 
@@ -36,6 +37,6 @@ def open_session(backend="blazepose", **options):
 
 __all__ = ["BACKENDS", "BLAZEPOSE33_MIRROR_GROUPS", "BlazePoseSession", "COCO17_MIRROR_GROUPS", "DEFAULT_MAX_PEOPLE",
            "INSTALL", "KEYPOINTS_FILE", "KEYPOINT_FORMAT", "MIRROR_GROUPS", "NAME", "PersonKeypoints", "SWAP_COST",
-           "VideoPeople", "check_max_people", "check_tiles", "correct_left_right_swaps", "default_min_track_frames",
-           "default_tiles", "detect", "frame_people", "inputs_from_video_or_file", "landmarker_bundle", "open_session",
-           "open_video_session", "save_detections"]
+           "VideoPeople", "check_detector_options", "check_max_people", "check_tiles", "correct_left_right_swaps",
+           "default_min_track_frames", "default_tiles", "detect", "frame_people", "inputs_from_video_or_file",
+           "landmarker_bundle", "open_session", "open_video_session", "save_detections"]

@@ -204,6 +204,19 @@ def check_tiles(tiles):
                           f"whole frame) to {MAX_TILES}; got {tiles}")
 
 
+def check_detector_options(opts):
+    """The built-in detector's options (``--max_people``, ``--tiles``) in range, and not given with a keypoint file
+    (``--json_path``), for every script that can detect."""
+    given = [(flag, getattr(opts, flag[2:], None)) for flag in ("--max_people", "--tiles")]
+    given = [(flag, value) for flag, value in given if value is not None]
+    if opts.json_path and given:
+        flags = " ".join(f"{flag} {value}" for flag, value in given)
+        raise OptionError(f"{flags}: for the built-in detector, which --json_path replaces (the keypoint file says who "
+                          f"is there and where): drop {' '.join(flag for flag, _ in given)}")
+    check_max_people(getattr(opts, "max_people", None))
+    check_tiles(getattr(opts, "tiles", None))
+
+
 def default_tiles(size, max_people):
     """The ``--tiles`` default for a frame of ``size`` (w, h): :data:`WIDE_TILES` on a wide frame, else 1."""
     if max_people == 1 or not size or min(size) <= 0:
@@ -297,20 +310,13 @@ def inputs_from_video_or_file(opts):
     """
     from lib.data.wild_input import inputs_from_args
 
+    check_detector_options(opts)
     max_people, tiles = getattr(opts, "max_people", None), getattr(opts, "tiles", None)
     if opts.json_path:
-        if max_people is not None:
-            raise OptionError(f"--max_people {max_people} tells the built-in detector how many people to look for; "
-                              f"with --json_path the keypoint file says who is there: drop --max_people")
-        if tiles is not None:
-            raise OptionError(f"--tiles {tiles} tells the built-in detector where to look for people; with "
-                              f"--json_path the keypoints are given: drop --tiles")
         return inputs_from_args(opts), None
     if not opts.vid_path:
         raise WildInputError("give the 2D keypoints with --json_path, or a video with --vid_path to detect them in")
     check_no_video_description(opts.fps, opts.size)
-    check_max_people(max_people)
-    check_tiles(tiles)
     if opts.first_frame_id is not None:
         raise WildInputError("--first_frame_id numbers the frames of a keypoint file (--json_path); the built-in "
                              "detector numbers the video's own frames: drop --first_frame_id")
