@@ -118,7 +118,7 @@ def open_source(cli):
     source = VideoSource(cli.vid_path, None, cli.speed)
     try:
         max_people = cli.max_people or DEFAULT_MAX_PEOPLE
-        tiles = cli.tiles or default_tiles(source.size, max_people)
+        tiles = default_tiles(source.size, max_people, cli.tiles)
         source.detect = PeopleDetector(open_video_session(max_people, source.fps, tiles), fps=source.fps)
     except BaseException:
         source.close()

@@ -92,3 +92,22 @@ def test_two_rendered_walkers_are_two_unbroken_people(tmp_path):
     assert sum(p.found.sum() >= 30 for p in people.people) >= 2
     assert all(len(matched) == 1 for matched in who.values()), who  # no track on both people
     assert set.union(*who.values()) == {0, 1}
+
+
+def test_the_default_and_a_square_frame():
+    from lib.data.detector.video import default_tiles
+    assert default_tiles((1280, 720), 6) == 3 and default_tiles((720, 1280), 6) == 3
+    assert default_tiles((640, 480), 6) == 1 and default_tiles((1280, 720), 1) == 1
+    assert default_tiles((500, 500), 6, tiles=3) == 1  # a square frame is its one square: no tiles claimed
+    assert default_tiles((1280, 720), 1, tiles=2) == 2 and default_tiles(None, 6, tiles=2) == 2
+
+
+@pytest.mark.parametrize("size, tiles, noted", [((1280, 720), 1, True), ((1280, 720), 3, False),
+                                                ((500, 500), 1, False)])
+def test_small_people_on_the_whole_frame_are_noted_where_tiles_would_help(size, tiles, noted):
+    from lib.data.detector.video import PersonKeypoints, VideoPeople
+    keypoints = np.zeros((10, 33, 3))
+    keypoints[:, :, 1] = np.linspace(100, 300, 33)  # 200 px tall: under 250 px in 1280 x 720
+    person = PersonKeypoints(0, keypoints, np.ones(10, bool), np.zeros((10, 3), bool))
+    summary = VideoPeople([person], 10, 25.0, size, "test", 1.0, 6, tiles).summary()
+    assert ("--tiles 3 looks for them" in summary) == noted

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lib.data.detector.blazepose import NAME, NUM_LANDMARKS, BlazePoseSession
-from lib.data.detector.tiles import TiledSession
+from lib.data.detector.tiles import TiledSession, tile_boxes
 from lib.data.detector.swaps import MIRROR_GROUPS, correct_left_right_swaps
 from lib.data.tracking import CONFIRM_FRAMES, Detection, PoseTracker, appearance_descriptor, remove_duplicates
 from lib.data.wild_input import (WildInputError, alphapose_results, check_no_video_description, load_wild_inputs,
@@ -39,9 +39,11 @@ THIGHS = ((23, 25), (24, 26))
 THIGH_WIDTH = 0.35  # of the thigh's length
 # a detection overlapping another by this share of its box shows the other's colours too: no appearance
 OCCLUDED_SHARE = 0.1
-# a person found shorter than this share of the frame's height (median over their frames) is near the size below
-# which the whole-frame detector misses people (lib.data.detector.tiles): others as small may have been missed
-SMALL_PERSON_SHARE = 0.4
+# a person found shorter than this in the person detector's 224 x 224 input (median over their frames; the frame's
+# long side is scaled to 224) is near the size below which it misses people (about 250 px in 1280 x 720,
+# lib.data.detector.tiles): others as small may have been missed
+SMALL_PERSON_INPUT_PX = 44.0
+DETECTOR_INPUT_PX = 224
 MAX_TILES = 8
 # --tiles by default: on a frame whose long side is at least WIDE_RATIO times its short side (16:9, 9:16), people
 # are looked for on WIDE_TILES tiles (bench/bench_tracking.py: on the rendered scenes, no track jumped to another
@@ -97,11 +99,11 @@ class VideoPeople:
             lines.append(f"  warning: {self.crowded_frames} frames hold {self.max_people} people, the most it looks "
                          f"for (--max_people {self.max_people}): there may be more people than it followed; raise "
                          f"--max_people (slower)")
-        small = [p.track_id for p in self.people if np.median(_heights(p)) < SMALL_PERSON_SHARE * self.size[1]]
-        if small and self.tiles == 1:
-            lines.append(f"  note: {_people(small)} shorter than {SMALL_PERSON_SHARE:.0%} of the frame's height: "
-                         f"people that small are often missed on the whole frame; --tiles 3 looks for them on three "
-                         f"tiles (about 3x slower)")
+        small_px = SMALL_PERSON_INPUT_PX * max(self.size) / DETECTOR_INPUT_PX
+        small = [p.track_id for p in self.people if np.median(_heights(p)) < small_px]
+        if small and self.tiles == 1 and default_tiles(self.size, self.max_people, WIDE_TILES) > 1:
+            lines.append(f"  note: {_people(small)} shorter than {small_px:.0f} px: people that small are often "
+                         f"missed on the whole frame; --tiles 3 looks for them on three tiles (about 3x slower)")
         elif self.tiles > 1:
             lines.append(f"  looked for people on {self.tiles} tiles of each frame (--tiles; --tiles 1: the whole "
                          f"frame, about {self.tiles}x faster, misses people shorter than about a third of the frame)")
@@ -217,11 +219,14 @@ def check_detector_options(opts):
     check_tiles(getattr(opts, "tiles", None))
 
 
-def default_tiles(size, max_people):
-    """The ``--tiles`` default for a frame of ``size`` (w, h): :data:`WIDE_TILES` on a wide frame, else 1."""
-    if max_people == 1 or not size or min(size) <= 0:
-        return 1
-    return WIDE_TILES if max(size) >= WIDE_RATIO * min(size) else 1
+def default_tiles(size, max_people, tiles=None):
+    """The tiles of a frame of ``size`` (w, h): ``tiles`` (``--tiles``; None: :data:`WIDE_TILES` on a wide frame with
+    ``max_people`` above 1, else 1), but 1 where the frame is square (its one square is the frame)."""
+    if not size or min(size) <= 0:
+        return tiles or 1
+    if tiles is None:
+        tiles = WIDE_TILES if max_people > 1 and max(size) >= WIDE_RATIO * min(size) else 1
+    return len(tile_boxes(*size, tiles))
 
 
 def open_video_session(max_people, fps, tiles=1):
@@ -240,7 +245,7 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     check_max_people(max_people)
     check_tiles(tiles)
     video = read_video_info(video_path)
-    tiles = tiles or default_tiles(video.size, max_people)
+    tiles = default_tiles(video.size, max_people, tiles)
     frames_landmarks, frames_ids = [], []
     start = time.perf_counter()
     n_decoded = duplicates = 0
