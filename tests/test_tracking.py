@@ -1,10 +1,12 @@
-"""lib/data/tracking.py on synthetic detections with known identities: crossings, occlusion gaps, re-entry, misses,
+"""lib/data/tracking/ (online and offline) on synthetic detections with known identities: crossings, occlusion gaps, re-entry, misses,
 duplicates; an identity never passes from one person to another."""
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from lib.data.tracking import (CONFIRM_FRAMES, Detection, PoseTracker, appearance_descriptor, appearance_distance,
-                               remove_duplicates, track_people)
+                               join_identities, remove_duplicates, track_people)
 
 FPS = 30.0
 # a COCO-17 person of height 1 (nose at the top, ankles at the bottom), x to the image right, y down
@@ -142,6 +144,41 @@ def test_a_jump_to_another_place_starts_a_new_person():
     frames, truth = scene(first + second)
     result = track_people(frames, FPS)
     assert result.n_people == 2
+
+
+def pieces(truth, cuts):
+    """ids as an online pass might give them: person k's frames numbered by ``cuts[k]`` ``[(first, last, id)]``."""
+    ids = []
+    for t, people in enumerate(truth):
+        ids.append([next((i for first, last, i in cuts[k] if first <= t <= last), None) for k in people])
+    return ids
+
+
+def test_offline_joining_makes_one_person_of_their_pieces():
+    """One person hidden twice, each return an identity of its own (as online doubt leaves them), beside another
+    person in other clothes: the pieces become one person again, the other stays apart."""
+    a = walk((100, 600), (3, 0), 300, 150, hue=20)
+    b = walk((900, 650), (-1, 0), 320, 150, hue=90, phase=1.0)
+    frames, truth = scene(a, b, hidden={0: list(range(40, 50)) + list(range(90, 100))})
+    online = pieces(truth, {0: [(0, 39, 0), (50, 89, 1), (100, 149, 3)], 1: [(0, 149, 2)]})
+    ids, n_people, members = join_identities(frames, online, FPS)
+    assert n_people == 2 and sorted(members) == [[0, 1, 3], [2]]
+    given, owners = identity_map(SimpleNamespace(ids=ids), truth)
+    assert given == {0: {0}, 1: {1}}
+
+
+def test_offline_joining_leaves_lookalikes_in_doubt_apart():
+    """Two people in the same clothes walk side by side, both hidden at once, then found again: which piece is
+    whose is a guess, so nothing is joined (split, never swapped)."""
+    a = walk((400, 600), (3, 0), 300, 100, hue=20)
+    b = walk((480, 610), (3, 0), 300, 100, hue=20, phase=1.0)
+    hidden = range(40, 50)
+    frames, truth = scene(a, b, hidden={0: hidden, 1: hidden})
+    online = pieces(truth, {0: [(0, 39, 0), (50, 99, 2)], 1: [(0, 39, 1), (50, 99, 3)]})
+    ids, n_people, members = join_identities(frames, online, FPS)
+    assert n_people == 4
+    given, owners = identity_map(SimpleNamespace(ids=ids), truth)
+    assert all(len(v) == 1 for v in owners.values())
 
 
 def test_tracklets_shorter_than_confirmation_get_no_id():

@@ -530,7 +530,7 @@ def build_tracks(det, fmt, n_frames=None, focus=None, min_frames=1, fps=None, im
     elif np.bincount(frames).max() > 1:
         ids = assign_track_ids(frames, keypoints, fps)
         det.notes.append("the file has no track ids: people were linked from frame to frame by position, motion "
-                         "and size (lib/data/tracking.py)")
+                         "and size (lib/data/tracking/)")
     else:
         ids = [0] * len(frames)
     by_id = OrderedDict()

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from lib.data.detector.blazepose import NAME, NUM_LANDMARKS, BlazePoseSession
 from lib.data.detector.tiles import TiledSession, tile_boxes
 from lib.data.detector.swaps import MIRROR_GROUPS, correct_left_right_swaps
-from lib.data.tracking import CONFIRM_FRAMES, Detection, PoseTracker, appearance_descriptor, remove_duplicates
+from lib.data.tracking import (CONFIRM_FRAMES, Detection, PoseTracker, appearance_descriptor, join_identities,
+                               remove_duplicates)
 from lib.data.wild_input import (WildInputError, alphapose_results, check_no_video_description, load_wild_inputs,
                                  read_video_info)
 from lib.skeleton import BLAZEPOSE33_COCO17
@@ -246,7 +247,7 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     check_tiles(tiles)
     video = read_video_info(video_path)
     tiles = default_tiles(video.size, max_people, tiles)
-    frames_landmarks, frames_ids = [], []
+    frames_detections, frames_ids = [], []
     start = time.perf_counter()
     n_decoded = duplicates = 0
     frame_ms = 1000.0 / (video.fps if video.fps and video.fps > 0 else 30.0)
@@ -258,7 +259,7 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
                 n_decoded += 1
                 detections, removed = frame_people(session, frame, t * frame_ms)
                 duplicates += removed
-                frames_landmarks.append([d.keypoints for d in detections])
+                frames_detections.append(detections)
                 frames_ids.append(tracker.update(t, detections))
                 for person, members in tracker.confirmed():
                     for f, j in members:
@@ -270,12 +271,13 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     seconds = time.perf_counter() - start
     if n_decoded == 0:
         raise WildInputError(f"the video {video_path} has no frames to detect people in")
-    n_found = sum(len(f) for f in frames_landmarks)
+    n_found = sum(len(f) for f in frames_detections)
     if not n_found:
         raise WildInputError(f"nobody was found in the video {video_path}: {name} found no person in any of its "
                              f"{n_decoded} frames; check that the people are fully in view, or give 2D keypoints "
                              f"with --json_path")
-    n_people = len(tracker.identities)
+    tracker.finish()
+    frames_ids, n_people, _ = join_identities(frames_detections, frames_ids, tracker.fps, tracker.cue_points)
     if n_people == 0:
         raise WildInputError(f"nobody was found in the video {video_path}: {name} found {n_found} detections in "
                              f"{n_decoded} frames, but none lasting {CONFIRM_FRAMES} frames (fleeting or false "
@@ -284,15 +286,15 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     for person in range(n_people):
         keypoints = np.zeros((video.n_frames, NUM_LANDMARKS, 3))
         found = np.zeros(video.n_frames, bool)
-        for t, (landmarks, ids) in enumerate(zip(frames_landmarks, frames_ids)):
+        for t, (detections, ids) in enumerate(zip(frames_detections, frames_ids)):
             if person in ids:
-                keypoints[t], found[t] = landmarks[ids.index(person)], True
+                keypoints[t], found[t] = detections[ids.index(person)].keypoints, True
         swapped = np.zeros((video.n_frames, len(MIRROR_GROUPS[NUM_LANDMARKS])), bool)
         if correct_swaps:
             keypoints, swapped = correct_left_right_swaps(keypoints, found)
         people.append(PersonKeypoints(person, keypoints, found, swapped))
     unconfirmed = sum(ids.count(None) for ids in frames_ids)
-    crowded = sum(len(f) >= max_people for f in frames_landmarks) if max_people > 1 else 0
+    crowded = sum(len(f) >= max_people for f in frames_detections) if max_people > 1 else 0
     return VideoPeople(people, video.n_frames, video.fps, video.size, name, seconds, max_people, tiles, crowded,
                        duplicates, tracker.splits, unconfirmed, video_path)
 
