@@ -1,5 +1,5 @@
-"""lib/data/tracking/ (online and offline) on synthetic detections with known identities: crossings, occlusion gaps, re-entry, misses,
-duplicates; an identity never passes from one person to another."""
+"""lib/data/tracking/ (online and offline) on synthetic detections with known identities: crossings, occlusion gaps,
+re-entry, misses, duplicates; an identity never passes from one person to another."""
 from types import SimpleNamespace
 
 import numpy as np

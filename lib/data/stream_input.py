@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from lib.data.detector import DEFAULT_MAX_PEOPLE, correct_left_right_swaps, frame_people, open_session
+from lib.data.detector.second_look import SecondLook
 from lib.data.tracking import PoseTracker
 from lib.data.wild_input import WildInputError
 from lib.skeleton import BLAZEPOSE33_COCO17, to_h36m
@@ -123,12 +124,14 @@ class PeopleDetector:
         self.session = session if session is not None else open_session(max_people=max_people, fps=fps)
         self.name = getattr(self.session, "name", type(self.session).__name__)
         self.tracker = PoseTracker(fps or 30.0, cue_points=BLAZEPOSE33_COCO17)
+        self.second_look = SecondLook(self.tracker) if max_people > 1 else None  # people lost behind others
         self.history = history
         self.recent = {}  # person id -> their last detections (BlazePose-33)
         self.frame = 0
 
     def __call__(self, image):
-        detections, _ = frame_people(self.session, image)
+        look = None if self.second_look is None else (lambda frame, found: self.second_look(frame, found, self.frame))
+        detections, _ = frame_people(self.session, image, second_look=look)
         ids = self.tracker.update(self.frame, detections)
         self.frame += 1
         people = {}
@@ -143,6 +146,8 @@ class PeopleDetector:
 
     def close(self):
         self.session.close()
+        if self.second_look is not None:
+            self.second_look.close()
 
 
 class VideoSource:

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from lib.data.detector.blazepose import NAME, NUM_LANDMARKS, BlazePoseSession
+from lib.data.detector.second_look import SecondLook
 from lib.data.detector.tiles import TiledSession, tile_boxes
 from lib.data.detector.swaps import MIRROR_GROUPS, correct_left_right_swaps
 from lib.data.tracking import (CONFIRM_FRAMES, Detection, PoseTracker, appearance_descriptor, join_identities,
@@ -78,6 +79,7 @@ class VideoPeople:
     duplicates: int = 0       # detections removed as another detection of a person already found
     splits: int = 0           # links refused in doubt (identities ended rather than guessed)
     unconfirmed: int = 0      # detections of tracklets too short to be a person
+    second_looks: int = 0     # poses of people lost behind others found by a second look (SecondLook)
     path: str = None
     kept: list = field(default_factory=list)  # the track ids written by save() (default: all)
 
@@ -111,6 +113,9 @@ class VideoPeople:
         if self.splits:
             lines.append(f"  note: {self.splits} frame-to-frame links were refused as ambiguous (people crossing or "
                          f"hiding each other): tracks ended there rather than risk swapping two people")
+        if self.second_looks:
+            lines.append(f"  a second look around people lost behind others found them in {self.second_looks} "
+                         f"frames")
         if self.unconfirmed:
             lines.append(f"  note: {self.unconfirmed} detections belong to no person (tracks shorter than "
                          f"{CONFIRM_FRAMES} frames: false or fleeting detections)")
@@ -166,14 +171,18 @@ def clothes_polygons(landmarks):
     return polygons
 
 
-def frame_people(session, frame_rgb, timestamp_ms=None):
+def frame_people(session, frame_rgb, timestamp_ms=None, second_look=None):
     """One frame through the detector ``session``: ``(detections, n_duplicates)``, the people found as
     :class:`lib.data.tracking.Detection` (BlazePose-33 keypoints, with the colours of their clothes) without the
-    duplicates of one person, and how many duplicates were removed. The one detection step of :func:`detect` and
-    of the live detector (``lib.data.stream_input.PeopleDetector``)."""
+    duplicates of one person, and how many duplicates were removed. ``second_look``: a function of ``(frame_rgb,
+    detections)`` giving the poses of followed people these missed (:mod:`lib.data.detector.second_look`). The one
+    detection step of :func:`detect` and of the live detector (``lib.data.stream_input.PeopleDetector``)."""
     detections = [Detection(landmarks) for landmarks in session.detect_people(frame_rgb, timestamp_ms)]
-    kept = remove_duplicates(detections, BLAZEPOSE33_COCO17)
-    return _with_appearance(frame_rgb, [detections[i] for i in kept]), len(detections) - len(kept)
+    kept = [detections[i] for i in remove_duplicates(detections, BLAZEPOSE33_COCO17)]
+    removed = len(detections) - len(kept)
+    if second_look is not None:
+        kept += second_look(frame_rgb, kept)
+    return _with_appearance(frame_rgb, kept), removed
 
 
 def _with_appearance(frame_rgb, detections):
@@ -252,12 +261,15 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     n_decoded = duplicates = 0
     frame_ms = 1000.0 / (video.fps if video.fps and video.fps > 0 else 30.0)
     tracker = PoseTracker(video.fps if video.fps and video.fps > 0 else 30.0, cue_points=BLAZEPOSE33_COCO17)
+    # several people: a second look for those lost behind others (one person: nobody else to be hidden by)
+    second_look = SecondLook(tracker) if max_people > 1 else None
     with open_video_session(max_people, video.fps, tiles) as session:
         try:
             for t, frame in enumerate(tqdm(_frames(video_path, video.n_frames), total=video.n_frames,
                                            desc="detect 2D", disable=not progress)):
                 n_decoded += 1
-                detections, removed = frame_people(session, frame, t * frame_ms)
+                look = None if second_look is None else (lambda image, found, t=t: second_look(image, found, t))
+                detections, removed = frame_people(session, frame, t * frame_ms, look)
                 duplicates += removed
                 frames_detections.append(detections)
                 frames_ids.append(tracker.update(t, detections))
@@ -267,6 +279,9 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
         except (OSError, RuntimeError, ValueError) as e:  # imageio/ffmpeg's errors for broken streams
             raise WildInputError(f"cannot decode the video {video_path} (after {n_decoded} frames): "
                                  f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+        finally:
+            if second_look is not None:
+                second_look.close()
         name = session.name
     seconds = time.perf_counter() - start
     if n_decoded == 0:
@@ -296,7 +311,8 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     unconfirmed = sum(ids.count(None) for ids in frames_ids)
     crowded = sum(len(f) >= max_people for f in frames_detections) if max_people > 1 else 0
     return VideoPeople(people, video.n_frames, video.fps, video.size, name, seconds, max_people, tiles, crowded,
-                       duplicates, tracker.splits, unconfirmed, video_path)
+                       duplicates, tracker.splits, unconfirmed,
+                       0 if second_look is None else second_look.found, video_path)
 
 
 def default_min_track_frames(fps, n_frames):

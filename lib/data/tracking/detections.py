@@ -63,15 +63,19 @@ class Detection:
         self.size = box_size(self.box)
 
 
+def is_duplicate(a, b, cue_points=None):
+    """Whether detections ``a`` and ``b`` of one frame are one person found twice (same place, same pose)."""
+    cues = (lambda d: d.keypoints) if cue_points is None else (lambda d: d.keypoints[list(cue_points)])
+    return keypoint_distance(cues(a), cues(b), max(a.size, b.size)) < DUPLICATE_DISTANCE
+
+
 def remove_duplicates(detections, cue_points=None):
-    """The detections without those that repeat a better-scoring one (same place, same pose): returns the kept
+    """The detections without those that repeat a better-scoring one (:func:`is_duplicate`): returns the kept
     indices, in their order."""
-    cues = [d.keypoints if cue_points is None else d.keypoints[list(cue_points)] for d in detections]
     order = sorted(range(len(detections)), key=lambda i: -detections[i].keypoints[:, 2].mean())
     kept = []
     for i in order:
-        if not any(keypoint_distance(cues[i], cues[k], max(detections[i].size, detections[k].size))
-                   < DUPLICATE_DISTANCE for k in kept):
+        if not any(is_duplicate(detections[i], detections[k], cue_points) for k in kept):
             kept.append(i)
     return sorted(kept)
 

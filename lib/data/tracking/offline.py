@@ -19,6 +19,10 @@ from lib.data.tracking.reassociation import AMBIGUITY_MARGIN, Sighting, reassoci
 
 # a piece's start and end state: from its first (last) this many detections
 END_DETECTIONS = 5
+# appearance gate of a join: tighter than online's (APPEARANCE_STITCH_GATE, 0.4), for a piece's colours are averaged
+# over all of it rather than followed as they come; on the rendered scenes (bench/bench_tracking.py) one person's
+# pieces were 0.07-0.11 apart, and the one wrong join at 0.4 (two 8-frame pieces of two people 6 s apart) at 0.35
+APPEARANCE_JOIN_GATE = 0.25
 
 
 @dataclass
@@ -78,7 +82,7 @@ def join_identities(frames_detections, ids, fps, cue_points=None):
     for a in range(n):
         for b in range(n):
             if a != b and ends[a][1].frame < ends[b][0].frame:
-                cost[a, b] = reassociation_cost(ends[a][1], ends[b][0], fps)
+                cost[a, b] = reassociation_cost(ends[a][1], ends[b][0], fps, APPEARANCE_JOIN_GATE)
     successor = {}
     if np.isfinite(cost).any():
         rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))

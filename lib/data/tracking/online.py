@@ -113,6 +113,15 @@ class PoseTracker:
                 cost += APPEARANCE_WEIGHT * app
         return cost
 
+    def missing(self, frame, detections):
+        """The people being followed (confirmed tracks) whom none of ``detections`` could continue in ``frame``: per
+        person, their cue keypoints as predicted for the frame and a function of a candidate :class:`Detection`
+        giving its link cost (inf: outside the gates, not them). For a second look where they should be
+        (:mod:`lib.data.detector.second_look`)."""
+        return [(track.predict(frame), lambda detection, track=track: self._link_cost(track, detection, frame))
+                for track in self.tracks if track.identity is not None and frame - track.last_frame <= self.short_gap
+                and not any(np.isfinite(self._link_cost(track, d, frame)) for d in detections)]
+
     def update(self, frame, detections):
         """Link the ``detections`` (a list of :class:`Detection`) of ``frame`` (increasing frame numbers); returns
         their person ids (None: not yet a confirmed person)."""

@@ -45,9 +45,10 @@ class Sighting:
     appearance_samples: int = 0
 
 
-def reassociation_cost(last, first, fps):
+def reassociation_cost(last, first, fps, appearance_gate=APPEARANCE_STITCH_GATE):
     """Cost of ``first`` (where a new piece of track starts, a :class:`Sighting`) being the person last seen as
-    ``last``, or inf when implausible: too long after, too far for the time, another size, other colours."""
+    ``last``, or inf when implausible: too long after, too far for the time, another size, other colours (an
+    appearance distance above ``appearance_gate``)."""
     gap = (first.frame - last.frame) / fps
     both_seen = min(last.appearance_samples, first.appearance_samples) >= MIN_APPEARANCE_SAMPLES
     if gap <= 0 or gap > (MAX_GAP_S if both_seen else MAX_GAP_NO_APPEARANCE_S):
@@ -63,7 +64,7 @@ def reassociation_cost(last, first, fps):
     cost = STITCH_POSITION_WEIGHT * position / (1.0 + gap) + SIZE_WEIGHT * size_change
     if both_seen:
         app = appearance_distance(last.appearance, first.appearance)
-        if app > APPEARANCE_STITCH_GATE:
+        if app > appearance_gate:
             return np.inf
         cost += APPEARANCE_WEIGHT * app
     return cost if cost < STITCH_GATE else np.inf
