@@ -20,8 +20,7 @@ from lib.data.detector.blazepose import NAME, NUM_LANDMARKS, BlazePoseSession
 from lib.data.detector.second_look import SecondLook
 from lib.data.detector.tiles import TiledSession, tile_boxes
 from lib.data.detector.swaps import MIRROR_GROUPS, correct_left_right_swaps
-from lib.data.tracking import (CONFIRM_FRAMES, Detection, PoseTracker, appearance_descriptor, join_identities,
-                               remove_duplicates)
+from lib.data.tracking import CONFIRM_FRAMES, Detection, VideoTracker, appearance_descriptor, remove_duplicates
 from lib.data.wild_input import (WildInputError, alphapose_results, check_no_video_description, load_wild_inputs,
                                  read_video_info)
 from lib.skeleton import BLAZEPOSE33_COCO17
@@ -256,13 +255,12 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     check_tiles(tiles)
     video = read_video_info(video_path)
     tiles = default_tiles(video.size, max_people, tiles)
-    frames_detections, frames_ids = [], []
     start = time.perf_counter()
     n_decoded = duplicates = 0
     frame_ms = 1000.0 / (video.fps if video.fps and video.fps > 0 else 30.0)
-    tracker = PoseTracker(video.fps if video.fps and video.fps > 0 else 30.0, cue_points=BLAZEPOSE33_COCO17)
+    tracker = VideoTracker(video.fps if video.fps and video.fps > 0 else 30.0, cue_points=BLAZEPOSE33_COCO17)
     # several people: a second look for those lost behind others (one person: nobody else to be hidden by)
-    second_look = SecondLook(tracker) if max_people > 1 else None
+    second_look = SecondLook(tracker.online) if max_people > 1 else None
     with open_video_session(max_people, video.fps, tiles) as session:
         try:
             for t, frame in enumerate(tqdm(_frames(video_path, video.n_frames), total=video.n_frames,
@@ -271,11 +269,7 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
                 look = None if second_look is None else (lambda image, found, t=t: second_look(image, found, t))
                 detections, removed = frame_people(session, frame, t * frame_ms, look)
                 duplicates += removed
-                frames_detections.append(detections)
-                frames_ids.append(tracker.update(t, detections))
-                for person, members in tracker.confirmed():
-                    for f, j in members:
-                        frames_ids[f][j] = person
+                tracker.add(detections)
         except (OSError, RuntimeError, ValueError) as e:  # imageio/ffmpeg's errors for broken streams
             raise WildInputError(f"cannot decode the video {video_path} (after {n_decoded} frames): "
                                  f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
@@ -286,13 +280,14 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     seconds = time.perf_counter() - start
     if n_decoded == 0:
         raise WildInputError(f"the video {video_path} has no frames to detect people in")
+    frames_detections = tracker.frames_detections
     n_found = sum(len(f) for f in frames_detections)
     if not n_found:
         raise WildInputError(f"nobody was found in the video {video_path}: {name} found no person in any of its "
                              f"{n_decoded} frames; check that the people are fully in view, or give 2D keypoints "
                              f"with --json_path")
-    tracker.finish()
-    frames_ids, n_people, _ = join_identities(frames_detections, frames_ids, tracker.fps, tracker.cue_points)
+    tracking = tracker.finish()
+    frames_ids, n_people = tracking.ids, tracking.n_people
     if n_people == 0:
         raise WildInputError(f"nobody was found in the video {video_path}: {name} found {n_found} detections in "
                              f"{n_decoded} frames, but none lasting {CONFIRM_FRAMES} frames (fleeting or false "
@@ -311,7 +306,7 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
     unconfirmed = sum(ids.count(None) for ids in frames_ids)
     crowded = sum(len(f) >= max_people for f in frames_detections) if max_people > 1 else 0
     return VideoPeople(people, video.n_frames, video.fps, video.size, name, seconds, max_people, tiles, crowded,
-                       duplicates, tracker.splits, unconfirmed,
+                       duplicates, tracking.splits, unconfirmed,
                        0 if second_look is None else second_look.found, video_path)
 
 

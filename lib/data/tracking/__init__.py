@@ -34,13 +34,13 @@ from lib.data.tracking.appearance import HISTOGRAM_BINS, appearance_descriptor, 
 from lib.data.tracking.detections import (COCO17_PAIRS, DUPLICATE_DISTANCE, MIN_SCORE, Detection, box_size,
                                           is_duplicate, keypoint_box, keypoint_center, keypoint_distance,
                                           remove_duplicates)
-from lib.data.tracking.offline import TrackingResult, join_identities, joined_result, track_people
+from lib.data.tracking.offline import TrackingResult, VideoTracker, join_identities, track_people
 from lib.data.tracking.online import CONFIRM_FRAMES, SHORT_GAP_S, PoseTracker
 from lib.data.tracking.reassociation import (AMBIGUITY_MARGIN, MAX_GAP_NO_APPEARANCE_S, MAX_GAP_S, Sighting,
                                              reassociation_cost)
 
 __all__ = ["AMBIGUITY_MARGIN", "COCO17_PAIRS", "CONFIRM_FRAMES", "DUPLICATE_DISTANCE", "HISTOGRAM_BINS",
            "MAX_GAP_NO_APPEARANCE_S", "MAX_GAP_S", "MIN_SCORE", "SHORT_GAP_S", "Detection", "PoseTracker", "Sighting",
-           "TrackingResult", "appearance_descriptor", "appearance_distance", "box_size", "is_duplicate",
-           "join_identities", "joined_result", "keypoint_box", "keypoint_center", "keypoint_distance",
+           "TrackingResult", "VideoTracker", "appearance_descriptor", "appearance_distance", "box_size", "is_duplicate",
+           "join_identities", "keypoint_box", "keypoint_center", "keypoint_distance",
            "reassociation_cost", "remove_duplicates", "track_people"]

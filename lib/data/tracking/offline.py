@@ -55,10 +55,6 @@ def _sightings(members, cues):
     return state(members[:END_DETECTIONS], 0), state(members[-END_DETECTIONS:], -1)
 
 
-def _overlap(a, b):
-    return not a.isdisjoint(b)
-
-
 def join_identities(frames_detections, ids, fps, cue_points=None):
     """Join identities of ``ids`` (``ids[t][j]``: the person of detection j of frame t, None: none) that are one
     person seen in pieces. Returns ``(ids, n_people, members)``: the new ids (0, 1, ... in order of the first piece
@@ -108,31 +104,43 @@ def _in_doubt(cost, frames, a, b):
     limit = cost[a, b] + AMBIGUITY_MARGIN
 
     def chainable(x, y):
-        return not _overlap(frames[x], frames[y]) and (np.isfinite(cost[x, y]) or np.isfinite(cost[y, x]))
+        return frames[x].isdisjoint(frames[y]) and (np.isfinite(cost[x, y]) or np.isfinite(cost[y, x]))
 
     rivals_of_b = [r for r in np.flatnonzero(cost[a] < limit) if r != b]
     rivals_of_a = [r for r in np.flatnonzero(cost[:, b] < limit) if r != a]
     return any(not chainable(b, r) for r in rivals_of_b) or any(not chainable(a, r) for r in rivals_of_a)
 
 
+class VideoTracker:
+    """A whole video's tracking, frame by frame: :meth:`add` each frame's detections (the online pass, its
+    :attr:`online` tracker also answering :meth:`PoseTracker.missing`), then :meth:`finish` → the
+    :class:`TrackingResult` after :func:`join_identities`. A tracklet's frames before its confirmation get its id
+    too."""
+
+    def __init__(self, fps, cue_points=None, pairs=None):
+        self.online = PoseTracker(fps, cue_points, pairs)
+        self.frames_detections, self.ids = [], []
+
+    def add(self, detections):
+        self.frames_detections.append(detections)
+        self.ids.append(self.online.update(len(self.ids), detections))
+        for person, members in self.online.confirmed():
+            for frame, j in members:
+                self.ids[frame][j] = person
+
+    def finish(self):
+        tracker = self.online
+        tracker.finish()
+        ids, n_people, members = join_identities(self.frames_detections, self.ids, tracker.fps, tracker.cue_points)
+        tracklets = [sum(tracker.identities[p].tracklets for p in old) for old in members]
+        return TrackingResult(ids, n_people, tracker.splits, tracklets, tracker.fragments,
+                              sum(len(old) - 1 for old in members))
+
+
 def track_people(frames_detections, fps, cue_points=None, pairs=None):
     """Track a whole video: ``frames_detections[t]`` is the list of :class:`Detection` of frame t. Returns a
-    :class:`TrackingResult`; a tracklet's frames before its confirmation get its id too."""
-    tracker = PoseTracker(fps, cue_points, pairs)
-    ids = []
-    for t, detections in enumerate(frames_detections):
-        ids.append(tracker.update(t, detections))
-        for person, members in tracker.confirmed():
-            for frame, j in members:
-                ids[frame][j] = person
-    tracker.finish()
-    return joined_result(tracker, frames_detections, ids)
-
-
-def joined_result(tracker, frames_detections, ids):
-    """The :class:`TrackingResult` of a finished online pass (``tracker``, its ``ids``) after
-    :func:`join_identities`."""
-    ids, n_people, members = join_identities(frames_detections, ids, tracker.fps, tracker.cue_points)
-    tracklets = [sum(tracker.identities[p].tracklets for p in old) for old in members]
-    return TrackingResult(ids, n_people, tracker.splits, tracklets, tracker.fragments,
-                          sum(len(old) - 1 for old in members))
+    :class:`TrackingResult` (:class:`VideoTracker`)."""
+    tracker = VideoTracker(fps, cue_points, pairs)
+    for detections in frames_detections:
+        tracker.add(detections)
+    return tracker.finish()
