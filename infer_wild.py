@@ -38,7 +38,7 @@ from lib.skeleton import BONE_SIDES, BONES_RENDER_ORDER, JOINT_NAMES, LEFT, RIGH
 from lib.utils.cli import add_debug_argument, run_cli
 from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import OutputSet, check_output_folder, write_json
-from lib.utils.progress import RunProgress
+from lib.utils.progress import RunProgress, StageClock, seconds_since_process_start
 from lib.utils.vismo import FAST_ENCODING, hex2rgb, render_and_save
 from lib.world import add_world_arguments, check_camera, check_world_arguments, world_motions
 
@@ -53,6 +53,7 @@ DEMO = {**DEMO_FILES, "out_path": os.path.join("output", "demo")}
 # rendering per person-frame (X3D.mp4, the angle plot per person), the overlay per frame
 STAGE_COSTS = {"detect 2D": 0.03, "lift": 0.05, "world": 0.004, "write": 0.001, "render": 0.012, "overlay": 0.03}
 DETECT_PEOPLE_FACTOR = 1.8
+STARTUP = "start-up"  # to the first frame detected (or the keypoint file read)
 RENDER_WORKERS = 2  # renders drawn at once (each one's H.264 encoder, ffmpeg, runs beside it)
 
 
@@ -255,14 +256,17 @@ def run(cli):
     model = background_model(cfg, cli)
     render = not cli.no_render
     stages = {name: (0, cost) for name, cost in STAGE_COSTS.items()}
+    clock, started = StageClock(), seconds_since_process_start()
     with RunProgress(stages, desc="infer_wild") as progress:
         def on_frame(t, n_frames):  # the detector's frames: the model loads meanwhile
             if t == 0:
                 progress.plan("detect 2D", n_frames, detection_cost(cli))
                 progress.plan("world", n_frames)  # one person, until it is known how many
+                clock.mark(STARTUP)
             progress.advance("detect 2D")
             model.poll()
         inputs, detections = inputs_from_video_or_file(cli, on_frame=on_frame)
+        clock.mark("detection" if detections is not None else "reading the keypoints")
         print(inputs.summary())
         video, tracks = inputs.video, inputs.tracks
         if exports is not None and video.size is not None:  # camera values against the picture, before the work
@@ -277,20 +281,36 @@ def run(cli):
         progress.plan("render", person_frames if render else 0)
         progress.plan("overlay", video.n_frames if cli.overlay else 0)
         lifter, device = model.get()
-        results = [lift(motion, lifter, cfg, cli.clip_len, stride, cli.precision, device,
-                        desc=f"lift person {track.track_id}", progress=progress.stage("lift"))
-                   for track, motion in zip(tracks, motions)]
-        worlds = world_of_people(results, inputs, cli) if exports is not None else [None] * len(tracks)
-        progress.advance("world", person_frames if exports is not None else 0)
-        if worlds[0] is not None:  # what the world motion assumed and found: the same for everyone of the video
-            for note in worlds[0].notes + ([worlds[0].ground.reason] if worlds[0].ground.reason else []):
-                print(f"  world: {note}")
-        with OutputSet(cli.out_path, owned=OWNED_OUTPUTS, script="infer_wild.py") as out:
+        clock.mark("waiting for the model")
+        with OutputSet(cli.out_path, owned=OWNED_OUTPUTS, script="infer_wild.py") as out, \
+                Renders(out, video, progress) as renders:
+            results = []
+            for track, motion in zip(tracks, motions):
+                results.append(lift(motion, lifter, cfg, cli.clip_len, stride, cli.precision, device,
+                                    desc=f"lift person {track.track_id}", progress=progress.stage("lift")))
+                if render:  # drawn while the next person is lifted and the motion files are written
+                    renders.person(results[-1], stems[track.name])
+            if cli.overlay:
+                renders.overlay(tracks)
+            clock.mark("lifting")
+            worlds = world_of_people(results, inputs, cli) if exports is not None else [None] * len(tracks)
+            progress.advance("world", person_frames if exports is not None else 0)
+            clock.mark("world")
+            if worlds[0] is not None:  # what the world motion assumed and found: the same for everyone of the video
+                for note in worlds[0].notes + ([worlds[0].ground.reason] if worlds[0].ground.reason else []):
+                    print(f"  world: {note}")
             save_detections(out, detections)
             plots = write_motion_files(out, cli, inputs, results, worlds, stems, exports, stride, progress)
-            out.publish()  # the motion files are in the folder; the renders follow
-            write_renders(out, cli, inputs, results, stems, plots, render, progress)
-    return report_outputs(out)
+            out.publish(exclude=renders.being_written)  # the motion files are in the folder; the renders follow
+            clock.mark("motion files")
+            renders.finish(plots)
+            clock.mark("renders")
+    written = report_outputs(out)
+    # the start-up: the seconds before run() (the interpreter and the imports) and to the first frame detected
+    startup = clock.seconds.pop(STARTUP, 0.0) + (started or 0.0)
+    clock.seconds = {STARTUP: startup, **clock.seconds}
+    print(clock.line(sum(clock.seconds.values()), inputs.video.n_frames))
+    return written
 
 
 def write_motion_files(out, cli, inputs, results, worlds, stems, exports, stride, progress):
@@ -318,25 +338,47 @@ def write_motion_files(out, cli, inputs, results, worlds, stems, exports, stride
     return plots
 
 
-def write_renders(out, cli, inputs, results, stems, plots, render, progress):
-    """The renders, after the motion files: ``X3D.mp4`` per person (``render``) and ``overlay.mp4`` (``--overlay``),
-    :data:`RENDER_WORKERS` at a time in threads (drawing and encoding release the GIL; each encoder is its own
-    ffmpeg process), and the angle plots meanwhile in this thread (matplotlib is not thread-safe)."""
-    from lib.world.angles import plot_angles
+class Renders:
+    """The run's videos, each drawn in a thread as soon as its poses are known: ``X3D.mp4`` per person (while the
+    next person is lifted and the motion files are written) and ``overlay.mp4``, :data:`RENDER_WORKERS` at a time
+    (drawing and encoding release the GIL; each encoder is its own ffmpeg process); :meth:`finish` draws the angle
+    plots in this thread (matplotlib is not thread-safe) and waits for the videos."""
 
-    video, jobs = inputs.video, []
-    with ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="render") as pool:
-        if render:
-            jobs += [pool.submit(render_and_save, poses, out.path(stems[track.name] + ".mp4"), keep_imgs=False,
-                                 fps=video.playback_fps, progress=progress.stage("render"))
-                     for track, poses in zip(inputs.tracks, results)]
-        if cli.overlay:
-            jobs.append(pool.submit(write_overlay, video, inputs.tracks, out.path("overlay.mp4"),
-                                    progress=progress.stage("overlay")))
+    def __init__(self, out, video, progress):
+        self.out, self.video, self.progress = out, video, progress
+        self.pool = ThreadPoolExecutor(RENDER_WORKERS, thread_name_prefix="render")
+        self.jobs = {}  # temporary path -> future
+
+    @property
+    def being_written(self):
+        """The temporary paths of the videos not finished (or failed: never published), which
+        ``OutputSet.publish`` leaves."""
+        return [path for path, job in self.jobs.items() if not (job.done() and job.exception() is None)]
+
+    def person(self, poses, stem):
+        path = self.out.path(stem + ".mp4")
+        self.jobs[path] = self.pool.submit(render_and_save, poses, path, keep_imgs=False, fps=self.video.playback_fps,
+                                           progress=self.progress.stage("render"))
+
+    def overlay(self, tracks):
+        path = self.out.path("overlay.mp4")
+        self.jobs[path] = self.pool.submit(write_overlay, self.video, tracks, path,
+                                           progress=self.progress.stage("overlay"))
+
+    def finish(self, plots):
+        from lib.world.angles import plot_angles
+
         for name, motion, angles, title in plots:
-            plot_angles(out.path(name), motion, angles, title=title)
-        for job in jobs:
+            plot_angles(self.out.path(name), motion, angles, title=title)
+        for job in self.jobs.values():
             job.result()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.pool.shutdown(wait=True, cancel_futures=True)  # before the output set removes what a failed run wrote
+        return False
 
 
 def main(argv=None):

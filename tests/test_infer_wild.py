@@ -366,12 +366,18 @@ def test_starting_a_run_imports_neither_torch_nor_the_slow_scipy_parts():
     assert done.stdout.strip() == "[]"
 
 
-def test_the_motion_files_are_in_the_folder_before_the_renders_start(tmp_path, monkeypatch):
+def test_the_motion_files_do_not_wait_for_the_renders(tmp_path, monkeypatch):
+    """A render that cannot finish before the motion files are in the folder: the run still completes."""
+    import time
+
     out = tmp_path / "out"
     seen = []
     real_render = infer_wild.render_and_save
 
     def render(poses, path, **options):
+        deadline = time.monotonic() + 60
+        while not (out / "X3D_world.npy").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
         seen.append(sorted(os.listdir(out)))
         return real_render(poses, path, **options)
     monkeypatch.setattr(infer_wild, "render_and_save", render)
@@ -379,6 +385,19 @@ def test_the_motion_files_are_in_the_folder_before_the_renders_start(tmp_path, m
     assert {"X3D.npy", "X3D.json", "X3D_world.npy", "X3D.bvh", "X3D_angles.csv"} <= set(seen[0])
     assert "X3D.mp4" not in seen[0]
     assert video_props(out / "X3D.mp4")[0] == 45
+
+
+def test_a_failed_render_keeps_the_motion_files_and_leaves_no_partial_video(tmp_path, monkeypatch):
+    def broken(poses, path, **options):
+        with open(path, "w") as f:
+            f.write("half a video")
+        raise RuntimeError("the encoder died")
+    monkeypatch.setattr(infer_wild, "render_and_save", broken)
+    with pytest.raises(RuntimeError, match="encoder"):
+        run(tmp_path, "-j", SINGLE, "--clip_len", 27)
+    names = os.listdir(tmp_path)
+    assert "X3D.npy" in names and "X3D_world.npy" in names
+    assert not [n for n in names if n.endswith(".mp4") or ".partial-" in n]
 
 
 def test_no_render_writes_the_motion_files_only(tmp_path, monkeypatch):

@@ -128,12 +128,14 @@ class OutputSet:
         self._pending[final] = temporary
         return temporary
 
-    def publish(self):
-        """Rename the files asked for so far to their names now, the others at the end: outputs a user can open
-        while the run goes on (infer_wild.py's motion files, before its renders). A run that fails after this keeps
-        them (each is whole) and its manifest lists them; it removes only the files it had not published."""
+    def publish(self, exclude=()):
+        """Rename the files asked for so far (but those whose temporary paths are in ``exclude``: still being
+        written) to their names now, the others at the end: outputs a user can open while the run goes on
+        (infer_wild.py's motion files, before its renders). A run that fails after this keeps them (each is whole)
+        and its manifest lists them; it removes only the files it had not published."""
+        exclude = set(exclude)
         for final, temporary in self._pending.items():
-            if final not in self._published:
+            if final not in self._published and temporary not in exclude:
                 os.replace(temporary, final)
                 self._published.add(final)
 

@@ -8,8 +8,10 @@ run's. A stage is declared with its units of work (frames) and its expected seco
 proportion.
 """
 import contextlib
+import os
 import sys
 import threading
+import time
 
 from tqdm import tqdm
 from tqdm.contrib import DummyTqdmFile
@@ -72,3 +74,34 @@ class RunProgress:
         else:
             self.bar.close()
         return False
+
+
+def seconds_since_process_start():
+    """Wall-clock seconds since this process started (Linux: ``/proc``; 10 ms resolution), or None elsewhere: a
+    run's start-up, interpreter and imports included."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return max(0.0, uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+class StageClock:
+    """When each stage of a run ended (``mark(name)``), for the run's closing line: ``{stage: seconds}``."""
+
+    def __init__(self):
+        self.last = time.perf_counter()
+        self.seconds = {}
+
+    def mark(self, name):
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.last
+        self.last = now
+
+    def line(self, total, frames=None):
+        parts = [f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items()]
+        rate = f", {frames / total:.1f} frames/s" if frames and total > 0 else ""
+        return f"done in {total:.1f} s{rate} ({', '.join(parts)})"
