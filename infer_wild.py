@@ -40,7 +40,7 @@ from lib.utils.config_schema import INFER_POSE3D, load_config
 from lib.utils.outputs import OutputSet, check_output_folder, write_json
 from lib.utils.progress import RunProgress, StageClock, seconds_since_process_start
 from lib.utils.vismo import FAST_ENCODING, hex2rgb, render_and_save
-from lib.world import add_world_arguments, check_camera, check_world_arguments, world_motions
+from lib.world.options import add_world_arguments, check_world_arguments
 
 
 # the files of an infer_wild.py run: a run removes those of an earlier run into its folder that it does not write again
@@ -201,6 +201,8 @@ def world_of_people(results, inputs, cli):
     spans = [detected_span(track) for track in tracks]
     people = [(poses[first:end], track.keypoints[first:end], None if track.feet is None else track.feet[first:end])
               for poses, track, (first, end) in zip(results, tracks, spans)]
+    from lib.world import world_motions  # SciPy's parts, imported once the people are found
+
     return world_motions(people, video.size, video.fps, cli.height, cli.focal, cli.fov, cli.center, cli.up, cli.smooth,
                          names=[track.track_id for track in tracks], first_frames=[first for first, _ in spans],
                          top=inputs.fmt.top, pitch=cli.pitch)
@@ -270,6 +272,8 @@ def run(cli):
         print(inputs.summary())
         video, tracks = inputs.video, inputs.tracks
         if exports is not None and video.size is not None:  # camera values against the picture, before the work
+            from lib.world import check_camera
+
             check_camera(video.size, cli.focal, cli.fov, cli.center)
         motions = [normalize_keypoints(track.keypoints, **normalization(cli, video)) for track in tracks]
         stems, names = output_names(tracks, cli.overlay, exports, inputs.fmt.feet is not None, render)
