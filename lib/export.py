@@ -17,7 +17,6 @@ video's frame numbers and times (TRC numbers frames from 1, CSV from 0), the BVH
 import os
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from lib.skeleton import CHILDREN, FOOT_POINT_NAMES, JOINT_NAMES, NUM_JOINTS, PARENTS, ROOT
 from lib.utils.errors import OptionError
@@ -82,6 +81,8 @@ def write_bvh(path, motion, decimals=6):
     add(ROOT, 0)
     local = bvh_local_rotations(motion.rotations)
     n_frames = len(local)
+    from scipy.spatial.transform import Rotation  # here: a run reads the export options before its work starts
+
     angles = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_euler(BVH_ROTATION_ORDER, degrees=True)
     # one angle + 360° is the same rotation: unwrapping each channel keeps the curves continuous
     angles = np.unwrap(angles.reshape(n_frames, NUM_JOINTS, 3), period=360.0, axis=0)

@@ -26,16 +26,14 @@ import os
 from types import SimpleNamespace
 
 import numpy as np
-import torch
-from torch import nn
 from tqdm import tqdm
 
 from lib.data.wild_input import WildInputError, from_normalized, normalize_keypoints, pixel_mapping
-from lib.model.factory import build_model
-from lib.utils.checkpoint import load_weights_from_file
+from lib.utils.cli import PRECISIONS
 from lib.utils.config_schema import INFER_POSE3D, load_config
-from lib.utils.learning import PRECISIONS, precision_context
-from lib.utils.utils_data import lift_pose3d
+
+# torch and the model code are imported where used, not here: a video run reads its options and starts decoding
+# and detecting before they have loaded (infer_wild.py loads the model in the background meanwhile)
 
 # the weights entry of each task's checkpoints (train.py saves 'model_pos', the task scripts 'model')
 CHECKPOINT_KEYS = {"pose3d": "model_pos", "action": "model", "mesh": "model"}
@@ -100,20 +98,60 @@ def fill_defaults(cli, defaults):
 
 def get_device(device=None):
     """``device`` as a ``torch.device``; by default CUDA when available, else the CPU."""
+    import torch
+
     if device is not None:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def load_model(cfg, checkpoint=None, task="pose3d", device=None):
+def load_model(cfg, checkpoint=None, task="pose3d", device=None, log=print):
     """The ``task`` model of config ``cfg`` (``lib.model.factory``) with the weights of ``checkpoint``
     (its ``model_pos`` entry for pose3d, ``model`` otherwise; None: random weights), in eval mode
-    on ``device`` (default: :func:`get_device`)."""
+    on ``device`` (default: :func:`get_device`). ``log`` takes the line that names the checkpoint."""
+    from lib.model.factory import build_model
+    from lib.utils.checkpoint import load_weights_from_file
+
     model = build_model(cfg, task)
     if checkpoint:
-        print(f"Loading checkpoint {checkpoint}")
+        log(f"Loading checkpoint {checkpoint}")
         load_weights_from_file(model, checkpoint, key=CHECKPOINT_KEYS[task])
     return model.to(get_device(device)).eval()
+
+
+class BackgroundModel:
+    """A model loaded in a thread while the caller works (an in-the-wild run decodes and detects meanwhile: torch,
+    the model code and the checkpoint take seconds to load). ``load(log)`` returns what :meth:`get` gives (the model,
+    or a runner, and its device) and passes its console lines to ``log``; they are printed by :meth:`get`, not from
+    the thread.
+
+    :meth:`start` begins loading (once); :meth:`poll` starts it and re-raises a loading error as soon as there is one
+    (a checkpoint that cannot be read stops the detection at once, not after it); :meth:`get` waits."""
+
+    def __init__(self, load):
+        self._load, self._future, self._lines = load, None, []
+
+    def start(self):
+        if self._future is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(1, thread_name_prefix="load-model")
+            self._future = pool.submit(self._load, self._lines.append)
+            pool.shutdown(wait=False)
+        return self
+
+    def poll(self):
+        self.start()
+        if self._future.done():
+            self._future.result()
+
+    def get(self):
+        try:
+            return self.start()._future.result()
+        finally:
+            for line in self._lines:
+                print(line)
+            self._lines.clear()
 
 
 def load_demo_model(device="cpu"):
@@ -124,6 +162,10 @@ def load_demo_model(device="cpu"):
 
 def make_model_runner(model, device="cpu", precision="fp32"):
     """``model`` as a runner: ``(B, T, 17, C)`` tensor → float32 output tensor, without autograd, in ``precision``."""
+    import torch
+
+    from lib.utils.learning import precision_context
+
     def run(x):
         with torch.no_grad(), precision_context(precision, device):
             return model(x).float()
@@ -144,6 +186,7 @@ def make_onnx_runner(path):
         raise WildInputError(f"--onnx {path} is not a readable ONNX model ({type(e).__name__}); write it with "
                              f"tools/export_onnx.py") from e
     name = session.get_inputs()[0].name
+    import torch
 
     def run(x):
         return torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0]).to(x.device)
@@ -171,6 +214,8 @@ def run_in_batches(run, inputs, batch_size, progress=None):
 
 def onnx_example_input(cfg, is_action, batch, frames):
     """A random model input: ``(batch, frames, joints, channels)``, action models with a persons axis of 2."""
+    import torch
+
     channels = 2 if cfg.get("no_conf", False) else 3
     shape = (batch, 2, frames, cfg.num_joints, channels) if is_action else (batch, frames, cfg.num_joints, channels)
     return torch.randn(*shape, generator=torch.Generator().manual_seed(batch * 1000 + frames))
@@ -178,6 +223,8 @@ def onnx_example_input(cfg, is_action, batch, frames):
 
 def export_onnx(model, cfg, is_action, path):
     """Write ``model`` to the ONNX file ``path`` with dynamic batch and frame count (frames ≤ ``cfg.maxlen``)."""
+    import torch
+
     frames_axis = 2 if is_action else 1
     batch = torch.export.Dim("batch", min=1, max=4096)
     frames = torch.export.Dim("frames", min=2, max=cfg.maxlen)
@@ -265,20 +312,22 @@ def add_window(total, weight_sum, frames, out, weights, n_shared=0, align=None):
     weight_sum[frames] += weights
 
 
-def run_windows(run, motion, windows, batch_size=WINDOWS_PER_CALL, desc="windows"):
+def run_windows(run, motion, windows, batch_size=WINDOWS_PER_CALL, desc="windows", progress=None):
     """``run`` on every window ``motion[start:end]``: the per-window outputs, in window order.
 
     Windows of one length go through ``run`` together, ``batch_size`` per call (see
-    :func:`run_in_batches`; an output that is a tuple gives a tuple per window).
+    :func:`run_in_batches`; an output that is a tuple gives a tuple per window). ``progress``: a function of the
+    number of windows done (a whole run's bar, :class:`lib.utils.progress.RunProgress`) instead of this bar.
     """
     outputs = [None] * len(windows)
     by_length = {}
     for index, (st, end) in enumerate(windows):
         by_length.setdefault(end - st, []).append(index)
-    with tqdm(total=len(windows), desc=desc, leave=False) as progress:
+    with tqdm(total=len(windows), desc=desc, leave=False, disable=bool(progress)) as bar:
+        counter = SimpleNamespace(update=progress) if progress else bar
         for indices in by_length.values():
             result = run_in_batches(run, [motion[windows[i][0]:windows[i][1]] for i in indices], batch_size,
-                                    progress)
+                                    counter)
             for k, index in enumerate(indices):
                 outputs[index] = tuple(r[k] for r in result) if isinstance(result, tuple) else result[k]
     return outputs
@@ -317,7 +366,9 @@ def model_clip_len(model, cfg=None):
 def as_runner(model, precision="fp32", device=None):
     """``(runner, device)``: a pose model (run in ``precision`` on its own device, or ``device``) as a
     :func:`make_model_runner` runner; a runner stays as it is (its inputs go to ``device``, default the CPU)."""
-    if isinstance(model, nn.Module):
+    import torch
+
+    if isinstance(model, torch.nn.Module):
         device = device or next(model.parameters()).device
         model = make_model_runner(model, device, precision)
     return model, device or "cpu"
@@ -335,7 +386,7 @@ def align_depth(window, previous):
 
 
 def lift(keypoints_2d, model, cfg=None, clip_len=None, stride=None, precision="fp32", device=None,
-         batch_size=WINDOWS_PER_CALL, desc="lift"):
+         batch_size=WINDOWS_PER_CALL, desc="lift", progress=None):
     """Normalised 2D keypoints ``(F, 17, 3)`` → 3D poses ``(F, 17, 3)`` float32, as ``infer_wild.py``.
 
     ``model``: a pose model (:func:`load_model`), run with ``precision`` on its own device (or
@@ -346,7 +397,8 @@ def lift(keypoints_2d, model, cfg=None, clip_len=None, stride=None, precision="f
 
     Chunks (``stride == clip_len``) are lifted and concatenated exactly as the original did
     (the root depth of each chunk's first frame set to 0 unless ``rootrel``). Overlapping
-    windows are depth-aligned and blended; the depth origin is then the root of frame 0.
+    windows are depth-aligned and blended; the depth origin is then the root of frame 0. ``progress``: see
+    :func:`run_windows`.
     """
     options = lift_options(cfg)
     clip_len = clip_len if clip_len is not None else model_clip_len(model, cfg)
@@ -355,12 +407,15 @@ def lift(keypoints_2d, model, cfg=None, clip_len=None, stride=None, precision="f
     motion = np.asarray(keypoints_2d, dtype=np.float32)
     windows = plan_windows(len(motion), clip_len, stride)
     chunked = stride == clip_len
+    import torch
+
+    from lib.utils.utils_data import lift_pose3d
 
     def lift_batch(clips):
         x = torch.from_numpy(clips).to(device)
         return lift_pose3d(options, model, x, zero_first_root_depth=chunked).cpu().numpy()
 
-    outputs = run_windows(lift_batch, motion, windows, batch_size, desc)
+    outputs = run_windows(lift_batch, motion, windows, batch_size, desc, progress)
     if chunked or len(windows) == 1:
         if not chunked:  # a single window: same depth origin as the overlap mode
             outputs[0][..., 2] -= outputs[0][0, 0, 2]
@@ -448,6 +503,8 @@ def normalization(cli, video):
 
 def prepare_device(precision):
     """:func:`get_device`, checked against ``--precision`` before any model loads."""
+    from lib.utils.learning import precision_context
+
     device = get_device()
     precision_context(precision, device)  # an unusable --precision fails here
     return device

@@ -335,3 +335,10 @@ def test_scripts_stop_on_a_typo_before_writing(tmp_path, module, shipped, typo, 
     with pytest.raises((ConfigError, SystemExit), match=re.escape(f"unknown key '{wrong}' (did you mean '{right}'?)")):
         main(["--config", str(config)] + [a.format(out=out) for a in argv])
     assert not out.exists()
+
+
+def test_mesh_loss_types_are_the_losses_of_the_mesh_head():
+    from lib.model.loss_mesh import REGRESSION_CRITERIA
+    from lib.utils.config_schema import MESH_LOSS_TYPES
+
+    assert sorted(MESH_LOSS_TYPES) == sorted(REGRESSION_CRITERIA)

@@ -352,3 +352,57 @@ def test_x3d_json_is_strict_json_for_a_one_frame_input(tmp_path):
     text = (tmp_path / "X3D.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in X3D.json"))
+
+
+def test_starting_a_run_imports_neither_torch_nor_scipy_nor_matplotlib():
+    """What runs before the first frame is decoded: torch loads in the background during detection (issue 27)."""
+    import subprocess
+    import sys
+
+    slow = ("torch", "lib.model", "scipy.signal", "scipy.optimize", "scipy.spatial", "matplotlib")
+    code = f"import sys, infer_wild; print(sorted(m for m in {slow!r} if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=os.path.dirname(os.path.abspath(infer_wild.__file__)))
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_motion_files_do_not_wait_for_the_renders(tmp_path, monkeypatch):
+    """A render that cannot finish before the motion files are in the folder: the run still completes."""
+    import time
+
+    out = tmp_path / "out"
+    seen = []
+    real_render = infer_wild.render_and_save
+
+    def render(poses, path, **options):
+        deadline = time.monotonic() + 60
+        while not (out / "X3D_world.npy").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.append(sorted(os.listdir(out)))
+        return real_render(poses, path, **options)
+    monkeypatch.setattr(infer_wild, "render_and_save", render)
+    run(out, "-j", SINGLE, "--clip_len", 27)
+    assert {"X3D.npy", "X3D.json", "X3D_world.npy", "X3D.bvh", "X3D_angles.csv"} <= set(seen[0])
+    assert "X3D.mp4" not in seen[0]
+    assert video_props(out / "X3D.mp4")[0] == 45
+
+
+def test_a_failed_render_keeps_the_motion_files_and_leaves_no_partial_video(tmp_path, monkeypatch):
+    def broken(poses, path, **options):
+        with open(path, "w") as f:
+            f.write("half a video")
+        raise RuntimeError("the encoder died")
+    monkeypatch.setattr(infer_wild, "render_and_save", broken)
+    with pytest.raises(RuntimeError, match="encoder"):
+        run(tmp_path, "-j", SINGLE, "--clip_len", 27)
+    names = os.listdir(tmp_path)
+    assert "X3D.npy" in names and "X3D_world.npy" in names
+    assert not [n for n in names if n.endswith(".mp4") or ".partial-" in n]
+
+
+def test_no_render_writes_the_motion_files_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(infer_wild, "render_and_save", lambda *a, **k: pytest.fail("rendered"))
+    written = run(tmp_path, "-j", SINGLE, "--clip_len", 27, "--no_render")
+    names = sorted(os.path.basename(p) for p in written)
+    assert "X3D.mp4" not in names and {"X3D.npy", "X3D.json", "X3D_world.npy", "X3D_angles.png"} <= set(names)
+    np.testing.assert_array_equal(np.load(tmp_path / "X3D.npy").shape, (45, 17, 3))

@@ -177,3 +177,25 @@ def test_seam_jump():
     assert border == pytest.approx(inside)
     border, inside = seam_jump(jumpy, chunks)
     assert border > 10 * inside
+
+
+def test_a_background_model_reports_its_error_at_once_and_its_lines_when_taken(capsys):
+    import time
+
+    from lib.inference import BackgroundModel
+
+    def broken(log):
+        log("Loading checkpoint broken.bin")
+        raise FileNotFoundError("broken.bin")
+    model = BackgroundModel(broken)
+    deadline = time.monotonic() + 10
+    with pytest.raises(FileNotFoundError):
+        while time.monotonic() < deadline:  # poll, as the detector does after every frame
+            model.poll()
+            time.sleep(0.01)
+    with pytest.raises(FileNotFoundError):
+        model.get()
+    assert "Loading checkpoint broken.bin" in capsys.readouterr().out
+
+    model = BackgroundModel(lambda log: (log("loaded"), 42)[1])
+    assert model.get() == 42 and capsys.readouterr().out == "loaded\n"

@@ -72,3 +72,29 @@ def test_a_folder_that_refuses_new_entries_is_reported_even_when_permission_bits
     with pytest.raises(outputs.OutputPathError, match="cannot write to"):
         outputs.check_output_folder(tmp_path / "out", ["X3D.npy"])
     assert not (tmp_path / "out").exists()
+
+
+def test_published_files_appear_at_once_and_stay_when_the_run_fails_later(tmp_path):
+    from lib.utils.outputs import read_manifest
+
+    out_folder = tmp_path / "out"
+    with pytest.raises(RuntimeError):
+        with OutputSet(out_folder, owned=["X3D*"], script="infer_wild.py") as out:
+            np.save(out.path("X3D.npy"), np.zeros(3))
+            out.publish()
+            assert sorted(os.listdir(out_folder)) == ["X3D.npy"]  # there before the run ends
+            with open(out.path("X3D.mp4"), "w") as f:
+                f.write("half a video")
+            raise RuntimeError("the render failed")
+    assert sorted(os.listdir(out_folder)) == ["X3D.npy", "manifest.json"]  # no partial render left
+    assert read_manifest(out_folder)["infer_wild.py"]["files"] == ["X3D.npy"]
+
+
+def test_publishing_twice_and_finishing_renames_each_file_once(tmp_path):
+    with OutputSet(tmp_path) as out:
+        np.save(out.path("a.npy"), np.zeros(1))
+        out.publish()
+        out.publish()
+        np.save(out.path("b.npy"), np.ones(1))
+    assert sorted(os.listdir(tmp_path)) == ["a.npy", "b.npy"]
+    assert out.written == [str(tmp_path / "a.npy"), str(tmp_path / "b.npy")]

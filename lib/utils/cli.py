@@ -15,6 +15,9 @@ from lib.utils.errors import UserError
 from lib.utils.malloc import keep_freed_memory
 
 DEBUG_ENV = "MOTIONBERT_DEBUG"
+# the network's --precision choices (lib.utils.learning.precision_context runs them); here, so that a script
+# offers them before torch is imported
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 

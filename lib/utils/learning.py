@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from lib.model import kernels
 from lib.model.factory import build_backbone
 from lib.utils.checkpoint import MODULE_PREFIX
+from lib.utils.cli import PRECISIONS  # noqa: F401  (a public name of this module)
 from lib.utils.errors import OptionError
 
 
@@ -123,7 +124,6 @@ def action_data_file(cfg, name):
     return path
 
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 
 
 def precision_context(precision, device):

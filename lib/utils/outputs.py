@@ -95,6 +95,7 @@ class OutputSet:
     def __init__(self, folder=None, owned=None, script=None):
         self.folder = os.fspath(folder) if folder is not None else None
         self._pending = {}  # final path -> temporary path
+        self._published = set()  # final paths renamed before the end (publish())
         self._made = []     # folders this run created, in the order made
         # glob patterns of the files this kind of run writes (X3D*, ...): the folder then belongs to one run
         self.owned = list(owned) if owned is not None and self.folder is not None else None
@@ -127,6 +128,17 @@ class OutputSet:
         self._pending[final] = temporary
         return temporary
 
+    def publish(self, exclude=()):
+        """Rename the files asked for so far (but those whose temporary paths are in ``exclude``: still being
+        written) to their names now, the others at the end: outputs a user can open while the run goes on
+        (infer_wild.py's motion files, before its renders). A run that fails after this keeps them (each is whole)
+        and its manifest lists them; it removes only the files it had not published."""
+        exclude = set(exclude)
+        for final, temporary in self._pending.items():
+            if final not in self._published and temporary not in exclude:
+                os.replace(temporary, final)
+                self._published.add(final)
+
     @property
     def written(self):
         """The final paths, in the order they were asked for."""
@@ -134,12 +146,12 @@ class OutputSet:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            for final, temporary in self._pending.items():
-                os.replace(temporary, final)
+            self.publish()
             if self.owned is not None:
                 self._own_folder()
             return False
-        for temporary in self._pending.values():
+        unpublished = [temporary for final, temporary in self._pending.items() if final not in self._published]
+        for temporary in unpublished:
             if os.path.isdir(temporary) and not os.path.islink(temporary):
                 shutil.rmtree(temporary, ignore_errors=True)
             elif os.path.lexists(temporary):
@@ -147,8 +159,11 @@ class OutputSet:
         for folder in reversed(self._made):
             try:
                 os.rmdir(folder)
-            except OSError:  # not empty: something else was put there meanwhile
+            except OSError:  # not empty: something else was put there meanwhile (or published files)
                 pass
+        if self._published and self.owned is not None:
+            write_manifest(self.folder, [os.path.relpath(final, self.folder) for final in self._published],
+                           self.script)
         return False
 
     def _own_folder(self):

@@ -2,7 +2,6 @@
 import copy
 
 import numpy as np
-import torch
 
 from lib.skeleton import FLIP_PERMUTATION
 
@@ -65,6 +64,8 @@ def flip_data(data):
 def flip_average(model, x):
     """Test-time flip augmentation of a pose model: ``(model(x) + flip(model(flip(x)))) / 2``, the clips and
     their mirror images in one batch."""
+    import torch  # here: this module's NumPy helpers serve the video pipeline before torch is loaded
+
     y, y_flipped = model(torch.cat([x, flip_data(x)])).chunk(2)
     return (y + flip_data(y_flipped)) / 2
 

@@ -35,18 +35,39 @@ Pure NumPy/SciPy; skeleton facts from :mod:`lib.skeleton`. Modules, one per step
 (scale, skeleton, rotations), :mod:`lib.world.camera` (intrinsics, root trajectory), :mod:`lib.world.ground`
 (floor, world frame, contacts), :mod:`lib.world.motion` (the pipeline), :mod:`lib.world.options` (command line).
 """
-from lib.world.camera import (FOV_RANGE_DEG, TRAJECTORY_CUTOFF_S, Intrinsics, camera_intrinsics, check_camera,
-                              focal_range, root_trajectory, translations_per_frame, whittaker)
-from lib.world.feet import FOOT_LENGTH_FRACTION, HEEL_DISTANCE_FRACTION, flat_feet, place_feet
-from lib.world.gravity import UpCue, UpEstimate, angles_of_up, camera_prior, combine_cues, up_of_angles
-from lib.world.ground import GroundFit, Z_UP, fit_ground, foot_contacts, foot_skating, initial_up, world_frame
-from lib.world.motion import FOOT_LOCK_WEIGHT, WorldMotion, world_motion, world_motions
-from lib.world.options import (DEFAULT_HEIGHT_M, HEIGHT_RANGE_M, METRIC_OPTIONS, PITCH_RANGE_DEG, UP_AXES,
-                               add_metric_arguments, add_world_arguments, check_world_arguments, check_world_options)
-from lib.world.skeleton import (ANKLE_HEIGHT_FRACTION, END_SITE_FRACTION, FEET, HEAD, JOINT, LEAVES, SEGMENTS,
-                                TOP_HEIGHT_FRACTION, Skeleton, best_rotation, bone_length_variation, bone_lengths,
-                                fit_skeleton, forward_kinematics, metric_scale, segment_frames, smooth_poses,
-                                solve_rotations, standing_chain, stature)
+# each public name and the module of lib/world that defines it: imported on first use (PEP 562), so that a
+# script reading only the options (lib.world.options) does not pay for SciPy before its work starts
+_MODULES = {
+    "camera": ("FOV_RANGE_DEG", "TRAJECTORY_CUTOFF_S", "Intrinsics", "camera_intrinsics", "check_camera",
+               "focal_range", "root_trajectory", "translations_per_frame", "whittaker"),
+    "feet": ("FOOT_LENGTH_FRACTION", "HEEL_DISTANCE_FRACTION", "flat_feet", "place_feet"),
+    "gravity": ("UpCue", "UpEstimate", "angles_of_up", "camera_prior", "combine_cues", "up_of_angles"),
+    "ground": ("GroundFit", "Z_UP", "fit_ground", "foot_contacts", "foot_skating", "initial_up", "world_frame"),
+    "motion": ("FOOT_LOCK_WEIGHT", "WorldMotion", "world_motion", "world_motions"),
+    "options": ("DEFAULT_HEIGHT_M", "HEIGHT_RANGE_M", "METRIC_OPTIONS", "PITCH_RANGE_DEG", "UP_AXES",
+                "add_metric_arguments", "add_world_arguments", "check_world_arguments", "check_world_options"),
+    "skeleton": ("ANKLE_HEIGHT_FRACTION", "END_SITE_FRACTION", "FEET", "HEAD", "JOINT", "LEAVES", "SEGMENTS",
+                 "TOP_HEIGHT_FRACTION", "Skeleton", "best_rotation", "bone_length_variation", "bone_lengths",
+                 "fit_skeleton", "forward_kinematics", "metric_scale", "segment_frames", "smooth_poses",
+                 "solve_rotations", "standing_chain", "stature"),
+}
+_HOME = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def __getattr__(name):
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOME))
+
 
 __all__ = ["ANKLE_HEIGHT_FRACTION", "DEFAULT_HEIGHT_M", "END_SITE_FRACTION", "FEET", "FOOT_LENGTH_FRACTION",
            "FOOT_LOCK_WEIGHT", "FOV_RANGE_DEG", "GroundFit", "HEAD", "HEEL_DISTANCE_FRACTION", "HEIGHT_RANGE_M",

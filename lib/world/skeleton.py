@@ -3,7 +3,6 @@ rotations and forward kinematics (steps 1, 2 and 6 of :mod:`lib.world`)."""
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from lib.skeleton import (CHILDREN, EYES, FLIP_PERMUTATION, HEAD_TOP, JOINT_NAMES, JOINT_SIDES, LEFT, MIDDLE,
                           NUM_JOINTS, PARENTS, ROOT)
@@ -226,4 +225,6 @@ def smooth_poses(poses, fps, window_s=SMOOTH_WINDOW_S, order=SMOOTH_ORDER):
     window = max(order + 3, int(round(window_s * fps)) // 2 * 2 + 1)
     if len(poses) < window:
         return np.asarray(poses, dtype=np.float64)
+    from scipy.signal import savgol_filter  # here: scipy.signal takes a second to import, and --smooth is rare
+
     return savgol_filter(np.asarray(poses, dtype=np.float64), window, order, axis=0, mode="interp")

@@ -245,9 +245,12 @@ def open_video_session(max_people, fps, tiles=1):
     return BlazePoseSession(max_people, fps=fps)
 
 
-def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progress=True, tiles=None):
+def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progress=True, tiles=None,
+           on_frame=None):
     """Find and track everyone (up to ``max_people`` per frame, on ``tiles`` tiles of the frame,
     :mod:`lib.data.detector.tiles`; None: :func:`default_tiles`) in the video: :class:`VideoPeople`.
+    ``on_frame(t, n_frames)`` is called after each frame (a whole run's progress; an exception from it stops the
+    detection).
 
     A video that cannot be read, has no frames, or in which nobody is found raises :class:`WildInputError`.
     """
@@ -270,6 +273,8 @@ def detect(video_path, max_people=DEFAULT_MAX_PEOPLE, correct_swaps=True, progre
                 detections, removed = frame_people(session, frame, t * frame_ms, look)
                 duplicates += removed
                 tracker.add(detections)
+                if on_frame is not None:
+                    on_frame(t, video.n_frames)
         except (OSError, RuntimeError, ValueError) as e:  # imageio/ffmpeg's errors for broken streams
             raise WildInputError(f"cannot decode the video {video_path} (after {n_decoded} frames): "
                                  f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
@@ -317,14 +322,14 @@ def default_min_track_frames(fps, n_frames):
     return max(CONFIRM_FRAMES, min(int(round(MIN_TRACK_S * (fps or 30.0))), n_frames // 2))
 
 
-def inputs_from_video_or_file(opts):
+def inputs_from_video_or_file(opts, on_frame=None):
     """The in-the-wild scripts' inputs (``WildInputs``) and the detections made for them.
 
     With ``--json_path``: :func:`lib.data.wild_input.inputs_from_args`, and None. Without it the detector finds
     and tracks everyone in ``--vid_path``; their keypoints are read back from their AlphaPose JSON exactly as
     ``--json_path keypoints_2d.json`` reads them in a later run, so that run (which skips detection) gives the same
     result. Returns ``(inputs, VideoPeople)``; the caller saves the detections of the people it lifts with its
-    outputs (:func:`save_detections`).
+    outputs (:func:`save_detections`). ``on_frame``: see :func:`detect` (then it shows no bar of its own).
     """
     from lib.data.wild_input import inputs_from_args
 
@@ -345,7 +350,7 @@ def inputs_from_video_or_file(opts):
         raise WildInputError(f"--min_track_frames must be at least 1, got {opts.min_track_frames}")
     check_output_folder(opts.out_path, [KEYPOINTS_FILE])  # before the work
     detections = detect(opts.vid_path, max_people if max_people is not None else DEFAULT_MAX_PEOPLE,
-                        tiles=tiles)
+                        tiles=tiles, progress=on_frame is None, on_frame=on_frame)
     print(detections.summary())
     min_frames = opts.min_track_frames or default_min_track_frames(detections.fps, detections.n_frames)
     with tempfile.TemporaryDirectory() as folder:

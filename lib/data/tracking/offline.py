@@ -11,7 +11,6 @@ itself a later (or earlier) piece of the chosen one is no rival: the chain takes
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from lib.data.tracking.detections import keypoint_center
 from lib.data.tracking.online import PoseTracker
@@ -81,6 +80,8 @@ def join_identities(frames_detections, ids, fps, cue_points=None):
                 cost[a, b] = reassociation_cost(ends[a][1], ends[b][0], fps, APPEARANCE_JOIN_GATE)
     successor = {}
     if np.isfinite(cost).any():
+        from scipy.optimize import linear_sum_assignment  # here: scipy.optimize takes 0.5 s to import
+
         rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
         for a, b in zip(rows, cols):
             if np.isfinite(cost[a, b]) and not _in_doubt(cost, frames, a, b):

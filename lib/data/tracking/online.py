@@ -3,7 +3,6 @@ pass over a whole video; :mod:`lib.data.tracking`)."""
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from lib.data.tracking.appearance import appearance_distance
 from lib.data.tracking.detections import keypoint_center, keypoint_distance
@@ -134,6 +133,8 @@ class PoseTracker:
         linked = {}  # detection index -> track
         in_doubt = set()
         if np.isfinite(cost).any():
+            from scipy.optimize import linear_sum_assignment  # here: scipy.optimize takes 0.5 s to import
+
             rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e6))
             for i, j in zip(rows, cols):
                 if not np.isfinite(cost[i, j]):
