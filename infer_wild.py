@@ -188,26 +188,6 @@ def output_names(tracks, overlay=False, exports=None, feet=False, render=True):
     return stems, names + (["overlay.mp4"] if overlay else [])
 
 
-def detected_span(track):
-    """``(first, last + 1)``: the frames from the track's first to its last detection (its world motion covers
-    these; before and after, the person was not there)."""
-    frames = np.flatnonzero(track.detected)
-    return int(frames[0]), int(frames[-1]) + 1
-
-
-def world_of_people(results, inputs, cli):
-    """The world motion (``lib/world``) of every person, in one shared world, each over their detected span."""
-    video, tracks = inputs.video, inputs.tracks
-    spans = [detected_span(track) for track in tracks]
-    people = [(poses[first:end], track.keypoints[first:end], None if track.feet is None else track.feet[first:end])
-              for poses, track, (first, end) in zip(results, tracks, spans)]
-    from lib.world import world_motions  # SciPy's parts, imported once the people are found
-
-    return world_motions(people, video.size, video.fps, cli.height, cli.focal, cli.fov, cli.center, cli.up, cli.smooth,
-                         names=[track.track_id for track in tracks], first_frames=[first for first, _ in spans],
-                         top=inputs.fmt.top, pitch=cli.pitch)
-
-
 def write_world(out, stem, motion, exports):
     """One person's world motion (``lib/world``): ``<stem>_world.npy`` (and the feet), the ``exports`` files and the
     joint angles' CSV; returns its description for ``X3D.json`` (with the foot contacts per frame) and the angles
@@ -297,7 +277,12 @@ def run(cli):
             if cli.overlay:
                 renders.overlay(tracks)
             clock.mark("lifting")
-            worlds = world_of_people(results, inputs, cli) if exports is not None else [None] * len(tracks)
+            if exports is not None:
+                from lib.world import world_of_tracks  # SciPy's parts, imported once the people are found
+
+                worlds = world_of_tracks(results, inputs, cli)
+            else:
+                worlds = [None] * len(tracks)
             progress.advance("world", person_frames if exports is not None else 0)
             clock.mark("world")
             if worlds[0] is not None:  # what the world motion assumed and found: the same for everyone of the video

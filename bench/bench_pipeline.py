@@ -29,7 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from lib.utils.benchmark import BenchmarkRun, Spread, add_timing_arguments, mark  # noqa: E402
+from lib.utils.benchmark import BenchmarkRun, Spread, add_timing_arguments, ensure_scene, mark  # noqa: E402
 
 SIZES = ("640x360", "1280x720", "1920x1080")
 NAMES = {"single": 1, "cross": 2, "three": 3}  # scene: people in it
@@ -37,16 +37,6 @@ SECONDS = 30.0
 DEMO_MODEL = ("configs/pose3d/MB_demo.yaml", "checkpoint/demo/best_epoch.bin")
 TARGET_RATIO = 0.85  # issue 27: the whole run at least this fraction of the detector's rate
 STAGE_LINE = re.compile(r"^done in ([\d.]+) s.*?\((.*)\)$", re.M)
-
-
-def ensure_clip(folder, name, size, seconds=SECONDS):
-    """The clip ``name`` at ``size`` ("WxH") and ``seconds`` long, rendered into ``folder`` if missing."""
-    video = os.path.join(folder, f"{name}.mp4")
-    if not os.path.isfile(video):
-        subprocess.run([sys.executable, os.path.join(REPO, "tools", "render_scenes.py"), "--out", folder, "--names",
-                        name, "--size", *size.split("x"), "--seconds", f"{seconds:g}"], check=True,
-                       stdout=subprocess.DEVNULL)
-    return video
 
 
 def stage_seconds(stdout):
@@ -98,7 +88,7 @@ def main():
             parser.error(f"--sizes: '{size}' is not WxH (e.g. 1280x720)")
     cases = [(size, name, max_people) for size in cli.sizes for name in cli.names
              for max_people in ((6, 1) if name == "single" else (6,))]
-    clips = {(size, name): ensure_clip(os.path.join(cli.clips, size), name, size, cli.seconds)
+    clips = {(size, name): ensure_scene(os.path.join(cli.clips, size), name, size, cli.seconds)[0]
              for size, name, _ in cases}  # rendered before the load check
     run = BenchmarkRun(__file__, cli.allow_busy, timed=True, with_torch=True).start()
     rows = []

@@ -40,7 +40,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 os.environ.setdefault("TQDM_DISABLE", "1")
 
-from lib.utils.benchmark import BenchmarkRun, Spread, add_timing_arguments, mark  # noqa: E402
+from lib.utils.benchmark import BenchmarkRun, Spread, add_timing_arguments, ensure_scene, mark  # noqa: E402
 
 MATCH_DISTANCE = 0.25  # of the person's box height
 MIN_VISIBLE = 0.1      # people less visible than this are not counted (nor are detections of them)
@@ -120,15 +120,6 @@ def score(truth, tracks):
             "jumps": int(summary["num_transfer"][0]), "idsw": int(summary["num_switches"][0]),
             "fragmentations": int(summary["num_fragmentations"][0]), "mota": float(summary["mota"][0]),
             "idf1": float(summary["idf1"][0]), "false_positives": int(summary["num_false_positives"][0])}
-
-
-def ensure_scene(folder, name):
-    """The scene's video and truth, rendered into ``folder`` if missing."""
-    video, truth = os.path.join(folder, f"{name}.mp4"), os.path.join(folder, f"{name}.npz")
-    if not (os.path.isfile(video) and os.path.isfile(truth)):
-        subprocess.run([sys.executable, os.path.join(REPO, "tools", "render_scenes.py"), "--out", folder,
-                        "--names", name], check=True, stdout=subprocess.DEVNULL)
-    return video, truth
 
 
 def whole_run(video, mode, out):

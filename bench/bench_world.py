@@ -20,8 +20,8 @@ and once more without ``--height`` (the 1.70 m default assumed), from the keypoi
 (``-j <run>/keypoints_2d.json -v <scene>.mp4``: the same keypoints, the detector skipped). The run's outputs are
 read back (``X3D.npy``, ``X3D.json``'s ``world.ground.up_in_camera``, ``keypoints_2d.json``); the camera-space motion
 behind ``X3D_world.npy`` (the root trajectory, ``WorldMotion.to_world``) is not written to a file, so it is computed
-again in this process by ``infer_wild.world_of_people`` from those files, and checked to give the written
-``X3D_world.npy`` and ``X3D_world_feet.npy`` (within :data:`CONSISTENCY_MM`).
+again in this process by ``lib.world.world_of_tracks`` (as infer_wild.py) from those files, and checked to give the
+written ``X3D_world.npy`` and ``X3D_world_feet.npy`` (within :data:`CONSISTENCY_MM`).
 
 Metrics per clip, over the frames where the detector found the person (frames it filled in are not counted):
 
@@ -367,13 +367,14 @@ def run_infer_wild(video, out, truth, height=True, keypoints=None):
 def world_of_run(out, video, truth, height, keypoints=None):
     """What a run wrote in ``out`` and the camera-space motion behind it: ``(poses_px (T, 17, 3), track, motion,
     doc)``, the person's ``X3D.npy``, its ``PoseTrack`` (``keypoints_2d.json``), its ``WorldMotion`` computed again
-    by ``infer_wild.world_of_people`` (checked against the written ``X3D_world.npy``) and its ``X3D.json``. With
+    by ``lib.world.world_of_tracks`` (checked against the written ``X3D_world.npy``) and its ``X3D.json``. With
     several people detected, the one detected in most frames. When the run wrote no world motion (``world.skipped``:
     its root moved faster than a person runs), the motion it refused, with ``doc["world"]`` its description and
     ``skipped``. ``keypoints``: the keypoint file the run read (default:
     the one it wrote, ``out/keypoints_2d.json``)."""
-    import infer_wild
     from lib.data.wild_input import load_wild_inputs
+    from lib.world import world_of_tracks
+
     keypoints = keypoints or os.path.join(out, "keypoints_2d.json")
     inputs = load_wild_inputs(keypoints, video, None, None, None, None, None, 1)
     tracks = inputs.tracks
@@ -381,7 +382,7 @@ def world_of_run(out, video, truth, height, keypoints=None):
     results = [np.load(os.path.join(out, stem + ".npy")) for stem in stems]
     cli = SimpleNamespace(height=height, focal=float(truth["focal_px"]), fov=None,
                           center=[float(v) for v in truth["principal_point_px"]], up="y", smooth=False, pitch=None)
-    motions = infer_wild.world_of_people(results, inputs, cli)
+    motions = world_of_tracks(results, inputs, cli)
     k = int(np.argmax([t.detected.sum() for t in tracks]))
     motion, stem = motions[k], stems[k]
     with open(os.path.join(out, stem + ".json")) as f:
@@ -535,7 +536,7 @@ def scene_table(rows):
 
 
 def scenes_main(cli):
-    from bench.bench_tracking import ensure_scene
+    from lib.utils.benchmark import ensure_scene
     from lib.data.scenes import WORLD_PRESETS
     names = cli.names or list(WORLD_PRESETS)
     for name in names:

@@ -371,18 +371,19 @@ def test_the_motion_files_do_not_wait_for_the_renders(tmp_path, monkeypatch):
     import time
 
     out = tmp_path / "out"
+    motion_files = {"X3D.npy", "X3D.json", "X3D_world.npy", "X3D.bvh", "X3D_angles.csv"}
     seen = []
     real_render = infer_wild.render_and_save
 
     def render(poses, path, **options):
-        deadline = time.monotonic() + 60
-        while not (out / "X3D_world.npy").exists() and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60  # the files are published one by one: wait for all of them
+        while not motion_files <= set(os.listdir(out)) and time.monotonic() < deadline:
             time.sleep(0.02)
         seen.append(sorted(os.listdir(out)))
         return real_render(poses, path, **options)
     monkeypatch.setattr(infer_wild, "render_and_save", render)
     run(out, "-j", SINGLE, "--clip_len", 27)
-    assert {"X3D.npy", "X3D.json", "X3D_world.npy", "X3D.bvh", "X3D_angles.csv"} <= set(seen[0])
+    assert motion_files <= set(seen[0])
     assert "X3D.mp4" not in seen[0]
     assert video_props(out / "X3D.mp4")[0] == 45
 

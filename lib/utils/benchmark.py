@@ -416,3 +416,23 @@ def add_timing_arguments(parser, rounds=DEFAULT_ROUNDS, what="the compared compu
                         help=f"time even when other processes load the machine (otherwise refused: more than "
                              f"{BUSY_PER_CORE} cores' load per core); every figure is then marked {UNDER_LOAD}")
     return parser
+
+
+# ------------------------------------------------------------------ the rendered scenes
+
+def ensure_scene(folder, name, size=None, seconds=None):
+    """``(video, truth)`` of the scene ``name`` (``lib.data.scenes``), rendered into ``folder`` by
+    ``tools/render_scenes.py`` (in a fresh process: it needs pybullet) if either file is missing; ``size``
+    ("WxH") and ``seconds`` as that tool's options (default: the scene's own)."""
+    import subprocess
+
+    video, truth = os.path.join(folder, f"{name}.mp4"), os.path.join(folder, f"{name}.npz")
+    if not (os.path.isfile(video) and os.path.isfile(truth)):
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        command = [sys.executable, os.path.join(repo, "tools", "render_scenes.py"), "--out", folder, "--names", name]
+        if size is not None:
+            command += ["--size", *size.split("x")]
+        if seconds is not None:
+            command += ["--seconds", f"{seconds:g}"]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return video, truth

@@ -43,7 +43,7 @@ _MODULES = {
     "feet": ("FOOT_LENGTH_FRACTION", "HEEL_DISTANCE_FRACTION", "flat_feet", "place_feet"),
     "gravity": ("UpCue", "UpEstimate", "angles_of_up", "camera_prior", "combine_cues", "up_of_angles"),
     "ground": ("GroundFit", "Z_UP", "fit_ground", "foot_contacts", "foot_skating", "initial_up", "world_frame"),
-    "motion": ("FOOT_LOCK_WEIGHT", "WorldMotion", "world_motion", "world_motions"),
+    "motion": ("FOOT_LOCK_WEIGHT", "WorldMotion", "detected_span", "world_motion", "world_motions", "world_of_tracks"),
     "options": ("DEFAULT_HEIGHT_M", "HEIGHT_RANGE_M", "METRIC_OPTIONS", "PITCH_RANGE_DEG", "UP_AXES",
                 "add_metric_arguments", "add_world_arguments", "check_world_arguments", "check_world_options"),
     "skeleton": ("ANKLE_HEIGHT_FRACTION", "END_SITE_FRACTION", "FEET", "HEAD", "JOINT", "LEAVES", "SEGMENTS",
@@ -75,7 +75,8 @@ __all__ = ["ANKLE_HEIGHT_FRACTION", "DEFAULT_HEIGHT_M", "END_SITE_FRACTION", "FE
            "TOP_HEIGHT_FRACTION", "TRAJECTORY_CUTOFF_S", "UP_AXES", "UpCue", "UpEstimate", "WorldMotion", "Z_UP",
            "add_metric_arguments", "add_world_arguments", "angles_of_up", "best_rotation", "bone_length_variation",
            "bone_lengths", "camera_intrinsics", "camera_prior", "check_camera", "check_world_arguments",
-           "check_world_options", "combine_cues", "fit_ground", "fit_skeleton", "flat_feet", "focal_range",
-           "foot_contacts", "foot_skating", "forward_kinematics", "initial_up", "metric_scale", "place_feet",
-           "root_trajectory", "segment_frames", "smooth_poses", "solve_rotations", "standing_chain", "stature",
-           "translations_per_frame", "up_of_angles", "whittaker", "world_frame", "world_motion", "world_motions"]
+           "check_world_options", "combine_cues", "detected_span", "fit_ground", "fit_skeleton", "flat_feet",
+           "focal_range", "foot_contacts", "foot_skating", "forward_kinematics", "initial_up", "metric_scale",
+           "place_feet", "root_trajectory", "segment_frames", "smooth_poses", "solve_rotations", "standing_chain",
+           "stature", "translations_per_frame", "up_of_angles", "whittaker", "world_frame", "world_motion",
+           "world_motions", "world_of_tracks"]

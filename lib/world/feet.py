@@ -6,9 +6,10 @@ its pixel, and the foot is a rigid segment of known size: the heel :data:`HEEL_D
 from the ankle, the toe :data:`FOOT_LENGTH_FRACTION` from the heel. Each distance fixes a point on the ray up to
 two solutions (in front of or behind the ankle's depth); of the four combinations per frame, the physically
 plausible one is chosen (the heel below and behind the ankle, the toe in front of the heel in the direction the
-person faces, the foot near the floor's level) and kept from frame to frame unless the feet really turn (dynamic programming
-with a cost for changing). Where a foot keypoint is missing or unsure (score below :data:`MIN_FOOT_SCORE`), or
-the format has no feet, a flat foot is placed below the ankle pointing the way the person faces.
+person faces, the foot near the floor's level) and kept from frame to frame unless the feet really turn
+(dynamic programming with a cost for changing). Where a foot keypoint is missing or unsure (score below
+:data:`MIN_FOOT_SCORE`), or the format has no feet, a flat foot is placed below the ankle pointing the way
+the person faces.
 """
 import numpy as np
 

@@ -246,3 +246,23 @@ def world_motion(poses_3d, keypoints_px=None, image_size=None, fps=None, height=
 def _to_world(points, to_world):
     rotation, origin = to_world
     return (points - origin) @ rotation.T
+
+
+def detected_span(track):
+    """``(first, last + 1)``: the frames from the track's first to its last detection (its world motion covers
+    these; before and after, the person was not there)."""
+    frames = np.flatnonzero(track.detected)
+    return int(frames[0]), int(frames[-1]) + 1
+
+
+def world_of_tracks(poses, inputs, options):
+    """:func:`world_motions` of every tracked person of ``inputs`` (``lib.data.wild_input.WildInputs``), in one
+    shared world, each over their detected span; ``poses``: each track's lifted ``(F, 17, 3)``; ``options``: the
+    world options of the command line (``lib.world.options.add_world_arguments``)."""
+    video, tracks = inputs.video, inputs.tracks
+    spans = [detected_span(track) for track in tracks]
+    people = [(pose[first:end], track.keypoints[first:end], None if track.feet is None else track.feet[first:end])
+              for pose, track, (first, end) in zip(poses, tracks, spans)]
+    return world_motions(people, video.size, video.fps, options.height, options.focal, options.fov, options.center,
+                         options.up, options.smooth, names=[track.track_id for track in tracks],
+                         first_frames=[first for first, _ in spans], top=inputs.fmt.top, pitch=options.pitch)
