@@ -268,15 +268,16 @@ def run(cli):
         clock.mark("waiting for the model")
         with OutputSet(cli.out_path, owned=OWNED_OUTPUTS, script="infer_wild.py") as out, \
                 Renders(out, video, progress) as renders:
-            results = []
-            for track, motion in zip(tracks, motions):
-                results.append(lift(motion, lifter, cfg, cli.clip_len, stride, cli.precision, device,
-                                    desc=f"lift person {track.track_id}", progress=progress.stage("lift")))
-                if render:  # drawn while the next person is lifted and the motion files are written
-                    renders.person(results[-1], stems[track.name])
+            # everyone is lifted before the renders start: torch's threads wait for each other at every operator, so
+            # sharing the cores with the renders' drawing and encoders made the lifting up to 10 times slower
+            results = [lift(motion, lifter, cfg, cli.clip_len, stride, cli.precision, device,
+                            desc=f"lift person {track.track_id}", progress=progress.stage("lift"))
+                       for track, motion in zip(tracks, motions)]
+            clock.mark("lifting")
+            for track, poses in zip(tracks, results) if render else ():  # drawn while the motion files are written
+                renders.person(poses, stems[track.name])
             if cli.overlay:
                 renders.overlay(tracks)
-            clock.mark("lifting")
             if exports is not None:
                 from lib.world import world_of_tracks  # SciPy's parts, imported once the people are found
 
@@ -328,8 +329,8 @@ def write_motion_files(out, cli, inputs, results, worlds, stems, exports, stride
 
 
 class Renders:
-    """The run's videos, each drawn in a thread as soon as its poses are known: ``X3D.mp4`` per person (while the
-    next person is lifted and the motion files are written) and ``overlay.mp4``, :data:`RENDER_WORKERS` at a time
+    """The run's videos, each drawn in a thread once everyone is lifted: ``X3D.mp4`` per person (while the world
+    step runs and the motion files are written) and ``overlay.mp4``, :data:`RENDER_WORKERS` at a time
     (drawing and encoding release the GIL; each encoder is its own ffmpeg process); :meth:`finish` draws the angle
     plots in this thread (matplotlib is not thread-safe) and waits for the videos."""
 

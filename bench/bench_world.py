@@ -8,8 +8,8 @@ across the view and turning out of it, standing, or walking on the spot as on a 
 back at walking speed); a static camera pitched 0, 10, 20 or 35 degrees down and rolled -5 to +5 degrees; 1280x720,
 30 fps, 10 s), rendered into ``--scene_dir`` when missing (``tools/render_scenes.py --names world``)::
 
-    python bench/bench_world.py --scenes [--names ground_p20_r-2.5_175cm_walk ...] [--keep DIR [--reuse]]
-                                [--json FILE] [--markdown FILE]
+    python bench/bench_world.py --scenes [--names ground_p20_r-2.5_175cm_walk ...] [--inputs detector true_2d]
+                                [--keep DIR [--reuse]] [--json FILE] [--markdown FILE]
 
 Per scene the whole command runs in a fresh process, as a user would run it on that video (the demo model, the
 built-in detector, the camera's true focal length and principal point, the person's true height)::
@@ -17,7 +17,11 @@ built-in detector, the camera's true focal length and principal point, the perso
     python infer_wild.py --demo --vid_path <scene>.mp4 --out_path <run> --focal F --center CX CY --height H
 
 and once more without ``--height`` (the 1.70 m default assumed), from the keypoints the first run detected
-(``-j <run>/keypoints_2d.json -v <scene>.mp4``: the same keypoints, the detector skipped). The run's outputs are
+(``-j <run>/keypoints_2d.json -v <scene>.mp4``: the same keypoints, the detector skipped). Both runs are made a
+second time from the true 2D keypoints instead (``--inputs true_2d``: the truth's pixels as a Halpe-26 file with heels
+and toes, :func:`write_true_keypoints`, given with ``-j``), so that a table shows what the lifting and the world step
+give with a perfect detector: the detector's errors on the rendered humanoid (ankles placed too high, a standing person
+found in a few frames only) are the larger part of the first table's. The run's outputs are
 read back (``X3D.npy``, ``X3D.json``'s ``world.ground.up_in_camera``, ``keypoints_2d.json``); the camera-space motion
 behind ``X3D_world.npy`` (the root trajectory, ``WorldMotion.to_world``) is not written to a file, so it is computed
 again in this process by ``lib.world.world_of_tracks`` (as infer_wild.py) from those files, and checked to give the
@@ -348,6 +352,28 @@ JOINT_INDEX = {name: j for j, name in enumerate(
      "nose", "head_top", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist"))}
 
 
+# Halpe-26 (lib.skeleton.HALPE26_TO_H36M) from the truth's keypoints: its "Head" is the head top, its "Neck" the
+# thorax, its "Hip" the pelvis (the midpoints the format means); the feet are the truth's heels and toes
+HALPE26_FROM_TRUTH = ("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+                      "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+                      "right_knee", "left_ankle", "right_ankle", "head_top", "thorax", "pelvis", "left_big_toe",
+                      "right_big_toe", "left_small_toe", "right_small_toe", "left_heel", "right_heel")
+
+
+def write_true_keypoints(truth, path, person=0):
+    """The truth's pixel keypoints of ``person`` as an AlphaPose Halpe-26 file (every keypoint's score 1), at the
+    frames where the person is in the picture: what a perfect 2D detector would give, so that a run from it
+    (``-j``) measures the lifting and the world step alone."""
+    from lib.data.wild_input import alphapose_results
+    names = [str(n) for n in truth["keypoint_names"]]
+    pixels = truth["keypoints_px"][person][:, [names.index(n) for n in HALPE26_FROM_TRUTH]].astype(np.float64)
+    frames = np.flatnonzero(truth["present"][person] & truth["in_picture"][person])
+    keypoints = np.concatenate([pixels[frames], np.ones(pixels[frames].shape[:-1] + (1,))], axis=-1)
+    with open(path, "w") as f:
+        json.dump(alphapose_results(keypoints, frames=frames), f)
+    return path
+
+
 def run_infer_wild(video, out, truth, height=True, keypoints=None):
     """``infer_wild.py --demo`` on ``video`` into ``out`` in a fresh process, with the truth's focal length and
     principal point and (``height``) the person's height; from the keypoint file ``keypoints`` instead of detecting.
@@ -414,12 +440,14 @@ def _cue_letters(doc):
     return "".join(letters.get(c["cue"], "T") for c in doc["world"]["ground"]["cues"] if c.get("used"))
 
 
-def score_scene(name, video, truth, out, assumed_out):
-    """The row of one scene: the before, the after (``--height``) and the assumed-height run's figures."""
+def score_scene(name, video, truth, out, assumed_out, keypoints=None):
+    """The row of one scene: the before, the after (``--height``) and the assumed-height run's figures; the runs read
+    ``keypoints`` (default: the detections of the first, ``out/keypoints_2d.json``)."""
     total = truth["keypoints_camera_mm"].shape[1]
     focal, center = float(truth["focal_px"]), truth["principal_point_px"].astype(np.float64)
     height_mm = float(truth["stature_mm"][0])
-    poses_px, track, motion, doc, top = world_of_run(out, video, truth, height_mm / 1000)
+    keypoints = keypoints or os.path.join(out, "keypoints_2d.json")
+    poses_px, track, motion, doc, top = world_of_run(out, video, truth, height_mm / 1000, keypoints)
     valid = track.detected & truth["present"][0]
     first = motion.first_frame
     in_span = np.zeros(total, bool)
@@ -431,8 +459,7 @@ def score_scene(name, video, truth, out, assumed_out):
     after = score_clip(truth, valid, up, _padded(motion.camera_joints, first, total),
                        None if motion.feet is None else _padded(motion.feet @ rotation + origin, first, total),
                        _padded(motion.joints[:, JOINT_INDEX["head_top"], 1], first, total), top)
-    _, _, assumed, assumed_doc, _ = world_of_run(assumed_out, video, truth, None,
-                                                   os.path.join(out, "keypoints_2d.json"))
+    _, _, assumed, assumed_doc, _ = world_of_run(assumed_out, video, truth, None, keypoints)
     assumed_root = _padded(assumed.camera_root, assumed.first_frame, total)
     cam_root = truth["keypoints_camera_mm"][0, :, 0].astype(np.float64)
     root_mm, root_pct = root_error(assumed_root[valid], cam_root[valid])
@@ -535,6 +562,29 @@ def scene_table(rows):
     return "\n".join(lines)
 
 
+INPUTS = {"detector": "the built-in detector's keypoints (the run a user makes)",
+          "true_2d": "the true 2D keypoints (Halpe-26 with heels and toes, every score 1; the detector skipped): "
+                     "the lifting and the world step alone"}
+
+
+def measure_scene(name, video, truth, runs, source, reuse=False):
+    """The row of one scene from one source of 2D keypoints (:data:`INPUTS`): its two runs (``--height``, and the
+    height assumed from the same keypoints) in ``runs/<name>/<source>/``, made unless ``reuse`` finds them there."""
+    folder = os.path.join(runs, name, source)
+    out, assumed = os.path.join(folder, "height"), os.path.join(folder, "assumed")
+    keypoints = os.path.join(out, "keypoints_2d.json") if source == "detector" else \
+        os.path.join(folder, "true_keypoints.json")
+    if not (reuse and os.path.isfile(keypoints) and os.path.isdir(assumed)):
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+        if source == "detector":
+            run_infer_wild(video, out, truth)
+        else:
+            run_infer_wild(video, out, truth, keypoints=write_true_keypoints(truth, keypoints))
+        run_infer_wild(video, assumed, truth, height=False, keypoints=keypoints)
+    return score_scene(name, video, truth, out, assumed, keypoints)
+
+
 def scenes_main(cli):
     from lib.utils.benchmark import ensure_scene
     from lib.data.scenes import WORLD_PRESETS
@@ -547,43 +597,38 @@ def scenes_main(cli):
     run = BenchmarkRun(__file__, timed=False, with_torch=True).start()
     keep = tempfile.TemporaryDirectory() if cli.keep is None else None
     runs = keep.name if keep else cli.keep
-    rows = []
+    rows = {source: [] for source in cli.inputs}
     try:
         for name, (video, truth_path) in scenes.items():
             truth = dict(np.load(truth_path))
-            out, assumed = os.path.join(runs, name, "height"), os.path.join(runs, name, "assumed")
-            detections = os.path.join(out, "keypoints_2d.json")
-            if not (cli.reuse and os.path.isfile(detections)):
-                for folder in (out, assumed):
-                    shutil.rmtree(folder, ignore_errors=True)
-                run_infer_wild(video, out, truth)
-                run_infer_wild(video, assumed, truth, height=False, keypoints=detections)
-            row = score_scene(name, video, truth, out, assumed)
-            rows.append(row)
-            print(f"  {name}: up {row['before']['up']:.1f} -> {row['after']['up']:.1f} deg ({row['cues']}), root "
-                  f"{row['before']['root_pct']:.1f} -> {row['after']['root_pct']:.1f} %, eye height "
-                  f"{row['after'].get('stature_pct', float('nan')):+.1f} %, flatness "
-                  f"{row['before']['flatness']:.1f} -> {row['after']['flatness']:.1f} mm", file=sys.stderr, flush=True)
+            for source in cli.inputs:
+                row = measure_scene(name, video, truth, runs, source, cli.reuse)
+                rows[source].append(row)
+                print(f"  {name}, {source}: up {row['before']['up']:.1f} -> {row['after']['up']:.1f} deg "
+                      f"({row['cues']}), root {row['before']['root_pct']:.1f} -> {row['after']['root_pct']:.1f} %, "
+                      f"eye height {row['after'].get('stature_pct', float('nan')):+.1f} %, flatness "
+                      f"{row['before']['flatness']:.1f} -> {row['after']['flatness']:.1f} mm", file=sys.stderr,
+                      flush=True)
     finally:
         if keep:
             keep.cleanup()
-    table = scene_table(rows)
-    targets = target_lines(rows)
-    up_gap = max(abs(r["assumed"]["up"] - r["after"]["up"]) for r in rows)
+    sections = []
+    for source, source_rows in rows.items():
+        up_gap = max(abs(r["assumed"]["up"] - r["after"]["up"]) for r in source_rows)
+        assumed_root = [r["assumed"]["root_pct"] for r in source_rows]
+        off = ", ".join(sorted({"{:+.1f} %".format(r["assumed"]["stature_pct"]) for r in source_rows}))
+        sections.append("\n".join([
+            f"From {INPUTS[source]}:", "", scene_table(source_rows), "", "Against the targets (after, with --height):",
+            *target_lines(source_rows),
+            f"Without --height (1.70 m assumed): the up error differs from the run with the height by at most "
+            f"{up_gap:.3f}°; the stature is off by {off}; root error median {np.median(assumed_root):.1f} %, max "
+            f"{np.max(assumed_root):.1f} %"]))
     print()
-    print(table)
-    print()
-    print("Against the targets (after, with --height):")
-    print("\n".join(targets))
-    assumed_root = [r["assumed"]["root_pct"] for r in rows]
-    off = ", ".join(sorted({"{:+.1f} %".format(r["assumed"]["stature_pct"]) for r in rows}))
-    print(f"Without --height (1.70 m assumed): the up error differs from the run with the height by at most "
-          f"{up_gap:.3f}°; the stature is off by {off}; root error median {np.median(assumed_root):.1f} %, max "
-          f"{np.max(assumed_root):.1f} %")
+    print("\n\n".join(sections))
     record = run.finish()
     if cli.markdown:
         with open(cli.markdown, "w") as f:
-            f.write(f"{machine_line(record['machine'])}\n\n{table}\n\n" + "\n".join(targets) + "\n")
+            f.write(f"{machine_line(record['machine'])}\n\n" + "\n\n".join(sections) + "\n")
     if cli.json:
         with open(cli.json, "w") as f:
             json.dump({**record, "rows": rows}, f, indent=1)
@@ -603,8 +648,11 @@ def main(argv=None):
     scenes.add_argument("--names", nargs="+", default=None, metavar="SCENE", help="only these scenes (default: all 36)")
     scenes.add_argument("--scene_dir", default=os.path.join(REPO, "data", "scenes"),
                         help="folder of the rendered scenes (rendered there when missing; default %(default)s)")
-    scenes.add_argument("--keep", metavar="DIR", help="keep every run's outputs in DIR/<scene>/height and "
-                        "DIR/<scene>/assumed (default: a temporary folder)")
+    scenes.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=list(INPUTS),
+                        help="the 2D keypoints the runs start from: " + "; ".join(f"{k}: {v}" for k, v in
+                                                                                 INPUTS.items()) + " (default: both)")
+    scenes.add_argument("--keep", metavar="DIR", help="keep every run's outputs in DIR/<scene>/<input>/height and "
+                        "DIR/<scene>/<input>/assumed (default: a temporary folder)")
     scenes.add_argument("--reuse", action="store_true", help="with --keep: score the runs already in DIR instead "
                         "of running infer_wild.py again (the world motion is still computed again and checked)")
     scenes.add_argument("--json", help="also write the figures to this JSON file")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.bench_world import (CAMERA_UP, angle_deg, camera_axes_motion, contact_flatness, plane_fit, root_error,
-                               score_clip, skating, truth_contacts)
+                               score_clip, skating, truth_contacts, write_true_keypoints)
 from lib.data.humanoid import KEYPOINT_NAMES
 from lib.data.scenes import Camera
 from lib.world import stature
@@ -126,3 +126,27 @@ def test_the_truth_scored_against_itself_has_no_error():
     before = score_clip(truth, valid, CAMERA_UP, cam[:, :17])
     assert before["up"] == pytest.approx(20.0)
     assert before["contact_points"] == 60 and "feet" not in before and "stature_pct" not in before
+
+
+def test_the_true_keypoints_read_back_as_the_truths_pixels_with_its_feet(tmp_path):
+    """The true-2D input: a Halpe-26 file that infer_wild.py reads as the truth's H36M joints (the spine: Halpe's
+    midpoint of neck and hip) and its heels and toes, at the frames where the person is in the picture."""
+    from lib.data.wild_input import load_wild_inputs
+    truth = _scene_truth(n=12)
+    names = list(KEYPOINT_NAMES)
+    cam = truth["keypoints_camera_mm"]
+    truth["keypoints_px"] = cam[..., :2] * 1000.0 / cam[..., 2:] + [640.0, 360.0]
+    truth["present"] = np.ones((1, 12), bool)
+    truth["in_picture"] = np.arange(12)[None] != 5  # out of the picture at frame 5
+    path = write_true_keypoints(truth, str(tmp_path / "true.json"))
+    track = load_wild_inputs(path, None, None, None, None, None, None, 1).tracks[0]
+    assert track.detected.tolist() == [t != 5 for t in range(12)]
+    pixels = truth["keypoints_px"][0]
+    kept = track.detected
+    joints = [j for j in range(17) if names[j] != "spine"]
+    np.testing.assert_allclose(track.keypoints[kept][:, joints, :2], pixels[kept][:, joints], atol=0.006)
+    spine = (pixels[:, names.index("thorax")] + pixels[:, names.index("pelvis")]) / 2
+    np.testing.assert_allclose(track.keypoints[kept, names.index("spine"), :2], spine[kept], atol=0.006)
+    np.testing.assert_array_equal(track.keypoints[kept, :, 2], 1.0)
+    feet = [names.index(n) for n in ("left_heel", "left_big_toe", "right_heel", "right_big_toe")]
+    np.testing.assert_allclose(track.feet[kept, :, :2], pixels[kept][:, feet], atol=0.006)
