@@ -209,6 +209,13 @@ def write_world(out, stem, motion, exports):
     return doc, angles
 
 
+def render_span(track, n_people):
+    """The frames ``(first, end)`` of the track's ``X3D*.mp4``: with several people each one's frames from their first
+    to their last detection (fleeting tracks are common in crowds, and an empty frame costs as much to encode as a
+    drawn one), with one person every frame of the video, as ``X3D.npy``."""
+    return track.span if n_people > 1 else (0, len(track.detected))
+
+
 def background_model(cfg, cli):
     """The run's lifting model (or its ONNX runner) and device, loading in the background (:class:`BackgroundModel`)."""
     def load(log):
@@ -262,20 +269,22 @@ def run(cli):
         progress.plan("lift", sum(len(plan_windows(len(m), cli.clip_len, stride)) for m in motions))
         progress.plan("world", person_frames if exports is not None else 0)
         progress.plan("write", person_frames)
-        progress.plan("render", person_frames if render else 0)
+        progress.plan("render", sum(end - first for first, end in (render_span(t, len(tracks)) for t in tracks))
+                      if render else 0)
         progress.plan("overlay", video.n_frames if cli.overlay else 0)
         lifter, device = model.get()
         clock.mark("waiting for the model")
         with OutputSet(cli.out_path, owned=OWNED_OUTPUTS, script="infer_wild.py") as out, \
                 Renders(out, video, progress) as renders:
             # everyone is lifted before the renders start: torch's threads wait for each other at every operator, so
-            # sharing the cores with the renders' drawing and encoders made the lifting up to 10 times slower
+            # sharing the cores with the renders' drawing and encoders made the lifting 4-5 times slower
             results = [lift(motion, lifter, cfg, cli.clip_len, stride, cli.precision, device,
                             desc=f"lift person {track.track_id}", progress=progress.stage("lift"))
                        for track, motion in zip(tracks, motions)]
             clock.mark("lifting")
             for track, poses in zip(tracks, results) if render else ():  # drawn while the motion files are written
-                renders.person(poses, stems[track.name])
+                first, end = render_span(track, len(tracks))
+                renders.person(poses[first:end], stems[track.name])
             if cli.overlay:
                 renders.overlay(tracks)
             if exports is not None:

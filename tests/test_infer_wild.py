@@ -324,6 +324,8 @@ def test_several_people_share_one_world_and_each_covers_their_own_frames(tmp_pat
     assert csv_rows[1].startswith("10,0.333333,") and len(csv_rows) == 36
     trc_rows = (out / "X3D_2.trc").read_text().splitlines()
     assert trc_rows[6].startswith("11\t0.333333\t")
+    # the renders: each person's frames (person 2 from frame 10 on)
+    assert video_props(out / "X3D_1.mp4")[0] == 45 and video_props(out / "X3D_2.mp4")[0] == 35
 
 
 def test_a_folder_holds_one_run_and_says_what_it_removed(tmp_path, capsys):

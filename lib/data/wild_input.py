@@ -371,6 +371,13 @@ class PoseTrack:
         """File-name-safe id."""
         return re.sub(r"[^A-Za-z0-9_.-]", "_", str(self.track_id))
 
+    @property
+    def span(self):
+        """``(first, last + 1)``: the frames from the first to the last detection (before and after, the person was
+        not there: their keypoints are held, at confidence 0)."""
+        frames = np.flatnonzero(self.detected)
+        return int(frames[0]), int(frames[-1]) + 1
+
 
 def fill_missing_frames(frames, keypoints, n_frames):
     """Per-frame ``(n_frames, J, 3)`` from detections at sorted, distinct ``frames``.

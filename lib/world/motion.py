@@ -248,19 +248,12 @@ def _to_world(points, to_world):
     return (points - origin) @ rotation.T
 
 
-def detected_span(track):
-    """``(first, last + 1)``: the frames from the track's first to its last detection (its world motion covers
-    these; before and after, the person was not there)."""
-    frames = np.flatnonzero(track.detected)
-    return int(frames[0]), int(frames[-1]) + 1
-
-
 def world_of_tracks(poses, inputs, options):
     """:func:`world_motions` of every tracked person of ``inputs`` (``lib.data.wild_input.WildInputs``), in one
-    shared world, each over their detected span; ``poses``: each track's lifted ``(F, 17, 3)``; ``options``: the
-    world options of the command line (``lib.world.options.add_world_arguments``)."""
+    shared world, each over their detected span (``PoseTrack.span``); ``poses``: each track's lifted ``(F, 17, 3)``;
+    ``options``: the world options of the command line (``lib.world.options.add_world_arguments``)."""
     video, tracks = inputs.video, inputs.tracks
-    spans = [detected_span(track) for track in tracks]
+    spans = [track.span for track in tracks]
     people = [(pose[first:end], track.keypoints[first:end], None if track.feet is None else track.feet[first:end])
               for pose, track, (first, end) in zip(poses, tracks, spans)]
     return world_motions(people, video.size, video.fps, options.height, options.focal, options.fov, options.center,
