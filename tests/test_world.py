@@ -366,6 +366,9 @@ def test_two_people_apart_stay_apart_in_one_world():
     np.testing.assert_allclose(distance, 2000.0, atol=15.0)
     assert second.first_frame == 30 and second.describe()["first_frame"] == 30
     assert "person 3" in second.describe()["origin"]
+    # the up cues name the people as the files do
+    trunks = {c["cue"] for c in first.ground.describe()["cues"] if c["cue"].startswith("trunk")}
+    assert trunks and trunks <= {"trunk of person 3", "trunk of person 5"}
     # the origin is below person 3's first root, for both
     assert np.linalg.norm(first.joints[0, 0, [0, 2]]) < 1e-6
 

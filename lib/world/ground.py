@@ -57,13 +57,14 @@ def _speed(points, fps, window_s=SPEED_WINDOW_S):
     return np.linalg.norm(padded[2 * half:] - padded[:-2 * half], axis=-1) * fps / (2 * half)
 
 
-def initial_up(people, fps, pitch=None):
+def initial_up(people, fps, pitch=None, names=None):
     """Up from the trunks and the camera prior only (before the feet are placed): an :class:`UpEstimate`.
-    ``people``: camera-space joints ``(F, 17, 3)`` per person."""
+    ``people``: camera-space joints ``(F, 17, 3)`` per person; ``names``: how the cues call them (default 0, 1, ...)."""
     prior = camera_prior(pitch)
     guess = prior.up
-    trunks = [cue for cue in (trunk_cue(joints, guess, fps, f"trunk of person {k}" if len(people) > 1 else "trunk")
-                              for k, joints in enumerate(people)) if cue is not None]
+    names = range(len(people)) if names is None else names
+    trunks = [cue for cue in (trunk_cue(joints, guess, fps, f"trunk of person {name}" if len(people) > 1 else "trunk")
+                              for name, joints in zip(names, people)) if cue is not None]
     return combine_cues(trunks + [prior])
 
 
@@ -84,12 +85,12 @@ def _still_runs(still):
     return int(still[0].sum() + starts.sum())
 
 
-def fit_ground(people, soles, fps, height_mm, pitch=None, seed=0):
+def fit_ground(people, soles, fps, height_mm, pitch=None, seed=0, names=None):
     """The floor (:class:`GroundFit`) of one camera from its people: ``people`` their camera-space joints
     ``(F, 17, 3)``, ``soles`` their :func:`sole_points`. Up from the cues of :mod:`lib.world.gravity` (the plane
     through the still sole points, the trunks, the camera prior or ``pitch``), the floor's height from the still
-    sole points (the lowest sole points when nobody stands still)."""
-    first = initial_up(people, fps, pitch)
+    sole points (the lowest sole points when nobody stands still); ``names`` as :func:`initial_up`."""
+    first = initial_up(people, fps, pitch, names)
     speeds = [_speed(s, fps) for s in soles]
     still = [v < CONTACT_SPEED_FRACTION * height_mm for v in speeds]
     contacts = np.concatenate([s[m] for s, m in zip(soles, still)]) if any(m.any() for m in still) else \

@@ -154,10 +154,10 @@ def world_motions(people, image_size=None, fps=None, height=None, focal=None, fo
     cameras = [_camera_motion(poses, keypoints, feet, intrinsics, fps, height_mm, smooth, top)
                for poses, keypoints, feet in people]
     # up from the trunks first, to place the feet; then from the feet too
-    guess = initial_up([c.joints for c in cameras], fps, pitch).up
+    guess = initial_up([c.joints for c in cameras], fps, pitch, names).up
     placed = [place_feet(c.joints, c.feet_px, intrinsics, guess, height_mm) for c in cameras]
     soles = [sole_points(c.joints, feet, known, guess, height_mm) for c, (feet, known) in zip(cameras, placed)]
-    ground = fit_ground([c.joints for c in cameras], soles, fps, height_mm, pitch)
+    ground = fit_ground([c.joints for c in cameras], soles, fps, height_mm, pitch, names=names)
     placed = [place_feet(c.joints, c.feet_px, intrinsics, ground.up, height_mm) for c in cameras]
     notes.append(ground.summary)
     ground_step = "upright world: " + ground.summary
