@@ -138,7 +138,7 @@ def split_clips(vid_list, n_frames, data_stride):
         if i == len(vid_list):
             break
         if vid_list[i] != vid_list[i - 1]:
-            if not (vid_list[i - 1] in saved):
+            if vid_list[i - 1] not in saved:
                 resampled = resample(i - st, n_frames) + st
                 result.append(resampled)
                 saved.add(vid_list[i - 1])
