@@ -209,11 +209,18 @@ def write_world(out, stem, motion, exports):
     return doc, angles
 
 
-def render_span(track, n_people):
-    """The frames ``(first, end)`` of the track's ``X3D*.mp4``: with several people each one's frames from their first
-    to their last detection (fleeting tracks are common in crowds, and an empty frame costs as much to encode as a
-    drawn one), with one person every frame of the video, as ``X3D.npy``."""
+def person_span(track, n_people):
+    """The frames ``(first, end)`` a person is lifted over and their ``X3D*.mp4`` covers: with several people each
+    one's frames from their first to their last detection (fleeting tracks are common in crowds, and the held
+    frames before and after cost as much to lift and to encode as real ones), with one person every frame of the
+    video."""
     return track.span if n_people > 1 else (0, len(track.detected))
+
+
+def held_outside(poses, first, n_frames):
+    """One pose per video frame from the poses of frames ``first ...``: the first and last held before and after
+    (as the person's 2D keypoints are)."""
+    return np.pad(poses, ((first, n_frames - first - len(poses)), (0, 0), (0, 0)), mode="edge")
 
 
 def background_model(cfg, cli):
@@ -266,11 +273,11 @@ def run(cli):
         stems, names = output_names(tracks, cli.overlay, exports, inputs.fmt.feet is not None, render)
         check_output_folder(cli.out_path, names)
         person_frames = sum(len(m) for m in motions)
-        progress.plan("lift", sum(len(plan_windows(len(m), cli.clip_len, stride)) for m in motions))
+        spans = [person_span(track, len(tracks)) for track in tracks]
+        progress.plan("lift", sum(len(plan_windows(end - first, cli.clip_len, stride)) for first, end in spans))
         progress.plan("world", person_frames if exports is not None else 0)
         progress.plan("write", person_frames)
-        progress.plan("render", sum(end - first for first, end in (render_span(t, len(tracks)) for t in tracks))
-                      if render else 0)
+        progress.plan("render", sum(end - first for first, end in spans) if render else 0)
         progress.plan("overlay", video.n_frames if cli.overlay else 0)
         lifter, device = model.get()
         clock.mark("waiting for the model")
@@ -278,12 +285,12 @@ def run(cli):
                 Renders(out, video, progress) as renders:
             # everyone is lifted before the renders start: torch's threads wait for each other at every operator, so
             # sharing the cores with the renders' drawing and encoders made the lifting 4-5 times slower
-            results = [lift(motion, lifter, cfg, cli.clip_len, stride, cli.precision, device,
-                            desc=f"lift person {track.track_id}", progress=progress.stage("lift"))
-                       for track, motion in zip(tracks, motions)]
+            results = [held_outside(lift(motion[first:end], lifter, cfg, cli.clip_len, stride, cli.precision, device,
+                                         desc=f"lift person {track.track_id}", progress=progress.stage("lift")),
+                                    first, len(motion))
+                       for track, motion, (first, end) in zip(tracks, motions, spans)]
             clock.mark("lifting")
-            for track, poses in zip(tracks, results) if render else ():  # drawn while the motion files are written
-                first, end = render_span(track, len(tracks))
+            for track, poses, (first, end) in zip(tracks, results, spans) if render else ():  # beside the motion files
                 renders.person(poses[first:end], stems[track.name])
             if cli.overlay:
                 renders.overlay(tracks)

@@ -326,6 +326,13 @@ def test_several_people_share_one_world_and_each_covers_their_own_frames(tmp_pat
     assert trc_rows[6].startswith("11\t0.333333\t")
     # the renders: each person's frames (person 2 from frame 10 on)
     assert video_props(out / "X3D_1.mp4")[0] == 45 and video_props(out / "X3D_2.mp4")[0] == 35
+    # person 2 is lifted over their own frames, as a run of those frames alone lifts them, and held before
+    poses = np.load(out / "X3D_2.npy")
+    np.testing.assert_array_equal(poses[:10], np.broadcast_to(poses[10], (10, 17, 3)))
+    alone = [dict(e, image_id=f"{int(e['image_id'].split('.')[0]) - 10}.jpg") for e in entries if e["idx"] == 2]
+    run(tmp_path / "alone", "-j", write_json(tmp_path / "alone.json", alone), "--clip_len", 20, "--size", 1920, 1080,
+        "--fps", 30, "--no_world", "--no_render")
+    np.testing.assert_allclose(poses[10:], np.load(tmp_path / "alone" / "X3D.npy"), atol=1e-6)
 
 
 def test_a_folder_holds_one_run_and_says_what_it_removed(tmp_path, capsys):
