@@ -139,7 +139,7 @@ def write_overlay(video, tracks, save_path, progress=None):
     interpolation) in grey, and nothing outside the frames where they were seen. ``progress``: called once per
     frame, instead of this function's own bar."""
     thickness = max(2, round(min(video.size) / 300))
-    spans = [np.flatnonzero(track.detected)[[0, -1]] for track in tracks]
+    spans = [track.span for track in tracks]
     reader = imageio.get_reader(video.path, "ffmpeg")
     writer = imageio.get_writer(save_path, fps=video.fps, macro_block_size=2, ffmpeg_params=FAST_ENCODING)
     try:
@@ -147,8 +147,8 @@ def write_overlay(video, tracks, save_path, progress=None):
             if t >= video.n_frames:
                 break
             img = np.ascontiguousarray(frame[..., :3])
-            for k, (track, (first, last)) in enumerate(zip(tracks, spans)):
-                if not first <= t <= last:
+            for k, (track, (first, end)) in enumerate(zip(tracks, spans)):
+                if not first <= t < end:
                     continue
                 base = PERSON_COLORS[k % len(PERSON_COLORS)]
                 side_colors = {LEFT: _shade(base, 1.45), RIGHT: _shade(base, 0.7)}

@@ -16,12 +16,12 @@ built-in detector, the camera's true focal length and principal point, the perso
 
     python infer_wild.py --demo --vid_path <scene>.mp4 --out_path <run> --focal F --center CX CY --height H
 
-and once more without ``--height`` (the 1.70 m default assumed), from the keypoints the first run detected
-(``-j <run>/keypoints_2d.json -v <scene>.mp4``: the same keypoints, the detector skipped). Both runs are made a
-second time from the true 2D keypoints instead (``--inputs true_2d``: the truth's pixels as a Halpe-26 file with heels
-and toes, :func:`write_true_keypoints`, given with ``-j``), so that a table shows what the lifting and the world step
-give with a perfect detector: the detector's errors on the rendered humanoid (ankles placed too high, a standing person
-found in a few frames only) are the larger part of the first table's. The run's outputs are
+and once more without ``--height`` (the 1.70 m default assumed), from the keypoints the first run detected (``-j
+<run>/keypoints_2d.json -v <scene>.mp4``: the same keypoints, the detector skipped). Both runs are made a second time
+from the true 2D keypoints instead (``--inputs true_2d``: the truth's pixels as a Halpe-26 file with heels and toes,
+:func:`write_true_keypoints`, given with ``-j``), so that a table shows what the lifting and the world step give with
+a perfect detector: the detector's errors on the rendered humanoid (ankles placed too high, a standing person found in
+under half the frames) are a large part of the root, stature and flatness errors of the first. The run's outputs are
 read back (``X3D.npy``, ``X3D.json``'s ``world.ground.up_in_camera``, ``keypoints_2d.json``); the camera-space motion
 behind ``X3D_world.npy`` (the root trajectory, ``WorldMotion.to_world``) is not written to a file, so it is computed
 again in this process by ``lib.world.world_of_tracks`` (as infer_wild.py) from those files, and checked to give the
@@ -440,13 +440,12 @@ def _cue_letters(doc):
     return "".join(letters.get(c["cue"], "T") for c in doc["world"]["ground"]["cues"] if c.get("used"))
 
 
-def score_scene(name, video, truth, out, assumed_out, keypoints=None):
+def score_scene(name, video, truth, out, assumed_out, keypoints):
     """The row of one scene: the before, the after (``--height``) and the assumed-height run's figures; the runs read
-    ``keypoints`` (default: the detections of the first, ``out/keypoints_2d.json``)."""
+    the keypoint file ``keypoints``."""
     total = truth["keypoints_camera_mm"].shape[1]
     focal, center = float(truth["focal_px"]), truth["principal_point_px"].astype(np.float64)
     height_mm = float(truth["stature_mm"][0])
-    keypoints = keypoints or os.path.join(out, "keypoints_2d.json")
     poses_px, track, motion, doc, top = world_of_run(out, video, truth, height_mm / 1000, keypoints)
     valid = track.detected & truth["present"][0]
     first = motion.first_frame
@@ -597,11 +596,11 @@ def scenes_main(cli):
     run = BenchmarkRun(__file__, timed=False, with_torch=True).start()
     keep = tempfile.TemporaryDirectory() if cli.keep is None else None
     runs = keep.name if keep else cli.keep
-    rows = {source: [] for source in cli.inputs}
+    rows = {source: [] for source in dict.fromkeys(cli.inputs)}
     try:
         for name, (video, truth_path) in scenes.items():
             truth = dict(np.load(truth_path))
-            for source in cli.inputs:
+            for source in rows:
                 row = measure_scene(name, video, truth, runs, source, cli.reuse)
                 rows[source].append(row)
                 print(f"  {name}, {source}: up {row['before']['up']:.1f} -> {row['after']['up']:.1f} deg "
